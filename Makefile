@@ -1,0 +1,48 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STACK ?= dev
+
+.PHONY: run test lint format render snapshots bench tools clean
+
+$(STAMP): requirements.txt app/requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+## run: start the bundled server on $(HOST):$(PORT) (embedded SQLite unless DATABASE_URL is set)
+run: $(STAMP)
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m app
+
+## tools: validators the gate needs that are not pip packages of the main venv
+tools: $(CHECKOV_VENV)/.installed
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else echo "promtool missing: install Debian's prometheus package" >&2; exit 1; fi; }
+
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q checkov==3.3.30
+	touch $@
+
+## test: lint, then the whole suite (mocks, render gate, server against real PostgreSQL)
+test: $(STAMP) tools
+	$(BIN)/ruff check .
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) rendered

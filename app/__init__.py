@@ -1,0 +1,1 @@
+"""The bundled LangGraph server that the platform deploys."""

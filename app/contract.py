@@ -1,0 +1,66 @@
+"""The contract between the server (`app/`) and the platform (`infra/`).
+
+Both halves import these names instead of repeating strings: the port and paths
+the probes and ServiceMonitor use, the environment variables the server reads,
+the metric names the alerts and dashboard query, and the commands Jobs run.
+This module must stay free of third-party imports so `infra/` can load it.
+"""
+
+HTTP_PORT = 8000
+HTTP_PORT_NAME = "http"
+
+HEALTH_PATH = "/health"
+READY_PATH = "/ready"
+METRICS_PATH = "/metrics"
+
+# Unprivileged numeric user and group the image runs as (restricted PSA needs numeric ids).
+RUN_AS_USER = 10001
+RUN_AS_GROUP = 10001
+
+# The only writable path in the container; the root filesystem is read-only.
+TMP_DIR = "/tmp"
+
+
+class Env:
+    """Environment variables the server reads."""
+
+    HOST = "HOST"
+    PORT = "PORT"
+    DATABASE_URL = "DATABASE_URL"
+    DB_POOL_MIN_SIZE = "DB_POOL_MIN_SIZE"
+    DB_POOL_MAX_SIZE = "DB_POOL_MAX_SIZE"
+    DB_POOL_TIMEOUT_SECONDS = "DB_POOL_TIMEOUT_SECONDS"
+    DB_PREPARED_STATEMENTS = "DB_PREPARED_STATEMENTS"
+    MIGRATE_ON_STARTUP = "MIGRATE_ON_STARTUP"
+    DATA_DIR = "DATA_DIR"
+    LANGGRAPH_CONFIG = "LANGGRAPH_CONFIG"
+    LOG_LEVEL = "LOG_LEVEL"
+    CORS_ORIGINS = "CORS_ORIGINS"
+    API_KEYS = "API_KEYS"
+    MAX_RUN_SECONDS = "MAX_RUN_SECONDS"
+    DRAIN_TIMEOUT_SECONDS = "DRAIN_TIMEOUT_SECONDS"
+    MAX_BODY_BYTES = "MAX_BODY_BYTES"
+    SSE_HEARTBEAT_SECONDS = "SSE_HEARTBEAT_SECONDS"
+
+
+class Metrics:
+    """Prometheus metric names the server exports and the alerts/dashboard query."""
+
+    HTTP_REQUESTS = "langgraph_http_requests_total"  # labels: method, route, status
+    HTTP_DURATION = "langgraph_http_request_duration_seconds"  # histogram; labels: method, route
+    RUNS = "langgraph_runs_total"  # labels: graph, outcome (success|error|interrupted|cancelled)
+    RUN_DURATION = "langgraph_run_duration_seconds"  # histogram; labels: graph
+    RUNS_IN_FLIGHT = "langgraph_runs_in_flight"  # gauge per pod, no labels (HPA pods metric)
+    CHECKPOINT_WRITE_DURATION = "langgraph_checkpoint_write_duration_seconds"  # histogram
+    POOL_SIZE = "langgraph_db_pool_size"  # gauge: connections open
+    POOL_AVAILABLE = "langgraph_db_pool_available"  # gauge: idle connections
+    POOL_WAITING = "langgraph_db_pool_requests_waiting"  # gauge: clients queued for a connection
+    POOL_MAX_SIZE = "langgraph_db_pool_max_size"  # gauge: configured maximum
+    CHECKPOINT_DB_SIZE = "langgraph_checkpoint_db_size_bytes"  # gauge
+    OLDEST_THREAD_AGE = "langgraph_oldest_thread_age_seconds"  # gauge: age of oldest thread's last checkpoint
+
+
+RUN_OUTCOMES = ("success", "error", "interrupted", "cancelled")
+
+MIGRATE_COMMAND = ["python", "-m", "app.migrate"]
+PRUNE_COMMAND = ["python", "-m", "app.prune"]

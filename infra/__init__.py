@@ -1,0 +1,1 @@
+"""Reusable Pulumi components that deploy a LangGraph server to Kubernetes."""
