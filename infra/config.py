@@ -1,0 +1,345 @@
+"""Stack configuration: pydantic models for every key a stack can set, validated once at the edge.
+
+Stack files use camelCase keys under the `langgraph-k8s:` namespace; objects are nested (e.g.
+`langgraph-k8s:autoscaling: {minReplicas: 3, maxReplicas: 50}`). `load_stack_config` turns them into a
+`StackConfig` or raises `StackConfigError` listing every bad key path and what is allowed, before any
+resource exists. Secrets are never read from here: the external DSN and provider keys come from
+`pulumi config set --secret` and are read as Pulumi secrets by `read_secrets`.
+"""
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import pulumi
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+PROJECT = "langgraph-k8s"
+
+POSTGRES_IMAGE = (
+    "docker.io/library/postgres:17.6-alpine@sha256:ef257d85f76e48da1c64832459b59fcaba1a4dac97bf5d7450c77753542eee94"
+)
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_NAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$")
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_RESERVED_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
+
+
+class ConfigProblem(ValueError):
+    """A cross-field problem attributed to one key (`field`) of the model that raised it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class StackConfigError(Exception):
+    """Invalid stack configuration; the message lists every problem, one per line."""
+
+    def __init__(self, stack: str, problems: list[str]):
+        self.stack = stack
+        self.problems = problems
+        super().__init__(f"Invalid config for stack '{stack}':\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+def _quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise ValueError(f"must be a Kubernetes quantity such as '500m', '1', '512Mi' or '2Gi' (got {value!r})")
+    return value
+
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+
+
+class ResourceAmounts(_Model):
+    cpu: Quantity
+    memory: Quantity
+
+
+class Resources(_Model):
+    """Container requests and limits."""
+
+    requests: ResourceAmounts = ResourceAmounts(cpu="250m", memory="512Mi")
+    limits: ResourceAmounts = ResourceAmounts(cpu="1", memory="1Gi")
+
+
+class BuildImage(_Model):
+    """Build the server image with Docker from a context directory."""
+
+    context: str = "app"
+    dockerfile: str = "app/Dockerfile"
+    platform: str = "linux/amd64"
+    push: bool = True
+
+
+class Image(_Model):
+    """The server image: built from `build` and pushed to `repository`, or a prebuilt `reference` by digest."""
+
+    repository: str = "localhost:5000/langgraph-server"
+    tag: str = "latest"
+    build: BuildImage = BuildImage()
+    reference: str | None = None
+
+    @field_validator("reference")
+    @classmethod
+    def _by_digest(cls, value: str | None) -> str | None:
+        if value is not None and not re.search(r"@sha256:[0-9a-f]{64}$", value):
+            raise ValueError(f"must pin a digest, e.g. 'registry/name@sha256:<64 hex>' (got {value!r})")
+        return value
+
+
+class Autoscaling(_Model):
+    """HorizontalPodAutoscaler bounds and targets."""
+
+    enabled: bool = False
+    min_replicas: int = Field(2, ge=1, le=1000)
+    max_replicas: int = Field(5, ge=1, le=1000)
+    cpu_target_percent: int = Field(70, ge=1, le=100)
+    memory_target_percent: int = Field(80, ge=1, le=100)
+    in_flight_runs_target: int | None = Field(None, ge=1, le=10000)
+    scale_down_stabilization_seconds: int = Field(300, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Autoscaling":
+        if self.max_replicas < self.min_replicas:
+            raise ConfigProblem(
+                "maxReplicas",
+                f"({self.max_replicas}) must be >= minReplicas ({self.min_replicas})",
+            )
+        return self
+
+
+class Postgres(_Model):
+    """The checkpoint store: an in-cluster StatefulSet, or an external database (DSN from secret config)."""
+
+    mode: Literal["in-cluster", "external"] = "in-cluster"
+    image: str = POSTGRES_IMAGE
+    storage_size: Quantity = "5Gi"
+    storage_class: str | None = None
+    database: str = Field("langgraph", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    user: str = Field("langgraph", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    resources: Resources = Resources(
+        requests=ResourceAmounts(cpu="250m", memory="512Mi"), limits=ResourceAmounts(cpu="1", memory="1Gi")
+    )
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if not re.search(r"@sha256:[0-9a-f]{64}$", value):
+            raise ValueError(f"must pin a digest, e.g. 'postgres:17@sha256:<64 hex>' (got {value!r})")
+        return value
+
+
+class GatewayRef(_Model):
+    """The existing Gateway an HTTPRoute attaches to."""
+
+    name: str = Field(pattern=_DNS_LABEL.pattern)
+    namespace: str = Field(pattern=_DNS_LABEL.pattern)
+    section_name: str | None = None
+
+
+class Ingress(_Model):
+    """How traffic reaches the server: Gateway API (recommended), an Ingress, or not at all."""
+
+    mode: Literal["gateway", "ingress", "none"] = "none"
+    host: str | None = None
+    tls_issuer: str | None = None
+    gateway: GatewayRef | None = None
+    ingress_class_name: str | None = None
+    controller_namespace: str = Field("ingress", pattern=_DNS_LABEL.pattern)
+
+    @field_validator("host")
+    @classmethod
+    def _hostname(cls, value: str | None) -> str | None:
+        if value is not None and not _DNS_NAME.match(value):
+            raise ValueError(f"must be a DNS host name such as 'agents.example.com' (got {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> "Ingress":
+        if self.mode != "none" and not self.host:
+            raise ConfigProblem("host", f"is required when mode is '{self.mode}'")
+        if self.mode == "gateway" and self.gateway is None:
+            raise ConfigProblem("gateway", "is required when mode is 'gateway' (name and namespace of the Gateway)")
+        if self.mode == "ingress" and not self.ingress_class_name:
+            raise ConfigProblem("ingressClassName", "is required when mode is 'ingress'")
+        return self
+
+
+class Thresholds(_Model):
+    """Alert thresholds."""
+
+    http_5xx_ratio: float = Field(0.05, gt=0, lt=1)
+    p95_latency_seconds: float = Field(2.0, gt=0)
+    memory_limit_ratio: float = Field(0.9, gt=0, le=1)
+    run_error_ratio: float = Field(0.1, gt=0, lt=1)
+    checkpoint_write_p95_seconds: float = Field(0.5, gt=0)
+
+
+class Observability(_Model):
+    """Prometheus Operator resources (needs its CRDs in the cluster)."""
+
+    enabled: bool = False
+    prometheus_namespace: str = Field("monitoring", pattern=_DNS_LABEL.pattern)
+    rule_labels: dict[str, str] = {}
+    thresholds: Thresholds = Thresholds()
+
+
+class Server(_Model):
+    """Non-secret server settings."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    cors_origins: list[str] = []
+    auth: bool = True
+    max_run_seconds: int = Field(600, ge=10, le=86400)
+    db_pool_max_size: int = Field(10, ge=1, le=200)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        bad = [o for o in value if o != "*" and not re.match(r"^https?://[^/\s]+$", o)]
+        if bad:
+            raise ValueError(f"each origin must be '*' or 'scheme://host[:port]' without a path (got {bad})")
+        return value
+
+
+class Egress(_Model):
+    """Outbound HTTPS destinations (CIDRs) the server may reach, e.g. model providers."""
+
+    https_cidrs: list[str] = []
+
+    @field_validator("https_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise ValueError(f"each entry must be a CIDR such as '203.0.113.0/24' (got {cidr!r})") from None
+        return value
+
+
+class StackConfig(_Model):
+    """Everything a stack can set. Every field has a safe default."""
+
+    namespace: str = "langgraph"
+    image: Image = Image()
+    replicas: int = Field(1, ge=1, le=100)
+    autoscaling: Autoscaling = Autoscaling()
+    resources: Resources = Resources()
+    postgres: Postgres = Postgres()
+    ingress: Ingress = Ingress()
+    observability: Observability = Observability()
+    server: Server = Server()
+    egress: Egress = Egress()
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value) or value in _RESERVED_NAMESPACES or value.startswith("kube-"):
+            raise ValueError(f"must be a DNS label and not a system namespace (got {value!r})")
+        return value
+
+
+TOP_LEVEL_KEYS: tuple[str, ...] = tuple(f.alias or name for name, f in StackConfig.model_fields.items())
+SECRET_KEYS = {
+    "databaseUrl": "DSN of an external PostgreSQL (required when postgres.mode is 'external')",
+    "providerKeys": "object of model-provider env vars to values, e.g. {OPENAI_API_KEY: ...}",
+}
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, ConfigProblem):
+        return f"{PROJECT}:{_path((*loc, cause.field))} {cause.message}"
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "literal_error":
+        expected = error["ctx"]["expected"].replace(" or ", ", ")
+        message = f"must be one of {expected} (got {given!r})"
+    elif kind == "extra_forbidden":
+        return f"{PROJECT}:{_path(loc)}: unknown key"
+    elif kind == "missing":
+        message = "is required"
+    elif kind == "value_error":
+        message = str(cause) if cause else error["msg"]
+    else:
+        message = f"{error['msg'][0].lower()}{error['msg'][1:]} (got {given!r})"
+    return f"{PROJECT}:{_path(loc)}: {message}"
+
+
+def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
+    """Validate raw config values (top-level key to decoded value); raise `StackConfigError` listing all problems."""
+    try:
+        return StackConfig.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise StackConfigError(stack, [_describe(e) for e in exc.errors()]) from None
+
+
+def load_stack_config(config: pulumi.Config | None = None) -> StackConfig:
+    """Read and validate this stack's non-secret config from the Pulumi runtime."""
+    config = config or pulumi.Config(PROJECT)
+    stack = pulumi.get_stack()
+    raw: dict[str, Any] = {}
+    problems = []
+    for key in TOP_LEVEL_KEYS:
+        text = config.get(key)
+        if text is None:
+            continue
+        try:
+            raw[key] = json.loads(text) if text[:1] in "{[" else text
+        except json.JSONDecodeError as exc:
+            problems.append(f"{PROJECT}:{key}: is not valid JSON ({exc.msg})")
+    if problems:
+        raise StackConfigError(stack, problems)
+    stack_config = parse_stack_config(stack, raw)
+    if stack_config.postgres.mode == "external" and config.get_secret("databaseUrl") is None:
+        raise StackConfigError(
+            stack,
+            [
+                f"{PROJECT}:databaseUrl: is required when postgres.mode is 'external' "
+                f"(set it with `pulumi config set --secret databaseUrl <dsn>`)"
+            ],
+        )
+    return stack_config
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    """Secret config values, kept as Pulumi secrets."""
+
+    database_url: pulumi.Output[str] | None
+    provider_keys: pulumi.Output[dict[str, str]] | None
+
+
+def read_secrets(config: pulumi.Config | None = None) -> StackSecrets:
+    """The secret values this stack was given with `pulumi config set --secret`."""
+    config = config or pulumi.Config(PROJECT)
+    provider_keys = config.get_secret_object("providerKeys")
+    checked: Callable[[Any], dict[str, str]] = _provider_keys
+    return StackSecrets(
+        database_url=config.get_secret("databaseUrl"),
+        provider_keys=pulumi.Output.secret(provider_keys).apply(checked) if provider_keys is not None else None,
+    )
+
+
+def _provider_keys(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(_ENV_NAME.match(str(k)) for k in value):
+        raise ValueError(f"{PROJECT}:providerKeys must map env var names (A-Z, 0-9, _) to strings")
+    return {str(k): str(v) for k, v in value.items()}
