@@ -1,0 +1,60 @@
+"""The server image: built from a context with pulumi-docker and pushed, or a prebuilt reference by digest."""
+
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_docker as docker
+
+
+class ServerImageArgs(TypedDict):
+    repository: NotRequired[str]
+    """Repository to push to, e.g. `ghcr.io/acme/langgraph-server`."""
+    tag: NotRequired[str]
+    """Tag for the build; the deployment uses the digest, not the tag."""
+    context: NotRequired[str]
+    """Docker build context directory."""
+    dockerfile: NotRequired[str]
+    """Path to the Dockerfile."""
+    platform: NotRequired[str]
+    """Target platform, e.g. `linux/amd64`."""
+    push: NotRequired[bool]
+    """Push to the repository (false for local clusters that load images directly)."""
+    reference: NotRequired[str]
+    """A prebuilt image by digest; when set nothing is built."""
+
+
+class ServerImage(pulumi.ComponentResource):
+    """The LangGraph server image, referenced by digest when it lives in a registry."""
+
+    image_ref: pulumi.Output[str]
+    """What pods should run: `repository@sha256:...` (or `repository:tag` for an unpushed local build)."""
+    digest: pulumi.Output[str]
+    """The manifest digest (`sha256:...`), empty for an unpushed local build."""
+
+    def __init__(self, name: str, args: ServerImageArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("langgraph:index:ServerImage", name, None, opts)
+        reference = args.get("reference")
+        if reference:
+            self.image_ref = pulumi.Output.from_input(reference)
+        else:
+            image_name = f"{args.get('repository', 'localhost:5000/langgraph-server')}:{args.get('tag', 'latest')}"
+            push = args.get("push", True)
+            image = docker.Image(
+                f"{name}-build",
+                image_name=image_name,
+                build=docker.DockerBuildArgs(
+                    context=args.get("context", "app"),
+                    dockerfile=args.get("dockerfile", "app/Dockerfile"),
+                    platform=args.get("platform", "linux/amd64"),
+                ),
+                skip_push=not push,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.image_ref = image.repo_digest if push else image.image_name
+        self.digest = self.image_ref.apply(lambda ref: ref.split("@", 1)[1] if "@" in ref else "")
+        self.register_outputs({"image_ref": self.image_ref, "digest": self.digest})
+
+
+def is_pinned(image_ref: str) -> bool:
+    """Whether an image reference names a digest."""
+    return "@sha256:" in image_ref

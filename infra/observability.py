@@ -1,0 +1,202 @@
+"""Observability: a ServiceMonitor for the server and the PrometheusRule a LangGraph operator needs."""
+
+from dataclasses import dataclass
+from string import Template
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from app import contract
+from app.contract import Metrics
+from infra.labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
+
+RUNBOOK_DOCUMENT = "README.md"
+
+
+class ThresholdsArgs(TypedDict):
+    http_5xx_ratio: NotRequired[float]
+    p95_latency_seconds: NotRequired[float]
+    memory_limit_ratio: NotRequired[float]
+    run_error_ratio: NotRequired[float]
+    checkpoint_write_p95_seconds: NotRequired[float]
+
+
+DEFAULT_THRESHOLDS: ThresholdsArgs = {
+    "http_5xx_ratio": 0.05,
+    "p95_latency_seconds": 2.0,
+    "memory_limit_ratio": 0.9,
+    "run_error_ratio": 0.1,
+    "checkpoint_write_p95_seconds": 0.5,
+}
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert; `$job`, `$namespace`, `$container` and `$<threshold>` (`$<ratio>_pct`) are substituted."""
+
+    name: str
+    severity: str
+    duration: str
+    expr: str
+    summary: str
+    description: str
+
+    @property
+    def anchor(self) -> str:
+        """The README section (`## Alert: <name>` renders as this anchor) that is the alert's runbook."""
+        return f"alert-{self.name.lower()}"
+
+
+ALERTS: tuple[Alert, ...] = (
+    Alert(
+        "LangGraphHigh5xxRatio",
+        "critical",
+        "5m",
+        f'sum(rate({Metrics.HTTP_REQUESTS}{{job="$job",status=~"5.."}}[5m])) '
+        f'/ clamp_min(sum(rate({Metrics.HTTP_REQUESTS}{{job="$job"}}[5m])), 1e-9) > $http_5xx_ratio',
+        "LangGraph server 5xx ratio above $http_5xx_ratio_pct%",
+        "More than $http_5xx_ratio_pct% of requests in $namespace failed with a 5xx status for 5 minutes.",
+    ),
+    Alert(
+        "LangGraphSlowP95",
+        "warning",
+        "10m",
+        f'histogram_quantile(0.95, sum by (le) (rate({Metrics.HTTP_DURATION}_bucket{{job="$job"}}[5m]))) '
+        "> $p95_latency_seconds",
+        "LangGraph server p95 latency above ${p95_latency_seconds}s",
+        "The 95th percentile request latency has been above ${p95_latency_seconds}s for 10 minutes.",
+    ),
+    Alert(
+        "LangGraphMemoryNearLimit",
+        "warning",
+        "10m",
+        'max by (pod) (container_memory_working_set_bytes{namespace="$namespace",container="$container"} '
+        '/ on (namespace, pod, container) kube_pod_container_resource_limits{namespace="$namespace",'
+        'container="$container",resource="memory"}) > $memory_limit_ratio',
+        "LangGraph server pod near its memory limit",
+        "Pod {{ $labels.pod }} uses more than $memory_limit_ratio_pct% of its memory limit; it may be OOM-killed.",
+    ),
+    Alert(
+        "LangGraphDbPoolExhausted",
+        "critical",
+        "5m",
+        f'(max by (pod) ({Metrics.POOL_WAITING}{{job="$job"}}) > 0) and on (pod) '
+        f'(max by (pod) ({Metrics.POOL_AVAILABLE}{{job="$job"}}) == 0)',
+        "LangGraph database pool exhausted",
+        "Pod {{ $labels.pod }} has no idle database connection and requests are queueing for one.",
+    ),
+    Alert(
+        "LangGraphPodCrashLooping",
+        "critical",
+        "10m",
+        'increase(kube_pod_container_status_restarts_total{namespace="$namespace",container="$container"}[15m]) > 2',
+        "LangGraph server pod restarting repeatedly",
+        "Pod {{ $labels.pod }} restarted more than twice in 15 minutes.",
+    ),
+    Alert(
+        "LangGraphServerNotReady",
+        "critical",
+        "5m",
+        '(sum(kube_pod_container_status_ready{namespace="$namespace",container="$container"}) or vector(0)) < 1',
+        "No LangGraph server pod is ready",
+        "No server pod in $namespace has passed its readiness probe for 5 minutes; the API is unavailable.",
+    ),
+    Alert(
+        "LangGraphRunErrorRatio",
+        "warning",
+        "10m",
+        f'sum by (graph) (rate({Metrics.RUNS}{{job="$job",outcome="error"}}[10m])) '
+        f'/ clamp_min(sum by (graph) (rate({Metrics.RUNS}{{job="$job"}}[10m])), 1e-9) > $run_error_ratio',
+        "Runs of graph {{ $labels.graph }} failing",
+        "More than $run_error_ratio_pct% of runs of graph {{ $labels.graph }} ended in error for 10 minutes.",
+    ),
+    Alert(
+        "LangGraphCheckpointWriteSlow",
+        "warning",
+        "10m",
+        f"histogram_quantile(0.95, sum by (le) (rate({Metrics.CHECKPOINT_WRITE_DURATION}_bucket"
+        f'{{job="$job"}}[5m]))) > $checkpoint_write_p95_seconds',
+        "Checkpoint writes slow",
+        "The p95 checkpoint write latency has been above ${checkpoint_write_p95_seconds}s for 10 minutes.",
+    ),
+)
+"""Every alert the platform ships; the README has one `alert-<name>` runbook section per entry."""
+
+
+def alert_rules(job: str, namespace: str, thresholds: ThresholdsArgs, runbook_base: str = RUNBOOK_DOCUMENT) -> list:
+    """The PrometheusRule `rules` for a server scraped as `job` in `namespace`."""
+    values = {**DEFAULT_THRESHOLDS, **thresholds}
+    fields = {
+        "job": job,
+        "namespace": namespace,
+        "container": "server",
+        **values,
+        **{f"{k}_pct": round(v * 100, 2) for k, v in values.items() if "ratio" in k},
+    }
+    return [
+        {
+            "alert": alert.name,
+            "expr": Template(alert.expr).safe_substitute(fields),
+            "for": alert.duration,
+            "labels": {"severity": alert.severity},
+            "annotations": {
+                "summary": Template(alert.summary).safe_substitute(fields),
+                "description": Template(alert.description).safe_substitute(fields),
+                "runbook_url": f"{runbook_base}#{alert.anchor}",
+            },
+        }
+        for alert in ALERTS
+    ]
+
+
+class ObservabilityArgs(TypedDict):
+    namespace: pulumi.Input[str]
+    """Namespace of the server (and of the monitoring objects)."""
+    service_instance: str
+    """Name of the LangGraphService whose Service is scraped."""
+    thresholds: NotRequired[ThresholdsArgs]
+    rule_labels: NotRequired[dict[str, str]]
+    """Labels your Prometheus selects rules and monitors by, e.g. `{release: kube-prometheus-stack}`."""
+    runbook_base: NotRequired[str]
+    """Document the runbook anchors point into, e.g. a URL of the README."""
+
+
+class Observability(pulumi.ComponentResource):
+    """Prometheus Operator objects: scrape the server and alert on what breaks agent workloads."""
+
+    rule_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("langgraph:index:Observability", name, None, opts)
+        namespace = args["namespace"]
+        instance = args["service_instance"]
+        extra_labels = args.get("rule_labels", {})
+        labels = {**standard_labels(name, "observability"), **extra_labels}
+        job = metrics_job(instance)
+        k8s.apiextensions.CustomResource(
+            f"{name}-servicemonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata={"namespace": namespace, "labels": labels},
+            spec={
+                "jobLabel": JOB_LABEL,
+                "selector": {"matchLabels": selector_labels(instance, "server")},
+                "endpoints": [{"port": contract.HTTP_PORT_NAME, "path": contract.METRICS_PATH, "interval": "30s"}],
+                "targetLabels": [],
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        rules = pulumi.Output.from_input(namespace).apply(
+            lambda ns: alert_rules(job, ns, args.get("thresholds", {}), args.get("runbook_base", RUNBOOK_DOCUMENT))
+        )
+        rule = k8s.apiextensions.CustomResource(
+            f"{name}-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={"namespace": namespace, "labels": labels},
+            spec={"groups": [{"name": "langgraph", "rules": rules}]},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.rule_name = rule.metadata.apply(lambda m: m["name"])
+        self.register_outputs({"rule_name": self.rule_name})

@@ -1,0 +1,224 @@
+"""LangGraphPlatform: a restricted namespace with the image, checkpoint store, migration, server, monitoring, ingress."""
+
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from app import contract
+from infra.config import StackConfig
+from infra.image import ServerImage
+from infra.ingress import Ingress
+from infra.labels import DB_CLIENT_LABEL, PART_OF
+from infra.migration import SchemaMigration
+from infra.observability import Observability
+from infra.postgres import PostgresCheckpointStore
+from infra.service import LangGraphService
+
+EXTERNAL_DATABASE_CIDRS = ["0.0.0.0/0"]
+"""An external database's address is not known here, so its port is open to any address."""
+
+
+class LangGraphPlatformArgs(TypedDict):
+    settings: dict[str, Any]
+    """The stack config object (camelCase keys, see infra/config.py); validated on construction."""
+    database_url: NotRequired[pulumi.Input[str]]
+    """DSN of an external database (postgres.mode `external`)."""
+    provider_keys: NotRequired[pulumi.Input[dict[str, str]]]
+    """Model-provider credentials for the server, env var name to value."""
+
+
+class LangGraphPlatform(pulumi.ComponentResource):
+    """A complete LangGraph server deployment on Kubernetes."""
+
+    namespace: pulumi.Output[str]
+    service_dns_name: pulumi.Output[str]
+    url: pulumi.Output[str]
+    image_digest: pulumi.Output[str]
+    database_host: pulumi.Output[str]
+    api_key: pulumi.Output[str]
+    """The generated API key (secret); empty when auth is off."""
+
+    def __init__(self, name: str, args: LangGraphPlatformArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("langgraph:index:LangGraphPlatform", name, None, opts)
+        cfg = StackConfig.model_validate(args["settings"])
+        child = pulumi.ResourceOptions(parent=self)
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={
+                "name": cfg.namespace,
+                "labels": {
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "app.kubernetes.io/part-of": PART_OF,
+                },
+            },
+            opts=child,
+        )
+        ns = namespace.metadata.name
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata={"namespace": ns},
+            spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+            opts=child,
+        )
+
+        image = ServerImage(
+            f"{name}-image",
+            {
+                "repository": cfg.image.repository,
+                "tag": cfg.image.tag,
+                "context": cfg.image.build.context,
+                "dockerfile": cfg.image.build.dockerfile,
+                "platform": cfg.image.build.platform,
+                "push": cfg.image.build.push,
+                **({"reference": cfg.image.reference} if cfg.image.reference else {}),
+            },
+            child,
+        )
+
+        pg = cfg.postgres
+        external = pg.mode == "external"
+        client_labels = {DB_CLIENT_LABEL: f"{name}-db"}
+        store = PostgresCheckpointStore(
+            f"{name}-db",
+            {
+                "client_label_value": client_labels[DB_CLIENT_LABEL],
+                "namespace": ns,
+                "mode": pg.mode,
+                "image": pg.image,
+                "storage_size": pg.storage_size,
+                "database": pg.database,
+                "user": pg.user,
+                "resources": pg.resources.model_dump(),
+                **({"storage_class": pg.storage_class} if pg.storage_class else {}),
+                **({"external_dsn": args["database_url"]} if external else {}),
+            },
+            child,
+        )
+        database_cidrs = EXTERNAL_DATABASE_CIDRS if external else []
+
+        migration = SchemaMigration(
+            f"{name}-migrate",
+            {
+                "namespace": ns,
+                "image": image.image_ref,
+                "dsn_secret_name": store.dsn_secret_name,
+                "pod_labels": client_labels,
+                "database_egress_cidrs": database_cidrs,
+            },
+            pulumi.ResourceOptions(parent=self, depends_on=[store]),
+        )
+
+        api_keys: pulumi.Output[list[str]] | None = None
+        self.api_key = pulumi.Output.secret("")
+        if cfg.server.auth:
+            key = random.RandomPassword(f"{name}-api-key", length=40, special=False, opts=child)
+            self.api_key = pulumi.Output.secret(key.result)
+            api_keys = key.result.apply(lambda k: [k])
+
+        ingress = cfg.ingress
+        ingress_namespaces = {
+            "gateway": [ingress.gateway.namespace] if ingress.gateway else [],
+            "ingress": [ingress.controller_namespace],
+            "none": [],
+        }[ingress.mode]
+        scaling = cfg.autoscaling
+        service = LangGraphService(
+            f"{name}-server",
+            {
+                "namespace": ns,
+                "image": image.image_ref,
+                "database_url": store.dsn,
+                **({"api_keys": api_keys} if api_keys is not None else {}),
+                **({"provider_keys": args["provider_keys"]} if args.get("provider_keys") is not None else {}),
+                "replicas": cfg.replicas,
+                **(
+                    {
+                        "autoscaling": {
+                            "min_replicas": scaling.min_replicas,
+                            "max_replicas": scaling.max_replicas,
+                            "cpu_target_percent": scaling.cpu_target_percent,
+                            "memory_target_percent": scaling.memory_target_percent,
+                            "scale_down_stabilization_seconds": scaling.scale_down_stabilization_seconds,
+                            **(
+                                {"in_flight_runs_target": scaling.in_flight_runs_target}
+                                if scaling.in_flight_runs_target
+                                else {}
+                            ),
+                        }
+                    }
+                    if scaling.enabled
+                    else {}
+                ),
+                "resources": cfg.resources.model_dump(),
+                "log_level": cfg.server.log_level,
+                "cors_origins": list(cfg.server.cors_origins),
+                "max_run_seconds": cfg.server.max_run_seconds,
+                "db_pool_max_size": cfg.server.db_pool_max_size,
+                "pod_labels": client_labels,
+                "ingress_namespaces": ingress_namespaces,
+                "prometheus_namespace": cfg.observability.prometheus_namespace,
+                "database_egress_cidrs": database_cidrs,
+                "https_egress_cidrs": list(cfg.egress.https_cidrs),
+            },
+            pulumi.ResourceOptions(parent=self, depends_on=[migration]),
+        )
+
+        if cfg.observability.enabled:
+            Observability(
+                f"{name}-observability",
+                {
+                    "namespace": ns,
+                    "service_instance": f"{name}-server",
+                    "thresholds": cfg.observability.thresholds.model_dump(),
+                    "rule_labels": dict(cfg.observability.rule_labels),
+                },
+                child,
+            )
+
+        route = Ingress(
+            f"{name}-ingress",
+            {
+                "namespace": ns,
+                "mode": ingress.mode,
+                "service_name": service.service_name,
+                "service_port": contract.HTTP_PORT,
+                "max_run_seconds": cfg.server.max_run_seconds,
+                **({"host": ingress.host} if ingress.host else {}),
+                **(
+                    {
+                        "gateway": {
+                            "name": ingress.gateway.name,
+                            "namespace": ingress.gateway.namespace,
+                            **({"section_name": ingress.gateway.section_name} if ingress.gateway.section_name else {}),
+                        }
+                    }
+                    if ingress.gateway
+                    else {}
+                ),
+                **({"ingress_class_name": ingress.ingress_class_name} if ingress.ingress_class_name else {}),
+                **({"tls_issuer": ingress.tls_issuer} if ingress.tls_issuer else {}),
+            },
+            child,
+        )
+
+        self.namespace = ns
+        self.service_dns_name = service.dns_name
+        self.url = route.url
+        self.image_digest = image.digest
+        self.database_host = store.host
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "service_dns_name": self.service_dns_name,
+                "url": self.url,
+                "image_digest": self.image_digest,
+                "database_host": self.database_host,
+                "api_key": self.api_key,
+            }
+        )
