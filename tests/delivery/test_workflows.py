@@ -52,7 +52,9 @@ def check_jsonschema(*paths: Path) -> subprocess.CompletedProcess[str]:
 
 def pulumi_step() -> dict:
     steps = load("pulumi.yml")["jobs"]["pulumi"]["steps"]
-    (step,) = [step for step in steps if step.get("uses", "").startswith("pulumi/actions@")]
+    (step,) = [
+        step for step in steps if step.get("uses", "").startswith("pulumi/actions@") and "command" in step["with"]
+    ]
     return step
 
 
@@ -123,6 +125,7 @@ def test_reusable_pulumi_job_runs_the_stack_in_its_environment():
     assert step["pulumi-version"] == "${{ steps.pulumi-version.outputs.version }}"
     uses = [step.get("uses", "") for step in job["steps"]]
     assert any(use.startswith("pulumi/auth-actions@") for use in uses)
+    assert "pulumi install" in [step.get("run") for step in job["steps"]]
     assert any("KUBECONFIG" in step.get("env", {}).get("KUBECONFIG_CONTENT", "") for step in job["steps"])
 
 
