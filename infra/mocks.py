@@ -23,6 +23,7 @@ from typing import Any
 
 import pulumi
 import yaml
+from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 
@@ -84,6 +85,9 @@ class RecordedResource:
     parent: str = ""
     dependencies: list[str] = field(default_factory=list)
     provider: str = ""
+    # The inputs exactly as sent, secrets marked where they are: `inputs` (like Pulumi's deserializer) lifts a
+    # nested secret's envelope up to the enclosing top-level property, which the render must not redact whole.
+    wire_inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_kubernetes(self) -> bool:
@@ -173,6 +177,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     parent=request.parent,
                     dependencies=list(request.dependencies),
                     provider=request.provider,
+                    wire_inputs=json_format.MessageToDict(request.object),
                 )
             )
         return response

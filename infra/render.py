@@ -99,12 +99,14 @@ def render_stack(stack: str, root: Path = mocks.PROJECT_ROOT) -> dict[str, str]:
 
 
 def _manifest(resource: mocks.RecordedResource) -> dict[str, Any]:
-    """The object's inputs with secrets redacted, numbers restored, and the auto-name the mocks assigned."""
-    manifest = _clean(resource.inputs)
-    if manifest.get("kind") == "Secret":
+    """The object's inputs with secrets redacted (Secret values by key), numbers restored, auto-name filled in."""
+    inputs = dict(resource.wire_inputs)
+    if inputs.get("kind") == "Secret":
         for field in ("data", "stringData"):
-            if isinstance(manifest.get(field), dict):
-                manifest[field] = dict.fromkeys(manifest[field], REDACTED)
+            values = mocks.reveal(inputs.get(field))
+            if isinstance(values, dict):
+                inputs[field] = dict.fromkeys(values, REDACTED)
+    manifest = _clean(inputs)
     metadata = manifest.setdefault("metadata", {})
     if "name" not in metadata:
         metadata["name"] = resource.outputs.get("metadata", {}).get("name", f"{resource.name}{AUTO_NAME_SUFFIX}")
