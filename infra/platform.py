@@ -1,4 +1,4 @@
-"""LangGraphPlatform: a restricted namespace with the image, checkpoint store, migration, server, monitoring, ingress."""
+"""LangGraphPlatform: a restricted namespace with the image, database, migration, server, monitoring, ingress."""
 
 from typing import Any, NotRequired, TypedDict
 

@@ -1,0 +1,72 @@
+"""Bad stack configs stop the program before any resource exists, with one message naming each bad key."""
+
+import pytest
+
+from infra.config import StackConfigError
+from infra.mocks import run_stack
+
+BAD_CONFIGS = [
+    (
+        {"autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 2}},
+        "langgraph-k8s:autoscaling.maxReplicas (2) must be >= minReplicas (3)",
+    ),
+    (
+        {"ingress": {"mode": "nginx"}},
+        "langgraph-k8s:ingress.mode: must be one of 'gateway', 'ingress', 'none' (got 'nginx')",
+    ),
+    (
+        {"ingress": {"mode": "gateway", "host": "a.example.com"}},
+        "langgraph-k8s:ingress.gateway is required when mode is 'gateway'",
+    ),
+    ({"ingress": {"mode": "ingress"}}, "langgraph-k8s:ingress.host is required when mode is 'ingress'"),
+    (
+        {"namespace": "default"},
+        "langgraph-k8s:namespace: must be a DNS label and not a system namespace (got 'default')",
+    ),
+    ({"replicas": "many"}, "langgraph-k8s:replicas: input should be a valid integer"),
+    (
+        {"resources": {"limits": {"cpu": "lots", "memory": "1Gi"}}},
+        "langgraph-k8s:resources.limits.cpu: must be a Kubernetes quantity",
+    ),
+    ({"postgres": {"storagSize": "1Gi"}}, "langgraph-k8s:postgres.storagSize: unknown key"),
+    ({"postgres": {"image": "postgres:17"}}, "langgraph-k8s:postgres.image: must pin a digest"),
+    ({"postgres": {"mode": "external"}}, "langgraph-k8s:databaseUrl: is required when postgres.mode is 'external'"),
+    (
+        {"server": {"logLevel": "TRACE"}},
+        "langgraph-k8s:server.logLevel: must be one of 'DEBUG', 'INFO', 'WARNING', 'ERROR' (got 'TRACE')",
+    ),
+    (
+        {"server": {"maxRunSeconds": 0}},
+        "langgraph-k8s:server.maxRunSeconds: input should be greater than or equal to 10",
+    ),
+    ({"egress": {"httpsCidrs": ["10.0.0.0/33"]}}, "langgraph-k8s:egress.httpsCidrs: each entry must be a CIDR"),
+    ({"image": {"reference": "ghcr.io/x/y:latest"}}, "langgraph-k8s:image.reference: must pin a digest"),
+    ({"autoscaling": "{not json"}, "langgraph-k8s:autoscaling: is not valid JSON"),
+]
+
+
+@pytest.mark.parametrize(("override", "message"), BAD_CONFIGS, ids=[m.split(":")[1][:40] for _, m in BAD_CONFIGS])
+def test_bad_config_is_rejected_before_any_resource(override, message, monkeypatch):
+    registered = []
+    import infra.mocks as harness
+
+    original = harness.RecordingMonitor.RegisterResource
+
+    def spy(self, request):
+        registered.append(request.type)
+        return original(self, request)
+
+    monkeypatch.setattr(harness.RecordingMonitor, "RegisterResource", spy)
+    with pytest.raises(StackConfigError) as caught:
+        run_stack("prod", overrides=override)
+    text = str(caught.value)
+    assert text.startswith("Invalid config for stack 'prod':\n  - ")
+    assert message in text
+    assert [t for t in registered if t != "pulumi:pulumi:Stack"] == []
+
+
+def test_all_problems_are_listed_in_one_message():
+    with pytest.raises(StackConfigError) as caught:
+        run_stack("dev", overrides={"namespace": "kube-system", "server": {"logLevel": "LOUD", "auth": "maybe"}})
+    assert len(caught.value.problems) == 3
+    assert {p.split(":")[1] for p in caught.value.problems} == {"namespace", "server.logLevel", "server.auth"}
