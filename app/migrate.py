@@ -1,0 +1,160 @@
+"""Schema migration: `python -m app.migrate` (the migration Job's command).
+
+Runs the checkpointer's own `setup()` and then the project's versioned migrations, in order, each once.
+On Postgres a session advisory lock serialises concurrent migrators (the Job and `MIGRATE_ON_STARTUP`
+replicas). To change the schema, append a `Migration` to `MIGRATIONS` with the next version and SQL for
+both backends; never edit or reorder one that has shipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+from dataclasses import dataclass
+
+import aiosqlite
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from app.server.logs import configure_logging
+from app.server.platform_api import schema as platform_schema
+from app.server.settings import Settings
+
+log = logging.getLogger("app.migrate")
+
+MIGRATIONS_TABLE = "app_schema_migrations"
+ADVISORY_LOCK_KEY = 0x6C676B38  # "lgk8" — one key for every migrator of this project
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema change, as SQL for each backend (several statements allowed)."""
+
+    version: int
+    name: str
+    postgres: str
+    sqlite: str
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9_]{1,100}", self.name):
+            raise ValueError(f"migration {self.version} name {self.name!r} must be lower_snake_case")
+
+
+# The project's own schema, after the checkpointer's. Append only.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "platform_threads", postgres=platform_schema.POSTGRES_SCHEMA, sqlite=platform_schema.SQLITE_SCHEMA),
+)
+
+_CREATE_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+)"""
+
+_SCHEMA_VERSIONS = (
+    f"SELECT (SELECT max(v) FROM checkpoint_migrations) AS checkpoint_version, (SELECT count(*) FROM {MIGRATIONS_TABLE}"  # noqa: S608
+    " WHERE version <= %s) AS app_applied"
+)
+
+
+def _check_order(migrations: tuple[Migration, ...]) -> None:
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"migration versions must be 1, 2, 3, ... in order; got {versions}")
+
+
+async def migrate_postgres(conn: AsyncConnection, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Bring the database behind `conn` (autocommit, dict rows) up to date; return the versions applied."""
+    _check_order(migrations)
+    await conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+    try:
+        await AsyncPostgresSaver(conn).setup()
+        await conn.execute(_CREATE_TABLE)
+        cursor = await conn.execute(f"SELECT version FROM {MIGRATIONS_TABLE}")  # noqa: S608 - constant name
+        done = {row["version"] for row in await cursor.fetchall()}
+        applied = []
+        for migration in migrations:
+            if migration.version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.postgres)
+                await conn.execute(
+                    f"INSERT INTO {MIGRATIONS_TABLE} (version, name) VALUES (%s, %s)",  # noqa: S608
+                    (migration.version, migration.name),
+                )
+            applied.append(migration.version)
+        return applied
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+
+
+async def migrate_sqlite(conn: aiosqlite.Connection, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Bring the SQLite file behind `conn` up to date; return the versions applied."""
+    _check_order(migrations)
+    await AsyncSqliteSaver(conn).setup()
+    await conn.execute(_CREATE_TABLE)
+    async with conn.execute(f"SELECT version FROM {MIGRATIONS_TABLE}") as cursor:  # noqa: S608
+        done = {row[0] for row in await cursor.fetchall()}
+    applied = []
+    for migration in migrations:
+        if migration.version in done:
+            continue
+        await conn.executescript(
+            f"BEGIN; {migration.sqlite}; INSERT INTO {MIGRATIONS_TABLE} (version, name) "  # noqa: S608
+            f"VALUES ({migration.version}, '{migration.name}'); COMMIT;"
+        )
+        applied.append(migration.version)
+    await conn.commit()
+    return applied
+
+
+async def postgres_schema_problem(conn: AsyncConnection, migrations: tuple[Migration, ...] = MIGRATIONS) -> str | None:
+    """Describe what is missing from the Postgres schema, or None when it is current."""
+    latest = len(AsyncPostgresSaver.MIGRATIONS) - 1
+    cursor = await conn.execute(
+        "SELECT to_regclass('checkpoint_migrations') IS NOT NULL AS has_checkpoints,"
+        f" to_regclass('{MIGRATIONS_TABLE}') IS NOT NULL AS has_app"
+    )
+    row = await cursor.fetchone()
+    if not (row["has_checkpoints"] and row["has_app"]):
+        return "database schema is not set up; run `python -m app.migrate`"
+    cursor = await conn.execute(_SCHEMA_VERSIONS, (len(migrations),))
+    row = await cursor.fetchone()
+    if row["checkpoint_version"] is None or row["checkpoint_version"] < latest or row["app_applied"] < len(migrations):
+        return "database schema is behind this server version; run `python -m app.migrate`"
+    return None
+
+
+async def migrate(settings: Settings, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Migrate the database the settings point at (Postgres, or the embedded SQLite file)."""
+    if settings.uses_postgres:
+        assert settings.database_url is not None
+        async with await AsyncConnection.connect(
+            settings.database_url.get_secret_value(), autocommit=True, row_factory=dict_row, prepare_threshold=None
+        ) as conn:
+            return await migrate_postgres(conn, migrations)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with aiosqlite.connect(settings.sqlite_path) as conn:
+        return await migrate_sqlite(conn, migrations)
+
+
+def main() -> int:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    backend = "postgres" if settings.uses_postgres else f"sqlite at {settings.sqlite_path}"
+    try:
+        applied = asyncio.run(migrate(settings))
+    except Exception:
+        log.exception("migration failed", extra={"backend": backend})
+        return 1
+    log.info("schema is up to date", extra={"backend": backend, "applied_versions": applied})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Error responses: one JSON shape, `{"error": code, "message": text, ...}`, whose message names what is wrong."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from app.server.drain import ServerDraining
+from app.server.jsonio import FastJSONResponse
+from app.server.registry import GraphNotFound
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """Every error response."""
+
+    error: str
+    message: str
+    error_id: str | None = None
+    details: Any = None
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, a stable code and a message for the client."""
+
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None, *, error_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details, self.error_id = status, code, message, details, error_id
+
+
+def new_error_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def internal_error(what: str) -> ApiError:
+    """Log the exception being handled with a fresh error id; return the 500 that shows only that id."""
+    error_id = new_error_id()
+    log.exception("%s", what, extra={"error_id": error_id})
+    return ApiError(500, "internal_error", f"{what}; quote error id {error_id} when reporting it", error_id=error_id)
+
+
+def error_body(code: str, message: str, details: Any = None, error_id: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if error_id is not None:
+        body["error_id"] = error_id
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    *,
+    error_id: str | None = None,
+    headers: dict | None = None,
+) -> FastJSONResponse:
+    return FastJSONResponse(error_body(code, message, details, error_id), status_code=status, headers=headers)
+
+
+def _field(loc: tuple | list) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+async def _api_error(_: Request, exc: ApiError):
+    return error_response(exc.status, exc.code, exc.message, exc.details, error_id=exc.error_id)
+
+
+def _with_cause(error: dict[str, Any]) -> str:
+    cause = (error.get("ctx") or {}).get("error")
+    return f"{error['msg']} ({cause})" if cause and error["type"] == "json_invalid" else error["msg"]
+
+
+async def _validation_error(_: Request, exc: RequestValidationError):
+    errors = [{"field": _field(e["loc"]), "message": _with_cause(e), "type": e["type"]} for e in exc.errors()]
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return error_response(422, "invalid_request", summary, errors)
+
+
+async def _http_error(_: Request, exc: HTTPException):
+    if exc.status_code == 413:
+        return error_response(413, "body_too_large", str(exc.detail))
+    phrase = HTTPStatus(exc.status_code).phrase
+    return error_response(exc.status_code, phrase.lower().replace(" ", "_"), str(exc.detail), headers=exc.headers)
+
+
+async def _graph_not_found(_: Request, exc: GraphNotFound):
+    return error_response(404, "graph_not_found", str(exc), {"available": exc.available})
+
+
+async def _draining(_: Request, exc: ServerDraining):
+    return error_response(503, "draining", str(exc), headers={"Retry-After": "1"})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(GraphNotFound, _graph_not_found)
+    app.add_exception_handler(ServerDraining, _draining)

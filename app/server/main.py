@@ -1,0 +1,82 @@
+"""The app factory: `create_app(settings)` builds the FastAPI app; its lifespan opens the process's runtime.
+
+Startup: open the database (pool or SQLite), migrate (always for SQLite, for Postgres only with
+`MIGRATE_ON_STARTUP`), load and compile the graphs once, start background stats. Shutdown: drain
+in-flight runs (bounded by `DRAIN_TIMEOUT_SECONDS`), stop background work, close the pool.
+To add an API, append its router to `app.server.routes.ROUTERS` (or pass `routers=`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from app.migrate import migrate_postgres, migrate_sqlite
+from app.server.errors import install_error_handlers
+from app.server.jsonio import FastJSONResponse
+from app.server.middleware import RequestMiddleware
+from app.server.pool import Database, open_database
+from app.server.registry import load_registry
+from app.server.routes import ROUTERS
+from app.server.runtime import Runtime
+from app.server.settings import Settings
+
+log = logging.getLogger("app.server")
+
+
+async def _migrate_on_startup(database: Database, settings: Settings) -> None:
+    if database.sqlite is not None:
+        await migrate_sqlite(database.sqlite)
+    elif settings.migrate_on_startup and database.pool is not None:
+        async with database.pool.connection() as conn:
+            await migrate_postgres(conn)
+
+
+def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = ROUTERS) -> FastAPI:
+    settings = settings or Settings()
+    runtime = Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with open_database(settings, runtime.metrics.time_checkpoint_write) as database:
+            await _migrate_on_startup(database, settings)
+            registry = load_registry(settings.langgraph_config, database.saver)
+            runtime.attach(database, registry)
+            if database.pool is not None:
+                runtime.metrics.watch_pool(database.pool)
+            runtime.stats.start()
+            log.info(
+                "server started",
+                extra={"database": database.kind, "graphs": registry.names(), "auth": bool(runtime.api_keys)},
+            )
+            try:
+                yield
+            finally:
+                await runtime.drain.drain(settings.drain_timeout_seconds)
+                await runtime.stats.stop()
+                log.info("server stopped; closing the database")
+
+    app = FastAPI(
+        title="LangGraph server",
+        summary="Runs the graphs listed in langgraph.json with a pooled Postgres checkpointer",
+        lifespan=lifespan,
+        default_response_class=FastJSONResponse,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
+            allow_credentials=True,
+        )
+    app.add_middleware(RequestMiddleware, metrics=runtime.metrics, max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,112 @@
+"""Request and response bodies of the graph API (they also make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+THREAD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+THREAD_ID_MAX_LENGTH = 128
+ThreadId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=THREAD_ID_MAX_LENGTH, pattern=THREAD_ID_PATTERN),
+    Field(description="Letters, digits and . _ : - (starting with a letter or digit), at most 128 characters"),
+]
+NodeName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+StreamMode = Literal["values", "updates", "debug", "tasks", "checkpoints", "custom", "messages"]
+RunStatus = Literal["success", "interrupted"]
+
+# Config keys the server owns: a client must not redirect a run to another thread or namespace.
+RESERVED_CONFIGURABLE_KEYS = frozenset({"thread_id", "checkpoint_ns", "checkpoint_map"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunConfig(_Strict):
+    """The part of a LangGraph `RunnableConfig` a client may set."""
+
+    recursion_limit: int | None = Field(None, ge=1, le=1000)
+    tags: list[Annotated[str, StringConstraints(max_length=128)]] | None = Field(None, max_length=32)
+    metadata: dict[str, Any] | None = None
+    configurable: dict[str, Any] | None = None
+
+    @field_validator("configurable")
+    @classmethod
+    def _no_reserved_keys(cls, configurable: dict[str, Any] | None) -> dict[str, Any] | None:
+        reserved = sorted(k for k in configurable or () if k in RESERVED_CONFIGURABLE_KEYS or k.startswith("__"))
+        if reserved:
+            raise ValueError(f"keys {reserved} are set by the server; pass thread_id in the request body")
+        return configurable
+
+
+class InvokeRequest(_Strict):
+    input: Any = Field(None, description="The graph's input (for the bundled graphs, a JSON object)")
+    thread_id: ThreadId
+    config: RunConfig | None = None
+
+
+class StreamRequest(InvokeRequest):
+    stream_mode: StreamMode = Field("updates", description="LangGraph stream mode; one SSE event per chunk")
+
+
+class ResumeRequest(_Strict):
+    thread_id: ThreadId
+    resume: Any = Field(description="The value `interrupt()` returns in the paused node")
+    config: RunConfig | None = None
+
+
+class StateUpdateRequest(_Strict):
+    thread_id: ThreadId
+    values: dict[str, Any] | None = Field(description="Channel values to write, as if returned by `as_node`")
+    as_node: NodeName | None = Field(None, description="The node the update is attributed to")
+
+
+class InterruptInfo(BaseModel):
+    id: str
+    value: Any
+
+
+class RunResponse(BaseModel):
+    thread_id: str
+    status: RunStatus
+    state: Any = Field(description="The graph's output (final state, or state so far when interrupted)")
+    interrupts: list[InterruptInfo]
+
+
+class StateResponse(BaseModel):
+    thread_id: str
+    values: Any
+    next: list[str]
+    interrupts: list[InterruptInfo]
+    checkpoint_id: str | None
+    parent_checkpoint_id: str | None
+    created_at: str | None
+    metadata: dict[str, Any] | None
+
+
+class StateUpdateResponse(BaseModel):
+    thread_id: str
+    checkpoint_id: str
+
+
+class HistoryResponse(BaseModel):
+    thread_id: str
+    states: list[StateResponse]
+
+
+class GraphInfo(BaseModel):
+    name: str
+    description: str | None
+    nodes: list[str]
+
+
+class GraphsResponse(BaseModel):
+    graphs: list[GraphInfo]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    reason: str | None = None

@@ -1,0 +1,138 @@
+"""The process's database: one pooled Postgres connection set (or embedded SQLite) and the checkpointer on it.
+
+`open_database` is entered once per process (app lifespan, migrate command). Requests only borrow
+connections from the pool; nothing here runs per request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
+from typing import Any
+
+import aiosqlite
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from app.migrate import postgres_schema_problem
+from app.server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+READY_CHECK_TIMEOUT_SECONDS = 2.0
+APPLICATION_NAME = "langgraph-server"
+
+WriteTimer = Callable[[], AbstractContextManager[Any]]
+
+
+class _TimedWrites:
+    """Times `aput` and `aput_writes` (the checkpoint writes) with `write_timer`."""
+
+    write_timer: WriteTimer = nullcontext
+
+    async def aput(self, *args: Any, **kwargs: Any) -> Any:
+        with self.write_timer():
+            return await super().aput(*args, **kwargs)  # type: ignore[misc]
+
+    async def aput_writes(self, *args: Any, **kwargs: Any) -> Any:
+        with self.write_timer():
+            return await super().aput_writes(*args, **kwargs)  # type: ignore[misc]
+
+
+class TimedPostgresSaver(_TimedWrites, AsyncPostgresSaver):
+    """`AsyncPostgresSaver` whose writes are timed."""
+
+
+class TimedSqliteSaver(_TimedWrites, AsyncSqliteSaver):
+    """`AsyncSqliteSaver` whose writes are timed."""
+
+
+class Database:
+    """The checkpointer and what sits under it; `kind` is "postgres" or "sqlite"."""
+
+    kind: str
+    saver: BaseCheckpointSaver
+    pool: AsyncConnectionPool | None = None
+    sqlite: aiosqlite.Connection | None = None
+
+    async def schema_problem(self, check_schema: bool) -> str | None:
+        """Raise if the database cannot answer a query; with `check_schema`, describe what is missing from it."""
+        raise NotImplementedError
+
+
+class PostgresDatabase(Database):
+    kind = "postgres"
+
+    def __init__(self, pool: AsyncConnectionPool, saver: AsyncPostgresSaver) -> None:
+        self.pool = pool
+        self.saver = saver
+
+    async def schema_problem(self, check_schema: bool) -> str | None:
+        assert self.pool is not None
+        async with self.pool.connection(timeout=READY_CHECK_TIMEOUT_SECONDS) as conn:
+            if check_schema:
+                return await postgres_schema_problem(conn)
+            await conn.execute("SELECT 1")
+            return None
+
+
+class SqliteDatabase(Database):
+    kind = "sqlite"
+
+    def __init__(self, conn: aiosqlite.Connection, saver: AsyncSqliteSaver) -> None:
+        self.sqlite = conn
+        self.saver = saver
+
+    async def schema_problem(self, check_schema: bool) -> str | None:
+        """The SQLite schema is migrated at every startup, so only reachability is checked."""
+        assert self.sqlite is not None
+        async with self.sqlite.execute("SELECT 1") as cursor:
+            await cursor.fetchone()
+        return None
+
+
+def create_pool(settings: Settings) -> AsyncConnectionPool:
+    """An unopened pool configured from settings, with the connection options `AsyncPostgresSaver` needs."""
+    assert settings.database_url is not None
+    kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, "application_name": APPLICATION_NAME}
+    if not settings.prepared_statements:
+        kwargs["prepare_threshold"] = None  # PgBouncer in transaction mode cannot keep prepared statements
+    return AsyncConnectionPool(
+        settings.database_url.get_secret_value(),
+        kwargs=kwargs,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        timeout=settings.pool_timeout_seconds,
+        check=AsyncConnectionPool.check_connection if settings.pool_check_connections else None,
+        name="checkpointer",
+        open=False,
+    )
+
+
+@asynccontextmanager
+async def open_database(settings: Settings, write_timer: WriteTimer = nullcontext) -> AsyncIterator[Database]:
+    """Open the pool (Postgres) or the embedded file (SQLite) and yield the database; close it on exit.
+
+    The Postgres pool opens without waiting for connections, so the process starts while the database is
+    down and readiness reports it. Schema setup is not done here; see `app.migrate`.
+    """
+    if settings.uses_postgres:
+        pool = create_pool(settings)
+        await pool.open(wait=False)
+        try:
+            saver = TimedPostgresSaver(pool)
+            saver.write_timer = write_timer
+            yield PostgresDatabase(pool, saver)
+        finally:
+            await pool.close()
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        log.info("no DATABASE_URL: using embedded SQLite", extra={"path": str(settings.sqlite_path)})
+        async with aiosqlite.connect(settings.sqlite_path) as conn:
+            saver = TimedSqliteSaver(conn)
+            saver.write_timer = write_timer
+            yield SqliteDatabase(conn, saver)

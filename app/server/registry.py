@@ -1,0 +1,120 @@
+"""Graph registry read from a `langgraph.json` in LangGraph Platform's format.
+
+`{"graphs": {"name": "./path/to/file.py:attr" | "package.module:attr"}}` (a value may also be
+`{"path": "...", "description": "..."}`). Paths are relative to the file. `attr` may be a `StateGraph`,
+an already compiled graph, or a function returning either. Every graph is loaded and compiled once, at
+startup, with the process's checkpointer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import StateGraph
+from langgraph.pregel import Pregel
+
+GRAPH_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class RegistryError(Exception):
+    """The graph configuration cannot be loaded; the message names the file, graph and problem."""
+
+
+class GraphNotFound(LookupError):
+    def __init__(self, name: str, available: list[str]) -> None:
+        super().__init__(f"graph {name!r} not found; available graphs: {', '.join(available) or '(none)'}")
+        self.name = name
+        self.available = available
+
+
+@dataclass(frozen=True)
+class RegisteredGraph:
+    name: str
+    graph: Pregel
+    source: str
+    description: str | None
+    nodes: frozenset[str]
+
+
+class GraphRegistry:
+    """The compiled graphs, by name."""
+
+    def __init__(self, graphs: dict[str, RegisteredGraph]) -> None:
+        self.graphs = graphs
+
+    def get(self, name: str) -> RegisteredGraph:
+        try:
+            return self.graphs[name]
+        except KeyError:
+            raise GraphNotFound(name, sorted(self.graphs)) from None
+
+    def names(self) -> list[str]:
+        return sorted(self.graphs)
+
+
+def _import_source(spec: str, base_dir: Path, graph_name: str) -> ModuleType:
+    location = spec
+    if location.endswith(".py") or "/" in location:
+        path = (base_dir / location).resolve()
+        if not path.is_file():
+            raise RegistryError(f"graph {graph_name!r}: file {path} does not exist")
+        module_spec = importlib.util.spec_from_file_location(f"langgraph_graphs.{graph_name}", path)
+        if module_spec is None or module_spec.loader is None:
+            raise RegistryError(f"graph {graph_name!r}: cannot import {path}")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_spec.name] = module  # type hints of the graph's state resolve through sys.modules
+        module_spec.loader.exec_module(module)
+        return module
+    return importlib.import_module(location)
+
+
+def _compile(target: Any, checkpointer: BaseCheckpointSaver, graph_name: str) -> Pregel:
+    if isinstance(target, StateGraph):
+        return target.compile(checkpointer=checkpointer, name=graph_name)
+    if isinstance(target, Pregel):
+        return target.copy(update={"checkpointer": checkpointer})
+    if callable(target) and not inspect.iscoroutinefunction(target):
+        return _compile(target(), checkpointer, graph_name)
+    raise RegistryError(
+        f"graph {graph_name!r} is a {type(target).__name__}; expected a StateGraph, a compiled graph, "
+        "or a function returning one"
+    )
+
+
+def load_registry(config_path: Path, checkpointer: BaseCheckpointSaver) -> GraphRegistry:
+    """Load and compile every graph listed in `config_path`."""
+    try:
+        config = json.loads(config_path.read_text())
+    except FileNotFoundError:
+        raise RegistryError(f"graph config {config_path} does not exist") from None
+    except json.JSONDecodeError as error:
+        raise RegistryError(f"graph config {config_path} is not valid JSON: {error}") from None
+    entries = config.get("graphs") if isinstance(config, dict) else None
+    if not isinstance(entries, dict) or not entries:
+        raise RegistryError(f"graph config {config_path} needs a non-empty 'graphs' object")
+    graphs: dict[str, RegisteredGraph] = {}
+    for name, entry in entries.items():
+        if not GRAPH_NAME.match(name):
+            raise RegistryError(f"graph name {name!r} in {config_path} must match {GRAPH_NAME.pattern}")
+        spec, description = (entry.get("path"), entry.get("description")) if isinstance(entry, dict) else (entry, None)
+        if not isinstance(spec, str) or spec.count(":") != 1:
+            raise RegistryError(f"graph {name!r} in {config_path}: expected 'path/to/file.py:attribute', got {spec!r}")
+        source, attribute = spec.split(":")
+        module = _import_source(source, config_path.parent, name)
+        if not hasattr(module, attribute):
+            raise RegistryError(f"graph {name!r}: {source} has no attribute {attribute!r}")
+        compiled = _compile(getattr(module, attribute), checkpointer, name)
+        graphs[name] = RegisteredGraph(
+            name=name, graph=compiled, source=spec, description=description, nodes=frozenset(compiled.nodes)
+        )
+    return GraphRegistry(graphs)

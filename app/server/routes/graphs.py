@@ -1,0 +1,250 @@
+"""The graph API: list graphs, invoke, stream (SSE), resume, read and update state, history."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from langgraph.errors import GraphRecursionError, InvalidUpdateError
+from langgraph.types import Command, StateSnapshot
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from app.contract import Env
+from app.server.auth import require_api_key
+from app.server.drain import ServerDraining
+from app.server.errors import ApiError, ErrorBody, error_body, internal_error
+from app.server.jsonio import FastJSONResponse, dumps
+from app.server.logs import graph_var, thread_id_var
+from app.server.models import (
+    THREAD_ID_MAX_LENGTH,
+    THREAD_ID_PATTERN,
+    GraphsResponse,
+    HistoryResponse,
+    InvokeRequest,
+    ResumeRequest,
+    RunConfig,
+    RunResponse,
+    StateResponse,
+    StateUpdateRequest,
+    StateUpdateResponse,
+    StreamRequest,
+)
+from app.server.registry import RegisteredGraph
+from app.server.runtime import Runtime, RuntimeDep
+
+HISTORY_MAX_LIMIT = 100
+
+router = APIRouter(
+    prefix="/graphs",
+    tags=["graphs"],
+    dependencies=[Depends(require_api_key)],
+    responses={
+        401: {"model": ErrorBody, "description": "API keys are configured and none (or a wrong one) was sent"},
+        404: {"model": ErrorBody, "description": "No such graph; the message lists the available ones"},
+        422: {"model": ErrorBody, "description": "Malformed body or parameter; the message names the field"},
+    },
+)
+_RUN_ERRORS = {
+    413: {"model": ErrorBody, "description": "Body larger than MAX_BODY_BYTES"},
+    500: {"model": ErrorBody, "description": "The graph raised; the error id is in the server log"},
+    503: {"model": ErrorBody, "description": "The server is draining for shutdown"},
+    504: {"model": ErrorBody, "description": "The run exceeded MAX_RUN_SECONDS"},
+}
+ThreadIdQuery = Query(min_length=1, max_length=THREAD_ID_MAX_LENGTH, pattern=THREAD_ID_PATTERN)
+
+
+def _graph(runtime: Runtime, name: str, thread_id: str | None = None) -> RegisteredGraph:
+    registered = runtime.registry.get(name)
+    graph_var.set(name)
+    if thread_id is not None:
+        thread_id_var.set(thread_id)
+    return registered
+
+
+def _config(thread_id: str, config: RunConfig | None = None) -> dict[str, Any]:
+    result = config.model_dump(exclude_none=True) if config else {}
+    result["configurable"] = {**result.get("configurable", {}), "thread_id": thread_id}
+    return result
+
+
+def _interrupts(interrupts: Iterable[Any]) -> list[dict[str, Any]]:
+    return [{"id": item.id, "value": item.value} for item in interrupts]
+
+
+def _snapshot(thread_id: str, snapshot: StateSnapshot) -> dict[str, Any]:
+    parent = snapshot.parent_config["configurable"].get("checkpoint_id") if snapshot.parent_config else None
+    return {
+        "thread_id": thread_id,
+        "values": snapshot.values,
+        "next": list(snapshot.next),
+        "interrupts": _interrupts(snapshot.interrupts),
+        "checkpoint_id": snapshot.config["configurable"].get("checkpoint_id"),
+        "parent_checkpoint_id": parent,
+        "created_at": snapshot.created_at,
+        "metadata": snapshot.metadata,
+    }
+
+
+def _run_failed(runtime: Runtime, registered: RegisteredGraph, error: Exception) -> ApiError:
+    """Turn a failed run into the client's error; graph internals stay in the log."""
+    if isinstance(error, TimeoutError):
+        limit = runtime.settings.max_run_seconds
+        return ApiError(504, "run_timeout", f"the run exceeded {Env.MAX_RUN_SECONDS}={limit}s")
+    if isinstance(error, GraphRecursionError):
+        return ApiError(422, "recursion_limit", f"graph {registered.name!r} hit its recursion limit; raise "
+                        "config.recursion_limit or check the input")  # fmt: skip
+    return internal_error(f"graph {registered.name!r} raised an error")
+
+
+async def _run(runtime: Runtime, registered: RegisteredGraph, payload: Any, thread_id: str, config: dict) -> Response:
+    try:
+        async with runtime.run(registered.name) as run:
+            output = await registered.graph.ainvoke(payload, config)
+            interrupts = output.pop("__interrupt__", ()) if isinstance(output, dict) else ()
+            if interrupts:
+                run.outcome = "interrupted"
+    except (ServerDraining, ApiError):
+        raise
+    except Exception as error:
+        raise _run_failed(runtime, registered, error) from None
+    body = {"thread_id": thread_id, "status": run.outcome, "state": output, "interrupts": _interrupts(interrupts)}
+    return FastJSONResponse(body)
+
+
+@router.get("", response_model=GraphsResponse, summary="The graphs this server runs")
+async def list_graphs(runtime: RuntimeDep) -> Response:
+    graphs = [
+        {"name": g.name, "description": g.description, "nodes": sorted(n for n in g.nodes if not n.startswith("__"))}
+        for g in runtime.registry.graphs.values()
+    ]
+    return FastJSONResponse({"graphs": graphs})
+
+
+@router.post(
+    "/{name}/invoke",
+    response_model=RunResponse,
+    responses=_RUN_ERRORS,
+    summary="Run the graph on a thread to the end, or until it pauses at interrupt()",
+)
+async def invoke(name: str, request: InvokeRequest, runtime: RuntimeDep) -> Response:
+    registered = _graph(runtime, name, request.thread_id)
+    return await _run(runtime, registered, request.input, request.thread_id, _config(request.thread_id, request.config))
+
+
+@router.post(
+    "/{name}/resume",
+    response_model=RunResponse,
+    responses={**_RUN_ERRORS, 409: {"model": ErrorBody, "description": "The thread is not paused"}},
+    summary="Resume a thread paused at interrupt(); `resume` is what interrupt() returns",
+)
+async def resume(name: str, request: ResumeRequest, runtime: RuntimeDep) -> Response:
+    registered = _graph(runtime, name, request.thread_id)
+    config = _config(request.thread_id, request.config)
+    snapshot = await registered.graph.aget_state(config)
+    if not snapshot.interrupts:
+        raise ApiError(
+            409, "not_paused", f"thread {request.thread_id!r} of graph {name!r} is not paused at an interrupt"
+        )
+    return await _run(runtime, registered, Command(resume=request.resume), request.thread_id, config)
+
+
+@router.post(
+    "/{name}/stream",
+    summary="Run the graph and stream its steps as Server-Sent Events",
+    description=(
+        "One event per chunk of the requested stream mode (event name = the mode, data = JSON), then an `end` "
+        "event with the status and interrupts, or an `error` event. A `: heartbeat` comment is sent every "
+        f"{Env.SSE_HEARTBEAT_SECONDS} seconds so proxies keep idle streams open."
+    ),
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, 503: _RUN_ERRORS[503]},
+)
+async def stream(name: str, request: StreamRequest, runtime: RuntimeDep) -> EventSourceResponse:
+    registered = _graph(runtime, name, request.thread_id)
+    if runtime.drain.draining:
+        raise ServerDraining("the server is shutting down; retry on another replica")
+    config = _config(request.thread_id, request.config)
+    return EventSourceResponse(
+        _stream_events(runtime, registered, request, config),
+        ping=runtime.settings.sse_heartbeat_seconds,
+        ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
+    )
+
+
+async def _stream_events(
+    runtime: Runtime, registered: RegisteredGraph, request: StreamRequest, config: dict
+) -> AsyncIterator[ServerSentEvent]:
+    graph_var.set(registered.name)
+    thread_id_var.set(request.thread_id)
+    mode = request.stream_mode
+    modes = [mode] if mode == "updates" else [mode, "updates"]  # "updates" also carries the interrupts
+    interrupts: list[Any] = []
+    try:
+        async with runtime.run(registered.name) as run:
+            async for chunk_mode, chunk in registered.graph.astream(request.input, config, stream_mode=modes):
+                if chunk_mode == "updates" and isinstance(chunk, dict) and "__interrupt__" in chunk:
+                    interrupts.extend(chunk["__interrupt__"])
+                if chunk_mode == mode:
+                    yield ServerSentEvent(event=mode, data=dumps(chunk).decode())
+            if interrupts:
+                run.outcome = "interrupted"
+    except ServerDraining as error:
+        yield ServerSentEvent(event="error", data=dumps(error_body("draining", str(error))).decode())
+        return
+    except Exception as error:
+        failure = _run_failed(runtime, registered, error)
+        body = error_body(failure.code, failure.message, error_id=failure.error_id)
+        yield ServerSentEvent(event="error", data=dumps(body).decode())
+        return
+    end = {"thread_id": request.thread_id, "status": run.outcome, "interrupts": _interrupts(interrupts)}
+    yield ServerSentEvent(event="end", data=dumps(end).decode())
+
+
+@router.get(
+    "/{name}/state",
+    response_model=StateResponse,
+    responses={404: {"model": ErrorBody, "description": "No such graph, or the thread has no state"}},
+    summary="The thread's latest state",
+)
+async def get_state(name: str, thread_id: Annotated[str, ThreadIdQuery], runtime: RuntimeDep) -> Response:
+    registered = _graph(runtime, name, thread_id)
+    snapshot = await registered.graph.aget_state(_config(thread_id))
+    if snapshot.created_at is None:
+        raise ApiError(404, "thread_not_found", f"thread {thread_id!r} of graph {name!r} has no state")
+    return FastJSONResponse(_snapshot(thread_id, snapshot))
+
+
+@router.post(
+    "/{name}/state",
+    response_model=StateUpdateResponse,
+    responses={400: {"model": ErrorBody, "description": "The graph has no such node, or rejects the update"}},
+    summary="Write values to the thread's state as if node `as_node` returned them",
+)
+async def update_state(name: str, request: StateUpdateRequest, runtime: RuntimeDep) -> Response:
+    registered = _graph(runtime, name, request.thread_id)
+    if request.as_node is not None and request.as_node not in registered.nodes:
+        available = ", ".join(sorted(registered.nodes))
+        raise ApiError(400, "unknown_node", f"graph {name!r} has no node {request.as_node!r}; nodes: {available}")
+    try:
+        config = await registered.graph.aupdate_state(
+            _config(request.thread_id), request.values, as_node=request.as_node
+        )
+    except InvalidUpdateError as error:
+        raise ApiError(400, "invalid_update", f"graph {name!r} rejected the update: {error}") from None
+    return FastJSONResponse({"thread_id": request.thread_id, "checkpoint_id": config["configurable"]["checkpoint_id"]})
+
+
+@router.get("/{name}/history", response_model=HistoryResponse, summary="The thread's past states, newest first")
+async def history(
+    name: str,
+    thread_id: Annotated[str, ThreadIdQuery],
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=HISTORY_MAX_LIMIT)] = 10,
+) -> Response:
+    registered = _graph(runtime, name, thread_id)
+    states = [
+        _snapshot(thread_id, snapshot)
+        async for snapshot in registered.graph.aget_state_history(_config(thread_id), limit=limit)
+    ]
+    return FastJSONResponse({"thread_id": thread_id, "states": states})

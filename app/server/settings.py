@@ -1,0 +1,73 @@
+"""Server settings, read once from the environment (names from `app.contract.Env`)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.contract import HTTP_PORT, Env
+
+DEFAULT_LANGGRAPH_CONFIG = Path(__file__).resolve().parent.parent / "langgraph.json"
+
+
+def _env(name: str, default: object, **constraints: object) -> object:
+    return Field(default, validation_alias=AliasChoices(name), **constraints)
+
+
+class Settings(BaseSettings):
+    """Every knob the server has; validated at startup so a bad value stops the process with a clear error."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=False, frozen=True)
+
+    host: str = _env(Env.HOST, "127.0.0.1")
+    port: int = _env(Env.PORT, HTTP_PORT, ge=1, le=65535)
+    database_url: SecretStr | None = _env(Env.DATABASE_URL, None)
+    pool_min_size: int = _env(Env.DB_POOL_MIN_SIZE, 2, ge=0, le=1000)
+    pool_max_size: int = _env(Env.DB_POOL_MAX_SIZE, 10, ge=1, le=1000)
+    pool_timeout_seconds: float = _env(Env.DB_POOL_TIMEOUT_SECONDS, 10.0, gt=0, le=300)
+    pool_check_connections: bool = _env(Env.DB_POOL_CHECK_CONNECTIONS, True)
+    prepared_statements: bool = _env(Env.DB_PREPARED_STATEMENTS, True)
+    migrate_on_startup: bool = _env(Env.MIGRATE_ON_STARTUP, False)
+    data_dir: Path = _env(Env.DATA_DIR, Path(".data"))
+    langgraph_config: Path = _env(Env.LANGGRAPH_CONFIG, DEFAULT_LANGGRAPH_CONFIG)
+    log_level: str = _env(Env.LOG_LEVEL, "INFO", pattern=r"^(?i:debug|info|warning|error|critical)$")
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = _env(Env.CORS_ORIGINS, ())
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = _env(Env.API_KEYS, ())
+    max_run_seconds: float = _env(Env.MAX_RUN_SECONDS, 300.0, gt=0)
+    drain_timeout_seconds: float = _env(Env.DRAIN_TIMEOUT_SECONDS, 25.0, ge=0)
+    max_body_bytes: int = _env(Env.MAX_BODY_BYTES, 1_048_576, ge=1024)
+    sse_heartbeat_seconds: float = _env(Env.SSE_HEARTBEAT_SECONDS, 15.0, gt=0, le=300)
+
+    @field_validator("cors_origins", "api_keys", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard_origin(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        if "*" in origins:
+            raise ValueError(f"{Env.CORS_ORIGINS} must list explicit origins; '*' is not allowed")
+        return origins
+
+    @field_validator("pool_max_size")
+    @classmethod
+    def _max_not_below_min(cls, max_size: int, info: object) -> int:
+        min_size = info.data.get("pool_min_size", 0)  # type: ignore[attr-defined]
+        if max_size < min_size:
+            raise ValueError(f"{Env.DB_POOL_MAX_SIZE} ({max_size}) is below {Env.DB_POOL_MIN_SIZE} ({min_size})")
+        return max_size
+
+    @cached_property
+    def uses_postgres(self) -> bool:
+        return self.database_url is not None and bool(self.database_url.get_secret_value())
+
+    @cached_property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "checkpoints.sqlite"
