@@ -1,0 +1,87 @@
+"""What the LangGraph Server API routes share with the rest of the server, and its error shape.
+
+The server's runtime (graphs, checkpointer, run metrics, drain, auth) is reused as is; the only thing
+this package adds is the thread store, created on first use over the same pool or SQLite connection.
+
+Errors on these routes use the official API's shape, `{"detail": "<message>"}` with the same status
+codes, which `langgraph-sdk` turns into `NotFoundError`, `ConflictError`, ... with that message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from app.server.jsonio import FastJSONResponse
+from app.server.platform_api.store import PostgresThreadStore, SqliteThreadStore, ThreadStore
+from app.server.registry import GraphNotFound, RegisteredGraph
+from app.server.runtime import Runtime, get_runtime
+
+# A busy claim outlives the longest allowed run by this much before another pod may take the thread over.
+LEASE_GRACE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Platform:
+    runtime: Runtime
+    threads: ThreadStore
+
+    def assistant(self, assistant_id: str) -> RegisteredGraph:
+        """The graph an assistant id names (the id is the graph name); 404 if there is none."""
+        try:
+            return self.runtime.registry.get(assistant_id)
+        except GraphNotFound as error:
+            raise HTTPException(404, f"Assistant {assistant_id!r} not found; available: {error.available}") from None
+
+
+def _thread_store(runtime: Runtime) -> ThreadStore:
+    database = runtime.database
+    lease = timedelta(seconds=runtime.settings.max_run_seconds) + LEASE_GRACE
+    if database.pool is not None:
+        return PostgresThreadStore(database.pool, lease)
+    assert database.sqlite is not None
+    return SqliteThreadStore(database.sqlite, lease)
+
+
+def get_platform(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Platform:
+    """FastAPI dependency: the platform of this app, built once from its runtime."""
+    platform: Platform | None = getattr(request.app.state, "platform", None)
+    if platform is None or platform.runtime is not runtime:
+        platform = Platform(runtime, _thread_store(runtime))
+        request.app.state.platform = platform
+    return platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+def detail_response(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    return FastJSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
+
+
+class PlatformRoute(APIRoute):
+    """A route whose errors (its own, auth's and request validation's) use the `{"detail": ...}` shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as exc:
+                return detail_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+            except RequestValidationError as exc:
+                errors = [
+                    {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+                    for e in exc.errors()
+                ]
+                summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+                return detail_response(422, summary, errors=errors)
+
+        return handle

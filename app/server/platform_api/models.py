@@ -1,0 +1,215 @@
+"""Request bodies of the LangGraph Server API subset, as the official `langgraph-sdk` client sends them.
+
+Fields the client sends but this server does not implement are declared so that leaving them at
+their default works, while setting them gets a 422 that names the field and says what is supported.
+Unknown fields are rejected (`extra="forbid"`), so a typo never silently changes behaviour.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.server.models import ThreadId
+
+ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
+THREAD_STATUSES: tuple[str, ...] = ("idle", "busy", "interrupted", "error")
+
+# Stream modes LangGraph itself produces, plus `events` (LangChain's astream_events v2).
+NATIVE_STREAM_MODES = ("values", "updates", "debug", "custom", "tasks", "checkpoints")
+SUPPORTED_STREAM_MODES = (*NATIVE_STREAM_MODES, "events", "messages-tuple")
+
+MAX_PAGE = 1000
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _unsupported(field: str, value: object, supported: str) -> ValueError:
+    return ValueError(f"{field}={value!r} is not supported by this server; {supported}")
+
+
+class CheckpointRef(BaseModel):
+    """A checkpoint address as the client sends it (`thread_id` is ignored in favour of the path)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    thread_id: str | None = None
+    checkpoint_ns: str = ""
+    checkpoint_id: str | None = None
+    checkpoint_map: dict[str, Any] | None = None
+
+
+class ThreadCreate(_Body):
+    thread_id: ThreadId | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+    supersteps: list[dict[str, Any]] | None = None
+    ttl: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _reject_unsupported(self) -> ThreadCreate:
+        if self.supersteps:
+            raise _unsupported("supersteps", "...", "create the thread, then call threads.update_state")
+        if self.ttl is not None:
+            raise _unsupported("ttl", self.ttl, "thread retention is configured server-side (app.prune)")
+        return self
+
+
+class ThreadPatch(_Body):
+    metadata: dict[str, Any]
+    ttl: dict[str, Any] | None = None
+
+    @field_validator("ttl")
+    @classmethod
+    def _no_ttl(cls, ttl: dict[str, Any] | None) -> None:
+        if ttl is not None:
+            raise _unsupported("ttl", ttl, "thread retention is configured server-side (app.prune)")
+
+
+class ThreadSearch(_Body):
+    metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
+    ids: list[str] | None = None
+    status: ThreadStatus | None = None
+    limit: int = Field(10, ge=1, le=MAX_PAGE)
+    offset: int = Field(0, ge=0)
+    sort_by: Literal["thread_id", "status", "created_at", "updated_at"] = "created_at"
+    sort_order: Literal["asc", "desc"] = "desc"
+    select: list[str] | None = None
+    extract: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _reject_unsupported(self) -> ThreadSearch:
+        if self.select:
+            raise _unsupported("select", self.select, "threads are returned whole")
+        if self.extract:
+            raise _unsupported("extract", self.extract, "threads are returned whole")
+        return self
+
+
+class ThreadCount(_Body):
+    metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
+    status: ThreadStatus | None = None
+
+
+class AssistantSearch(_Body):
+    metadata: dict[str, Any] | None = None
+    graph_id: str | None = None
+    name: str | None = None
+    limit: int = Field(10, ge=1, le=MAX_PAGE)
+    offset: int = Field(0, ge=0)
+    sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] | None = None
+    sort_order: Literal["asc", "desc"] | None = None
+    select: list[str] | None = None
+
+
+class StateUpdate(_Body):
+    values: dict[str, Any] | list[Any] | None = None
+    as_node: str | None = None
+    checkpoint_id: str | None = None
+    checkpoint: CheckpointRef | None = None
+
+
+class StateAtCheckpoint(_Body):
+    checkpoint: CheckpointRef
+    subgraphs: bool = False
+    select: list[str] | None = None
+
+    @field_validator("select")
+    @classmethod
+    def _no_select(cls, select: list[str] | None) -> None:
+        if select:
+            raise _unsupported("select", select, "the whole state is returned")
+
+
+class HistoryRequest(_Body):
+    limit: int = Field(10, ge=1, le=MAX_PAGE)
+    before: str | CheckpointRef | None = None
+    metadata: dict[str, Any] | None = None
+    checkpoint: CheckpointRef | None = None
+    select: list[str] | None = None
+
+    @field_validator("select")
+    @classmethod
+    def _no_select(cls, select: list[str] | None) -> None:
+        if select:
+            raise _unsupported("select", select, "whole states are returned")
+
+
+class SendSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    node: str
+    input: Any = None
+
+
+class RunCommand(_Body):
+    """`command` of a run: resume an interrupt, update state, and/or jump to nodes."""
+
+    resume: Any = None
+    update: dict[str, Any] | list[Any] | None = None
+    goto: SendSpec | str | list[SendSpec | str] | None = None
+
+
+class RunCreate(_Body):
+    """Body of `runs.wait` and `runs.stream` (stateful and stateless)."""
+
+    assistant_id: str
+    input: Any = None
+    command: RunCommand | None = None
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    stream_mode: str | list[str] = "values"
+    stream_subgraphs: bool = False
+    stream_resumable: bool = False
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    checkpoint: CheckpointRef | None = None
+    checkpoint_id: str | None = None
+    checkpoint_during: bool | None = None
+    durability: Literal["sync", "async", "exit"] | None = None
+    multitask_strategy: Literal["reject", "interrupt", "rollback", "enqueue"] = "reject"
+    if_not_exists: Literal["create", "reject"] = "reject"
+    on_disconnect: Literal["cancel", "continue"] = "cancel"
+    on_completion: Literal["delete", "keep"] = "delete"
+    webhook: str | None = None
+    feedback_keys: list[str] | None = None
+    after_seconds: int | None = None
+    langsmith_tracer: dict[str, Any] | None = None
+    strict_resume: bool | None = None
+
+    @field_validator("stream_mode")
+    @classmethod
+    def _known_modes(cls, mode: str | list[str]) -> list[str]:
+        modes = [mode] if isinstance(mode, str) else list(dict.fromkeys(mode))
+        unknown = [m for m in modes if m not in SUPPORTED_STREAM_MODES]
+        if unknown:
+            raise ValueError(f"stream_mode {unknown} not supported; choose from {list(SUPPORTED_STREAM_MODES)}")
+        return modes or ["values"]
+
+    @model_validator(mode="after")
+    def _reject_unsupported(self) -> RunCreate:
+        if self.input is not None and self.command is not None:
+            raise ValueError("give either input or command, not both")
+        checks = (
+            ("multitask_strategy", self.multitask_strategy, "reject", "only 'reject' (a busy thread answers 409)"),
+            ("on_disconnect", self.on_disconnect, "cancel", "runs execute within the request; disconnecting cancels"),
+            ("stream_resumable", self.stream_resumable, False, "streams cannot be rejoined"),
+            ("webhook", self.webhook, None, "webhooks are not sent"),
+            ("feedback_keys", self.feedback_keys, None, "LangSmith feedback is not available"),
+            ("after_seconds", self.after_seconds, None, "runs start immediately"),
+            ("langsmith_tracer", self.langsmith_tracer, None, "configure LangSmith tracing via the environment"),
+        )
+        for field, value, default, supported in checks:
+            if value not in (default, None, [], 0):
+                raise _unsupported(field, value, supported)
+        return self
+
+    @property
+    def stream_modes(self) -> list[str]:
+        return self.stream_mode if isinstance(self.stream_mode, list) else [self.stream_mode]

@@ -1,0 +1,121 @@
+"""JSON encoding of LangGraph values and the response shapes the `langgraph-sdk` client reads.
+
+Graph state holds objects JSON does not know (LangChain messages, `Interrupt`, `Send`, datetimes);
+`to_jsonable` turns them into plain data the same way everywhere: over HTTP, in SSE events and in
+the `values`/`interrupts` columns of the threads table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from typing import Any
+from uuid import UUID
+
+from langgraph.types import Interrupt, Send, StateSnapshot
+from pydantic import BaseModel
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json")
+    if isinstance(obj, Interrupt):
+        return {"value": obj.value, "id": obj.id}
+    if isinstance(obj, Send):
+        return {"node": obj.node, "input": obj.arg}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {field.name: getattr(obj, field.name) for field in dataclasses.fields(obj)}
+    if isinstance(obj, datetime | date | time):
+        return obj.isoformat()
+    if isinstance(obj, UUID):
+        return str(obj)
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, set | frozenset):
+        return list(obj)
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", errors="replace")
+    if hasattr(obj, "_asdict"):
+        return obj._asdict()
+    # An object nobody taught us to encode still must not break a stream or a response.
+    return repr(obj)
+
+
+def dumps(value: Any) -> str:
+    """Encode `value` as compact JSON, converting LangGraph and LangChain objects."""
+    return json.dumps(value, default=_default, separators=(",", ":"), ensure_ascii=False)
+
+
+def to_jsonable(value: Any) -> Any:
+    """`value` as plain JSON data (dicts, lists, strings, numbers, booleans, None)."""
+    return json.loads(dumps(value))
+
+
+def checkpoint_of(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The client's `Checkpoint` shape from a LangGraph `RunnableConfig`."""
+    if not config:
+        return None
+    configurable = config.get("configurable", {})
+    return {
+        "thread_id": configurable.get("thread_id"),
+        "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+        "checkpoint_id": configurable.get("checkpoint_id"),
+        "checkpoint_map": configurable.get("checkpoint_map"),
+    }
+
+
+def thread_state(snapshot: StateSnapshot) -> dict[str, Any]:
+    """The client's `ThreadState` shape from a LangGraph `StateSnapshot`."""
+    metadata = dict(snapshot.metadata or {})
+    if metadata.get("checkpoint_ns") == "":
+        metadata.pop("checkpoint_ns")
+    tasks = []
+    for task in snapshot.tasks:
+        state = task.state
+        tasks.append({
+            "id": task.id,
+            "name": task.name,
+            "path": list(task.path),
+            "error": repr(task.error) if isinstance(task.error, BaseException) else task.error,
+            "interrupts": list(task.interrupts),
+            "checkpoint": checkpoint_of(state) if isinstance(state, Mapping) else None,
+            "state": thread_state(state) if isinstance(state, StateSnapshot) else None,
+            "result": task.result,
+        })  # fmt: skip
+    return to_jsonable({
+        "values": snapshot.values,
+        "next": list(snapshot.next),
+        "tasks": tasks,
+        "metadata": metadata,
+        "created_at": snapshot.created_at,
+        "checkpoint": checkpoint_of(snapshot.config),
+        "parent_checkpoint": checkpoint_of(snapshot.parent_config),
+        "interrupts": list(snapshot.interrupts),
+    })  # fmt: skip
+
+
+def empty_thread_state(thread_id: str) -> dict[str, Any]:
+    """The state of a thread that has no checkpoint yet."""
+    return {
+        "values": {},
+        "next": [],
+        "tasks": [],
+        "metadata": {},
+        "created_at": None,
+        "checkpoint": {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint_id": None, "checkpoint_map": None},
+        "parent_checkpoint": None,
+        "interrupts": [],
+    }
+
+
+def interrupts_by_task(snapshot: StateSnapshot) -> dict[str, list[Any]]:
+    """Pending interrupts keyed by task id, as the client's `Thread.interrupts` holds them."""
+    return to_jsonable({task.id: list(task.interrupts) for task in snapshot.tasks if task.interrupts})
+
+
+def error_payload(exc: BaseException) -> dict[str, str]:
+    """The `{error, message}` shape of an `error` SSE event and of `__error__` in `runs.wait`."""
+    return {"error": type(exc).__name__, "message": str(exc)}

@@ -1,0 +1,366 @@
+"""Thread records of the LangGraph Server API, in the server's own `threads` table.
+
+One row per thread: its metadata, its status, and the values and pending interrupts of its latest
+checkpoint (copied at the end of each run so `threads.get`/`threads.search` need no graph). The
+checkpoints themselves stay in the checkpointer's tables.
+
+A run claims its thread with one conditional UPDATE from not-busy to busy, so two runs on the same
+thread are refused even when they arrive at different pods. The claim records the run id and the
+time; `finish` only touches the row while that run still holds it. A claim older than the lease
+(longer than any run may last) is considered abandoned by a crashed pod and may be taken over.
+
+PostgreSQL filters metadata with `@>` on a GIN index. The embedded SQLite store (development, one
+process) filters metadata in Python after a plain scan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import aiosqlite
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from app.server.platform_api.serde import dumps
+
+THREADS_TABLE = "threads"
+
+
+class ThreadNotFound(Exception):
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"Thread {thread_id!r} not found")
+
+
+class ThreadExists(Exception):
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"Thread {thread_id!r} already exists")
+
+
+class ThreadBusy(Exception):
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(
+            f"Thread {thread_id!r} is busy with another run; wait for it to finish "
+            "(multitask_strategy 'reject' is the only strategy this server supports)"
+        )
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    metadata: Mapping[str, Any] | None = None
+    values: Mapping[str, Any] | None = None
+    ids: list[str] | None = None
+    status: str | None = None
+
+
+def thread_response(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The client's `Thread` shape from a row of either backend."""
+
+    def when(value: datetime | str) -> str:
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    return {
+        "thread_id": row["thread_id"],
+        "created_at": when(row["created_at"]),
+        "updated_at": when(row["updated_at"]),
+        "metadata": row["metadata"],
+        "status": row["status"],
+        "config": {},
+        "values": row["state_values"],
+        "interrupts": row["interrupts"],
+    }
+
+
+def _contains(superset: Any, subset: Any) -> bool:
+    """JSONB `@>` semantics for the SQLite backend: every key/value of `subset` is in `superset`."""
+    if isinstance(subset, Mapping):
+        return isinstance(superset, Mapping) and all(
+            key in superset and _contains(superset[key], value) for key, value in subset.items()
+        )
+    if isinstance(subset, list):
+        return isinstance(superset, list) and all(any(_contains(s, item) for s in superset) for item in subset)
+    return superset == subset
+
+
+class ThreadStore(Protocol):
+    """Operations on thread rows, implemented for PostgreSQL and for the embedded SQLite."""
+
+    async def create(self, thread_id: str, metadata: Mapping[str, Any], *, if_exists: str) -> dict[str, Any]:
+        """Insert an idle thread; an existing one raises `ThreadExists` or, with "do_nothing", is returned."""
+        ...
+
+    async def get(self, thread_id: str) -> dict[str, Any]: ...
+
+    async def merge_metadata(self, thread_id: str, metadata: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def delete(self, thread_id: str) -> None:
+        """Delete an idle thread's row; raises `ThreadNotFound` or `ThreadBusy`."""
+        ...
+
+    async def search(
+        self, where: SearchFilter, *, limit: int, offset: int, sort_by: str, sort_order: str
+    ) -> list[dict[str, Any]]: ...
+
+    async def count(self, where: SearchFilter) -> int: ...
+
+    async def claim(self, thread_id: str, run_id: str, metadata: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
+        """Mark the thread busy for `run_id` and merge `metadata` into it; create it first if `create`.
+
+        Raises `ThreadBusy` if another run holds it, `ThreadNotFound` if it is missing and not `create`.
+        """
+        ...
+
+    async def finish(
+        self, thread_id: str, run_id: str, *, status: str, values: Any, interrupts: Mapping[str, Any]
+    ) -> None:
+        """Release the claim of `run_id` and record the outcome; no-op if the run no longer holds it."""
+        ...
+
+
+class PostgresThreadStore:
+    """`lease` is how long a busy claim holds before it counts as abandoned by a crashed pod."""
+
+    def __init__(self, pool: AsyncConnectionPool, lease: timedelta) -> None:
+        self.lease = lease
+        self.pool = pool
+
+    async def _one(self, query: str | sql.Composed, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(query, params)
+            return await cursor.fetchone()
+
+    async def create(self, thread_id: str, metadata: Mapping[str, Any], *, if_exists: str) -> dict[str, Any]:
+        row = await self._one(
+            "INSERT INTO threads (thread_id, metadata) VALUES (%(id)s, %(metadata)s) "
+            "ON CONFLICT (thread_id) DO NOTHING RETURNING *",
+            {"id": thread_id, "metadata": Jsonb(metadata, dumps=dumps)},
+        )
+        if row is not None:
+            return row
+        if if_exists == "raise":
+            raise ThreadExists(thread_id)
+        return await self.get(thread_id)
+
+    async def get(self, thread_id: str) -> dict[str, Any]:
+        row = await self._one("SELECT * FROM threads WHERE thread_id = %(id)s", {"id": thread_id})
+        if row is None:
+            raise ThreadNotFound(thread_id)
+        return row
+
+    async def merge_metadata(self, thread_id: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        row = await self._one(
+            "UPDATE threads SET metadata = metadata || %(metadata)s, updated_at = now() "
+            "WHERE thread_id = %(id)s RETURNING *",
+            {"id": thread_id, "metadata": Jsonb(metadata, dumps=dumps)},
+        )
+        if row is None:
+            raise ThreadNotFound(thread_id)
+        return row
+
+    async def delete(self, thread_id: str) -> None:
+        row = await self._one(
+            "DELETE FROM threads WHERE thread_id = %(id)s "
+            "AND (status <> 'busy' OR run_started_at < now() - %(lease)s) RETURNING thread_id",
+            {"id": thread_id, "lease": self.lease},
+        )
+        if row is None:
+            await self.get(thread_id)  # raises ThreadNotFound when missing
+            raise ThreadBusy(thread_id)
+
+    def _where(self, where: SearchFilter) -> tuple[sql.Composable, dict[str, Any]]:
+        clauses: list[sql.Composable] = [sql.SQL("TRUE")]
+        params: dict[str, Any] = {}
+        if where.metadata:
+            clauses.append(sql.SQL("metadata @> %(metadata)s"))
+            params["metadata"] = Jsonb(where.metadata, dumps=dumps)
+        if where.values:
+            clauses.append(sql.SQL("state_values @> %(values)s"))
+            params["values"] = Jsonb(where.values, dumps=dumps)
+        if where.ids:
+            clauses.append(sql.SQL("thread_id = ANY(%(ids)s)"))
+            params["ids"] = list(where.ids)
+        if where.status:
+            clauses.append(sql.SQL("status = %(status)s"))
+            params["status"] = where.status
+        return sql.SQL(" AND ").join(clauses), params
+
+    async def search(
+        self, where: SearchFilter, *, limit: int, offset: int, sort_by: str, sort_order: str
+    ) -> list[dict[str, Any]]:
+        condition, params = self._where(where)
+        query = sql.SQL("SELECT * FROM threads WHERE {} ORDER BY {} {}, thread_id LIMIT %(limit)s OFFSET %(offset)s")
+        direction = sql.SQL("DESC" if sort_order == "desc" else "ASC")
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                query.format(condition, sql.Identifier(sort_by), direction),
+                {**params, "limit": limit, "offset": offset},
+            )
+            return await cursor.fetchall()
+
+    async def count(self, where: SearchFilter) -> int:
+        condition, params = self._where(where)
+        row = await self._one(sql.SQL("SELECT count(*) AS n FROM threads WHERE {}").format(condition), params)
+        assert row is not None
+        return row["n"]
+
+    async def claim(self, thread_id: str, run_id: str, metadata: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
+        params = {"id": thread_id, "run": run_id, "metadata": Jsonb(metadata, dumps=dumps), "lease": self.lease}
+        if create:
+            row = await self._one(
+                "INSERT INTO threads (thread_id, metadata, status, run_id, run_started_at) "
+                "VALUES (%(id)s, %(metadata)s, 'busy', %(run)s, now()) ON CONFLICT (thread_id) DO NOTHING RETURNING *",
+                params,
+            )
+            if row is not None:
+                return row
+        row = await self._one(
+            "UPDATE threads SET status = 'busy', run_id = %(run)s, run_started_at = now(), updated_at = now(), "
+            "metadata = metadata || %(metadata)s "
+            "WHERE thread_id = %(id)s AND (status <> 'busy' OR run_started_at < now() - %(lease)s) RETURNING *",
+            params,
+        )
+        if row is None:
+            await self.get(thread_id)
+            raise ThreadBusy(thread_id)
+        return row
+
+    async def finish(
+        self, thread_id: str, run_id: str, *, status: str, values: Any, interrupts: Mapping[str, Any]
+    ) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE threads SET status = %(status)s, state_values = %(values)s, interrupts = %(interrupts)s, "
+                "run_id = NULL, run_started_at = NULL, updated_at = now() "
+                "WHERE thread_id = %(id)s AND run_id = %(run)s",
+                {
+                    "id": thread_id,
+                    "run": run_id,
+                    "status": status,
+                    "values": None if values is None else Jsonb(values, dumps=dumps),
+                    "interrupts": Jsonb(interrupts, dumps=dumps),
+                },
+            )
+
+
+class SqliteThreadStore:
+    """The embedded store: one process, one aiosqlite connection (shared with the checkpointer)."""
+
+    def __init__(self, conn: aiosqlite.Connection, lease: timedelta) -> None:
+        self.lease = lease
+        self.conn = conn
+
+    @staticmethod
+    def _now() -> str:
+        return datetime.now(UTC).isoformat()
+
+    def _stale_before(self) -> str:
+        return (datetime.now(UTC) - self.lease).isoformat()
+
+    @staticmethod
+    def _row(cursor: aiosqlite.Cursor, raw: tuple[Any, ...]) -> dict[str, Any]:
+        row = {column[0]: value for column, value in zip(cursor.description, raw, strict=True)}
+        for key in ("metadata", "state_values", "interrupts"):
+            if row[key] is not None:
+                row[key] = json.loads(row[key])
+        return row
+
+    async def _fetch(self, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        async with self.conn.execute(query, params) as cursor:
+            return [self._row(cursor, raw) for raw in await cursor.fetchall()]
+
+    async def _write(self, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        rows = await self._fetch(query, params)
+        await self.conn.commit()
+        return rows
+
+    async def create(self, thread_id: str, metadata: Mapping[str, Any], *, if_exists: str) -> dict[str, Any]:
+        now = self._now()
+        rows = await self._write(
+            "INSERT INTO threads (thread_id, created_at, updated_at, metadata) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (thread_id) DO NOTHING RETURNING *",
+            (thread_id, now, now, dumps(metadata)),
+        )
+        if rows:
+            return rows[0]
+        if if_exists == "raise":
+            raise ThreadExists(thread_id)
+        return await self.get(thread_id)
+
+    async def get(self, thread_id: str) -> dict[str, Any]:
+        rows = await self._fetch("SELECT * FROM threads WHERE thread_id = ?", (thread_id,))
+        if not rows:
+            raise ThreadNotFound(thread_id)
+        return rows[0]
+
+    async def merge_metadata(self, thread_id: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        rows = await self._write(
+            "UPDATE threads SET metadata = json_patch(metadata, ?), updated_at = ? WHERE thread_id = ? RETURNING *",
+            (dumps(metadata), self._now(), thread_id),
+        )
+        if not rows:
+            raise ThreadNotFound(thread_id)
+        return rows[0]
+
+    async def delete(self, thread_id: str) -> None:
+        rows = await self._write(
+            "DELETE FROM threads WHERE thread_id = ? AND (status <> 'busy' OR run_started_at < ?) RETURNING thread_id",
+            (thread_id, self._stale_before()),
+        )
+        if not rows:
+            await self.get(thread_id)
+            raise ThreadBusy(thread_id)
+
+    async def _matching(self, where: SearchFilter) -> list[dict[str, Any]]:
+        rows = await self._fetch("SELECT * FROM threads")
+        return [
+            row
+            for row in rows
+            if (not where.metadata or _contains(row["metadata"], where.metadata))
+            and (not where.values or _contains(row["state_values"], where.values))
+            and (not where.ids or row["thread_id"] in where.ids)
+            and (not where.status or row["status"] == where.status)
+        ]
+
+    async def search(
+        self, where: SearchFilter, *, limit: int, offset: int, sort_by: str, sort_order: str
+    ) -> list[dict[str, Any]]:
+        rows = sorted(await self._matching(where), key=lambda row: row["thread_id"])
+        rows.sort(key=lambda row: row[sort_by], reverse=sort_order == "desc")
+        return rows[offset : offset + limit]
+
+    async def count(self, where: SearchFilter) -> int:
+        return len(await self._matching(where))
+
+    async def claim(self, thread_id: str, run_id: str, metadata: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
+        now = self._now()
+        if create:
+            rows = await self._write(
+                "INSERT INTO threads (thread_id, created_at, updated_at, metadata, status, run_id, run_started_at) "
+                "VALUES (?, ?, ?, ?, 'busy', ?, ?) ON CONFLICT (thread_id) DO NOTHING RETURNING *",
+                (thread_id, now, now, dumps(metadata), run_id, now),
+            )
+            if rows:
+                return rows[0]
+        rows = await self._write(
+            "UPDATE threads SET status = 'busy', run_id = ?, run_started_at = ?, updated_at = ?, "
+            "metadata = json_patch(metadata, ?) "
+            "WHERE thread_id = ? AND (status <> 'busy' OR run_started_at < ?) RETURNING *",
+            (run_id, now, now, dumps(metadata), thread_id, self._stale_before()),
+        )
+        if not rows:
+            await self.get(thread_id)
+            raise ThreadBusy(thread_id)
+        return rows[0]
+
+    async def finish(
+        self, thread_id: str, run_id: str, *, status: str, values: Any, interrupts: Mapping[str, Any]
+    ) -> None:
+        await self._write(
+            "UPDATE threads SET status = ?, state_values = ?, interrupts = ?, run_id = NULL, run_started_at = NULL, "
+            "updated_at = ? WHERE thread_id = ? AND run_id = ?",
+            (status, None if values is None else dumps(values), dumps(interrupts), self._now(), thread_id, run_id),
+        )

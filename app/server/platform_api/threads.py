@@ -1,0 +1,205 @@
+"""Threads and thread state of the LangGraph Server API.
+
+A thread's graph is the one its last run used (`metadata.graph_id`, set when a run claims the thread,
+or given at creation with `threads.create(graph_id=...)`). State reads and writes go through that
+compiled graph and the server's checkpointer, so they see exactly what runs see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Response
+from langchain_core.runnables import RunnableConfig
+from langgraph.errors import InvalidUpdateError
+
+from app.server.platform_api.context import Platform, PlatformDep, PlatformRoute
+from app.server.platform_api.models import (
+    CheckpointRef,
+    HistoryRequest,
+    StateAtCheckpoint,
+    StateUpdate,
+    ThreadCount,
+    ThreadCreate,
+    ThreadPatch,
+    ThreadSearch,
+)
+from app.server.platform_api.serde import empty_thread_state, interrupts_by_task, thread_state, to_jsonable
+from app.server.platform_api.store import SearchFilter, ThreadBusy, ThreadExists, ThreadNotFound, thread_response
+from app.server.registry import RegisteredGraph
+
+router = APIRouter(tags=["threads"], route_class=PlatformRoute)
+
+
+async def _thread(platform: Platform, thread_id: str) -> dict[str, Any]:
+    try:
+        return await platform.threads.get(thread_id)
+    except ThreadNotFound as error:
+        raise HTTPException(404, str(error)) from None
+
+
+def _graph_of(platform: Platform, thread: dict[str, Any]) -> RegisteredGraph | None:
+    graph_id = thread["metadata"].get("graph_id")
+    return platform.assistant(graph_id) if graph_id else None
+
+
+def _config(
+    thread_id: str, checkpoint: CheckpointRef | None = None, checkpoint_id: str | None = None
+) -> RunnableConfig:
+    configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+    if checkpoint is not None:
+        configurable["checkpoint_ns"] = checkpoint.checkpoint_ns
+        if checkpoint.checkpoint_id:
+            configurable["checkpoint_id"] = checkpoint.checkpoint_id
+        if checkpoint.checkpoint_map:
+            configurable["checkpoint_map"] = checkpoint.checkpoint_map
+    if checkpoint_id:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable}
+
+
+@router.post("/threads")
+async def create_thread(body: ThreadCreate, platform: PlatformDep) -> dict[str, Any]:
+    """Create a thread; an existing id is a 409 unless `if_exists="do_nothing"`."""
+    if graph_id := body.metadata.get("graph_id"):
+        platform.assistant(graph_id)
+    try:
+        row = await platform.threads.create(
+            body.thread_id or str(uuid.uuid4()), body.metadata, if_exists=body.if_exists
+        )
+    except ThreadExists as error:
+        raise HTTPException(409, str(error)) from None
+    return thread_response(row)
+
+
+@router.post("/threads/search")
+async def search_threads(body: ThreadSearch, platform: PlatformDep) -> list[dict[str, Any]]:
+    """Threads whose metadata (and values) contain the given ones, newest first by default."""
+    where = SearchFilter(metadata=body.metadata, values=body.values, ids=body.ids, status=body.status)
+    rows = await platform.threads.search(
+        where, limit=body.limit, offset=body.offset, sort_by=body.sort_by, sort_order=body.sort_order
+    )
+    return [thread_response(row) for row in rows]
+
+
+@router.post("/threads/count")
+async def count_threads(body: ThreadCount, platform: PlatformDep) -> int:
+    return await platform.threads.count(SearchFilter(metadata=body.metadata, values=body.values, status=body.status))
+
+
+@router.get("/threads/{thread_id}")
+async def get_thread(thread_id: str, platform: PlatformDep) -> dict[str, Any]:
+    return thread_response(await _thread(platform, thread_id))
+
+
+@router.patch("/threads/{thread_id}")
+async def patch_thread(thread_id: str, body: ThreadPatch, platform: PlatformDep) -> dict[str, Any]:
+    """Merge `metadata` into the thread's metadata."""
+    try:
+        return thread_response(await platform.threads.merge_metadata(thread_id, body.metadata))
+    except ThreadNotFound as error:
+        raise HTTPException(404, str(error)) from None
+
+
+@router.delete("/threads/{thread_id}", status_code=204)
+async def delete_thread(thread_id: str, platform: PlatformDep) -> Response:
+    """Delete the thread and all its checkpoints; a thread with a run in progress is a 409."""
+    try:
+        await platform.threads.delete(thread_id)
+    except ThreadNotFound as error:
+        raise HTTPException(404, str(error)) from None
+    except ThreadBusy as error:
+        raise HTTPException(409, f"{error}; it cannot be deleted now") from None
+    await platform.runtime.database.saver.adelete_thread(thread_id)
+    return Response(status_code=204)
+
+
+async def _state(platform: Platform, thread_id: str, config: RunnableConfig, subgraphs: bool) -> dict[str, Any]:
+    thread = await _thread(platform, thread_id)
+    graph = _graph_of(platform, thread)
+    if graph is None:
+        return empty_thread_state(thread_id)
+    snapshot = await graph.graph.aget_state(config, subgraphs=subgraphs)
+    if "checkpoint_id" in config["configurable"] and snapshot.created_at is None:
+        raise HTTPException(404, f"Checkpoint {config['configurable']['checkpoint_id']!r} not found")
+    return thread_state(snapshot)
+
+
+@router.get("/threads/{thread_id}/state")
+async def get_state(thread_id: str, platform: PlatformDep, subgraphs: bool = False) -> dict[str, Any]:
+    """The thread's latest state: values, next nodes, tasks with their pending interrupts."""
+    return await _state(platform, thread_id, _config(thread_id), subgraphs)
+
+
+@router.get("/threads/{thread_id}/state/{checkpoint_id}")
+async def get_state_at(thread_id: str, checkpoint_id: str, platform: PlatformDep, subgraphs: bool = False):
+    return await _state(platform, thread_id, _config(thread_id, checkpoint_id=checkpoint_id), subgraphs)
+
+
+@router.post("/threads/{thread_id}/state/checkpoint")
+async def post_state_at(thread_id: str, body: StateAtCheckpoint, platform: PlatformDep) -> dict[str, Any]:
+    return await _state(platform, thread_id, _config(thread_id, body.checkpoint), body.subgraphs)
+
+
+@router.post("/threads/{thread_id}/state")
+async def update_state(thread_id: str, body: StateUpdate, platform: PlatformDep) -> dict[str, Any]:
+    """Write `values` as if node `as_node` produced them, on the latest (or given) checkpoint.
+
+    The update claims the thread like a run does, so it never interleaves with one (409 if busy).
+    """
+    thread = await _thread(platform, thread_id)
+    graph = _graph_of(platform, thread)
+    if graph is None:
+        raise HTTPException(
+            400,
+            f"Thread {thread_id!r} has no graph yet: run it once, or create it with "
+            "threads.create(graph_id=...), before updating its state",
+        )
+    holder = f"update-state-{uuid.uuid4()}"
+    try:
+        await platform.threads.claim(thread_id, holder, {}, create=False)
+    except ThreadBusy as error:
+        raise HTTPException(409, str(error)) from None
+    except ThreadNotFound as error:
+        raise HTTPException(404, str(error)) from None
+    status = thread["status"] if thread["status"] != "busy" else "idle"
+    try:
+        config = _config(thread_id, body.checkpoint, body.checkpoint_id)
+        try:
+            next_config = await graph.graph.aupdate_state(config, body.values, as_node=body.as_node)
+        except InvalidUpdateError as error:
+            raise HTTPException(400, f"cannot update the state of thread {thread_id!r}: {error}") from None
+        snapshot = await graph.graph.aget_state(_config(thread_id))
+        status = "interrupted" if snapshot.next else "idle"
+        values, interrupts = to_jsonable(snapshot.values), interrupts_by_task(snapshot)
+    except BaseException:
+        await platform.threads.finish(
+            thread_id, holder, status=status, values=thread["state_values"], interrupts=thread["interrupts"]
+        )
+        raise
+    await platform.threads.finish(thread_id, holder, status=status, values=values, interrupts=interrupts)
+    return {"checkpoint": to_jsonable(next_config["configurable"])}
+
+
+@router.post("/threads/{thread_id}/history")
+async def history(thread_id: str, body: HistoryRequest, platform: PlatformDep) -> list[dict[str, Any]]:
+    """Past states of the thread, newest first: `limit`, `before` a checkpoint, `metadata` filter."""
+    thread = await _thread(platform, thread_id)
+    graph = _graph_of(platform, thread)
+    if graph is None:
+        return []
+    before = body.before
+    before_config = (
+        _config(thread_id, checkpoint_id=before)
+        if isinstance(before, str)
+        else _config(thread_id, before)
+        if before is not None
+        else None
+    )
+    states = []
+    async for snapshot in graph.graph.aget_state_history(
+        _config(thread_id, body.checkpoint), filter=body.metadata, before=before_config, limit=body.limit
+    ):
+        states.append(thread_state(snapshot))
+    return states
