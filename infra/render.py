@@ -71,12 +71,14 @@ class RenderedObject:
         return f"{self.kind}-{self.name}.yaml".lower()
 
 
-def available_stacks(root: Path = mocks.PROJECT_ROOT) -> list[str]:
+def available_stacks(root: Path | None = None) -> list[str]:
+    root = root or mocks.PROJECT_ROOT
     return sorted(re.sub(r"^Pulumi\.(.+)\.yaml$", r"\1", p.name) for p in root.glob("Pulumi.*.yaml"))
 
 
-def render_stack(stack: str, root: Path = mocks.PROJECT_ROOT) -> dict[str, str]:
+def render_stack(stack: str, root: Path | None = None) -> dict[str, str]:
     """The rendered files of a stack, file name to text; raises `RenderError` for an unknown stack or bad config."""
+    root = root or mocks.PROJECT_ROOT
     stacks = available_stacks(root)
     if stack not in stacks:
         raise RenderError(f"no stack named '{stack}' found (stacks: {', '.join(stacks) or 'none'})")
@@ -87,7 +89,7 @@ def render_stack(stack: str, root: Path = mocks.PROJECT_ROOT) -> dict[str, str]:
     objects = [
         RenderedObject(_manifest(resource), resource.type, resource.name) for resource in run.kubernetes_objects()
     ]
-    objects.sort(key=lambda o: (o.kind, o.namespace or "", o.name))
+    objects.sort(key=lambda o: o.file_name)
     files = {}
     for obj in objects:
         if obj.file_name in files:

@@ -1,11 +1,137 @@
 """Promtool unit tests for every alert the platform defines: series that must fire it, series that must not.
 
-Metric names come from `app.contract.Metrics`, never repeated here. The gate fails when an alert in the
-rendered PrometheusRule has no case, or a case names an alert that no longer exists.
+Server metric names come from `app.contract.Metrics`. The label values the alerts select on (the scrape job,
+namespace and container) are read from the rendered objects themselves (`scrape_target`), so a case only
+fires when the alert selects what the ServiceMonitor actually scrapes. The gate fails when an alert in the
+rendered PrometheusRule has no case here, or a case names an alert that no longer exists.
 """
 
 from __future__ import annotations
 
-from tests.render.validators import AlertCase
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-ALERT_CASES: dict[str, AlertCase] = {}
+from app.contract import Metrics
+from tests.render.validators import AlertCase, Manifest
+
+# Metrics from the cluster's kube-state-metrics and cAdvisor (not the server's, so not in the contract).
+KUBE_RESTARTS = "kube_pod_container_status_restarts_total"
+KUBE_READY = "kube_pod_container_status_ready"
+KUBE_LIMITS = "kube_pod_container_resource_limits"
+CADVISOR_MEMORY = "container_memory_working_set_bytes"
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """The label values Prometheus gives the server's series: job (from the ServiceMonitor), namespace, container."""
+
+    job: str
+    namespace: str
+    container: str
+
+
+def scrape_target(manifests: Iterable[Manifest]) -> ScrapeTarget:
+    """The job the ServiceMonitor produces for the Service it selects, and the container of the pods behind it."""
+    manifests = list(manifests)
+    [monitor] = [m.body for m in manifests if m.kind == "ServiceMonitor"]
+    namespace = monitor["metadata"]["namespace"]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    [service] = [
+        m.body
+        for m in manifests
+        if m.kind == "Service"
+        and m.body["metadata"].get("namespace") == namespace
+        and selector.items() <= (m.body["metadata"].get("labels") or {}).items()
+    ]
+    job_label = monitor["spec"].get("jobLabel")
+    job = service["metadata"]["labels"].get(job_label) if job_label else None
+    [deployment] = [
+        m.body
+        for m in manifests
+        if m.kind == "Deployment"
+        and service["spec"]["selector"].items() <= m.body["spec"]["template"]["metadata"]["labels"].items()
+    ]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]["name"]
+    return ScrapeTarget(job=job or service["metadata"]["name"], namespace=namespace, container=container)
+
+
+def _histogram(name: str, selector: str, per_minute_by_le: dict[str, int]) -> tuple[dict[str, str], ...]:
+    """Cumulative `_bucket` series growing by the given count per minute in each `le` bucket."""
+    return tuple(
+        {"series": f'{name}_bucket{{{selector},le="{le}"}}', "values": f"0+{count}x40"}
+        for le, count in per_minute_by_le.items()
+    )
+
+
+def alert_cases(target: ScrapeTarget) -> dict[str, AlertCase]:
+    """One case per alert, for series labelled as Prometheus would label the rendered server's."""
+    job = f'job="{target.job}"'
+    pod = f'namespace="{target.namespace}",container="{target.container}",pod="server-0"'
+    requests = f'{Metrics.HTTP_REQUESTS}{{{job},method="POST",route="/runs"'
+    runs = f'{Metrics.RUNS}{{{job},graph="review"'
+    slow_buckets = {"0.1": 0, "0.5": 0, "1": 0, "2.5": 0, "5": 10, "+Inf": 10}
+    fast_buckets = {"0.1": 10, "0.5": 10, "1": 10, "2.5": 10, "5": 10, "+Inf": 10}
+    return {
+        "LangGraphHigh5xxRatio": AlertCase(
+            unhealthy=(
+                {"series": f'{requests},status="500"}}', "values": "0+10x40"},
+                {"series": f'{requests},status="200"}}', "values": "0+90x40"},
+            ),
+            healthy=(
+                {"series": f'{requests},status="500"}}', "values": "0+1x40"},
+                {"series": f'{requests},status="200"}}', "values": "0+99x40"},
+            ),
+        ),
+        "LangGraphSlowP95": AlertCase(
+            unhealthy=_histogram(Metrics.HTTP_DURATION, job, slow_buckets),
+            healthy=_histogram(Metrics.HTTP_DURATION, job, fast_buckets),
+        ),
+        "LangGraphCheckpointWriteSlow": AlertCase(
+            unhealthy=_histogram(Metrics.CHECKPOINT_WRITE_DURATION, job, slow_buckets),
+            healthy=_histogram(Metrics.CHECKPOINT_WRITE_DURATION, job, fast_buckets),
+        ),
+        "LangGraphMemoryNearLimit": AlertCase(
+            unhealthy=(
+                {"series": f"{CADVISOR_MEMORY}{{{pod}}}", "values": f"{int(0.95 * GIB)}x40"},
+                {"series": f'{KUBE_LIMITS}{{{pod},resource="memory"}}', "values": f"{GIB}x40"},
+            ),
+            healthy=(
+                {"series": f"{CADVISOR_MEMORY}{{{pod}}}", "values": f"{GIB // 2}x40"},
+                {"series": f'{KUBE_LIMITS}{{{pod},resource="memory"}}', "values": f"{GIB}x40"},
+            ),
+            fired_labels={"pod": "server-0"},
+        ),
+        "LangGraphDbPoolExhausted": AlertCase(
+            unhealthy=(
+                {"series": f'{Metrics.POOL_WAITING}{{{job},pod="server-0"}}', "values": "3x40"},
+                {"series": f'{Metrics.POOL_AVAILABLE}{{{job},pod="server-0"}}', "values": "0x40"},
+            ),
+            healthy=(
+                {"series": f'{Metrics.POOL_WAITING}{{{job},pod="server-0"}}', "values": "0x40"},
+                {"series": f'{Metrics.POOL_AVAILABLE}{{{job},pod="server-0"}}', "values": "4x40"},
+            ),
+            fired_labels={"pod": "server-0"},
+        ),
+        "LangGraphPodCrashLooping": AlertCase(
+            unhealthy=({"series": f"{KUBE_RESTARTS}{{{pod}}}", "values": "0+1x40"},),
+            healthy=({"series": f"{KUBE_RESTARTS}{{{pod}}}", "values": "1x40"},),
+            fired_labels={"namespace": target.namespace, "container": target.container, "pod": "server-0"},
+        ),
+        "LangGraphServerNotReady": AlertCase(
+            unhealthy=({"series": f"{KUBE_READY}{{{pod}}}", "values": "0x40"},),
+            healthy=({"series": f"{KUBE_READY}{{{pod}}}", "values": "1x40"},),
+        ),
+        "LangGraphRunErrorRatio": AlertCase(
+            unhealthy=(
+                {"series": f'{runs},outcome="error"}}', "values": "0+20x40"},
+                {"series": f'{runs},outcome="success"}}', "values": "0+80x40"},
+            ),
+            healthy=(
+                {"series": f'{runs},outcome="error"}}', "values": "0+1x40"},
+                {"series": f'{runs},outcome="success"}}', "values": "0+99x40"},
+            ),
+            fired_labels={"graph": "review"},
+        ),
+    }
