@@ -1,0 +1,48 @@
+"""Fixtures for the server tests: the app in-process on SQLite and on a real throwaway PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.contract import Env
+from app.migrate import migrate
+from app.server.main import create_app
+from app.server.settings import Settings
+
+
+def settings_for(env: dict[str, str], **overrides: str) -> Settings:
+    return Settings(**{**env, **overrides})
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path) -> dict[str, str]:
+    return {Env.DATA_DIR: str(tmp_path / "data")}
+
+
+@pytest.fixture
+def postgres_env(postgres_dsn: str, tmp_path: Path) -> dict[str, str]:
+    """A migrated database, the way the migration Job leaves it."""
+    env = {Env.DATABASE_URL: postgres_dsn, Env.DATA_DIR: str(tmp_path / "data")}
+    asyncio.run(migrate(settings_for(env)))
+    return env
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    return request.getfixturevalue(f"{request.param}_env")
+
+
+def serve(env: dict[str, str], **overrides: str) -> TestClient:
+    """A client whose `with` block runs the app's startup and shutdown."""
+    return TestClient(create_app(settings_for(env, **overrides)), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def client(backend_env: dict[str, str]) -> Iterator[TestClient]:
+    with serve(backend_env) as test_client:
+        yield test_client
