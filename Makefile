@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STACK ?= dev
 
-.PHONY: run test lint format render snapshots bench tools clean
+.PHONY: run test lint format render validate snapshots bench tools clean
 
 $(STAMP): requirements.txt app/requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,19 @@ $(CHECKOV_VENV)/.installed:
 test: $(STAMP) tools
 	$(BIN)/ruff check .
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+
+## render: write the Kubernetes objects of stack $(STACK) to rendered/$(STACK)/ (offline, secrets redacted)
+render: $(STAMP)
+	$(BIN)/python -m infra.render $(STACK)
+
+## validate: render $(STACK), then run the validation gate on it and on app/Dockerfile
+validate: render tools
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.render.validators rendered/$(STACK) --dockerfile app/Dockerfile
+
+## snapshots: re-render every stack into tests/render/snapshots/ (review and commit the diff)
+snapshots: $(STAMP)
+	@for stack in $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml)); do \
+	  $(BIN)/python -m infra.render $$stack --out tests/render/snapshots/$$stack || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

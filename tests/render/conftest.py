@@ -10,7 +10,7 @@ import yaml
 from infra import render
 from infra.config import StackConfig, parse_stack_config
 
-STACKS = ("dev", "prod")
+STACKS = tuple(render.available_stacks())
 
 
 @pytest.fixture(scope="session")
