@@ -64,6 +64,8 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
     """Name of the Secret holding the DSN under key `DATABASE_URL`."""
     client_labels: pulumi.Output[dict[str, str]]
     """Labels a pod needs to be admitted by the store's NetworkPolicy."""
+    credentials_secret_name: pulumi.Output[str]
+    """Secret with `POSTGRES_PASSWORD` of the in-cluster database (e.g. for backups); empty in `external` mode."""
 
     def __init__(self, name: str, args: PostgresCheckpointStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:PostgresCheckpointStore", name, None, opts)
@@ -76,6 +78,7 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
         user = args.get("user", "langgraph")
         client_labels = {DB_CLIENT_LABEL: args.get("client_label_value", name)}
 
+        credentials_secret_name = pulumi.Output.from_input("")
         if mode == "external":
             if args.get("external_dsn") is None:
                 raise ValueError("PostgresCheckpointStore in 'external' mode needs external_dsn")
@@ -101,6 +104,7 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
                 string_data={"POSTGRES_PASSWORD": password.result, "POSTGRES_USER": user, "POSTGRES_DB": database},
                 opts=child,
             )
+            credentials_secret_name = credentials.metadata.name
             self._in_cluster(name, service_name, args, namespace, credentials, client_labels, child)
 
         dsn_secret = k8s.core.v1.Secret(
@@ -117,6 +121,7 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
         self.dsn = dsn
         self.dsn_secret_name = dsn_secret.metadata.name
         self.client_labels = pulumi.Output.from_input(client_labels)
+        self.credentials_secret_name = credentials_secret_name
         self.register_outputs(
             {
                 "host": self.host,
@@ -126,6 +131,7 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
                 "dsn": self.dsn,
                 "dsn_secret_name": self.dsn_secret_name,
                 "client_labels": self.client_labels,
+                "credentials_secret_name": self.credentials_secret_name,
             }
         )
 
