@@ -28,6 +28,7 @@ log = logging.getLogger("app.migrate")
 
 MIGRATIONS_TABLE = "app_schema_migrations"
 ADVISORY_LOCK_KEY = 0x6C676B38  # "lgk8" — one key for every migrator of this project
+LOCK_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,21 @@ def _check_order(migrations: tuple[Migration, ...]) -> None:
         raise ValueError(f"migration versions must be 1, 2, 3, ... in order; got {versions}")
 
 
+async def _take_migration_lock(conn: AsyncConnection) -> None:
+    """Wait for the session advisory lock by polling: a blocking `pg_advisory_lock` would sit in an open
+    transaction that the checkpointer's `CREATE INDEX CONCURRENTLY` (in the lock holder) waits for: a deadlock."""
+    while True:
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s) AS locked", (ADVISORY_LOCK_KEY,))
+        row = await cursor.fetchone()
+        if row["locked"]:
+            return
+        await asyncio.sleep(LOCK_POLL_SECONDS)
+
+
 async def migrate_postgres(conn: AsyncConnection, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
     """Bring the database behind `conn` (autocommit, dict rows) up to date; return the versions applied."""
     _check_order(migrations)
-    await conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+    await _take_migration_lock(conn)
     try:
         await AsyncPostgresSaver(conn).setup()
         await conn.execute(_CREATE_TABLE)

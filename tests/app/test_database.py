@@ -1,0 +1,128 @@
+"""The pool is opened once and reused; schema setup is a separate command; readiness reflects the database."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import psycopg
+import pytest
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+from app.contract import METRICS_PATH, READY_PATH, Env, Metrics
+from app.migrate import MIGRATIONS_TABLE, Migration, migrate
+from app.server.settings import Settings
+from tests.app.conftest import serve
+
+
+def test_pool_is_reused_across_requests(postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_setup(*_: object) -> None:
+        raise AssertionError("schema setup must not run while serving requests")
+
+    with serve(postgres_env, **{Env.DB_POOL_MIN_SIZE: "2", Env.DB_POOL_MAX_SIZE: "4"}) as client:
+        monkeypatch.setattr(AsyncPostgresSaver, "setup", no_setup)
+        pool = client.app.state.runtime.database.pool
+        client.post("/graphs/steps/invoke", json={"thread_id": "warm", "input": {"value": 1}})
+        before = pool.get_stats()
+        for n in range(20):
+            assert (
+                client.post("/graphs/steps/invoke", json={"thread_id": f"p-{n}", "input": {"value": n}}).status_code
+                == 200
+            )
+            assert client.get(READY_PATH).status_code == 200
+        after = pool.get_stats()
+        metrics = client.get(METRICS_PATH).text
+    assert after["connections_num"] == before["connections_num"] <= 4  # no new connection was opened
+    assert after["requests_num"] - before["requests_num"] >= 20 * 5  # yet every run borrowed connections
+    assert f"{Metrics.POOL_MAX_SIZE} 4.0" in metrics
+    assert f"{Metrics.POOL_SIZE} " in metrics and f"{Metrics.POOL_AVAILABLE} " in metrics
+    assert f"{Metrics.POOL_WAITING} 0.0" in metrics
+
+
+def test_pool_settings_reach_the_pool(postgres_env: dict[str, str]) -> None:
+    overrides = {Env.DB_POOL_MIN_SIZE: "1", Env.DB_POOL_MAX_SIZE: "3", Env.DB_POOL_TIMEOUT_SECONDS: "4",
+                 Env.DB_PREPARED_STATEMENTS: "false"}  # fmt: skip
+    with serve(postgres_env, **overrides) as client:
+        pool = client.app.state.runtime.database.pool
+        assert (pool.min_size, pool.max_size, pool.timeout) == (1, 3, 4.0)
+        assert pool.kwargs["prepare_threshold"] is None
+        assert client.post("/graphs/steps/invoke", json={"thread_id": "t", "input": {"value": 1}}).status_code == 200
+
+
+def test_readiness_fails_until_the_schema_is_migrated(postgres_dsn: str, tmp_path: Path) -> None:
+    env = {Env.DATABASE_URL: postgres_dsn, Env.DATA_DIR: str(tmp_path)}
+    with serve(env) as client:
+        response = client.get(READY_PATH)
+        assert response.status_code == 503
+        assert "python -m app.migrate" in response.json()["reason"]
+        asyncio.run(migrate(Settings(**env)))
+        assert client.get(READY_PATH).status_code == 200
+
+
+def test_migrate_on_startup_sets_up_the_schema(postgres_dsn: str, tmp_path: Path) -> None:
+    env = {Env.DATABASE_URL: postgres_dsn, Env.DATA_DIR: str(tmp_path), Env.MIGRATE_ON_STARTUP: "true"}
+    with serve(env) as client:
+        assert client.get(READY_PATH).status_code == 200
+
+
+def test_readiness_fails_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    from tests.pg import free_port
+
+    env = {Env.DATABASE_URL: f"postgresql://postgres@127.0.0.1:{free_port()}/none", Env.DATA_DIR: str(tmp_path)}
+    with serve(env, **{Env.DB_POOL_MIN_SIZE: "0"}) as client:
+        response = client.get(READY_PATH)
+        assert response.status_code == 503
+        assert response.json()["reason"] == "database unreachable"
+        assert client.get("/health").status_code == 200
+
+
+NOTES = Migration(
+    version=1,
+    name="create_notes",
+    postgres="CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    sqlite="CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+)
+NOTES_INDEX = Migration(
+    version=2,
+    name="index_notes_body",
+    postgres="CREATE INDEX notes_body ON notes (body)",
+    sqlite="CREATE INDEX notes_body ON notes (body)",
+)
+
+
+def test_project_migrations_apply_once_in_order_on_postgres(postgres_dsn: str, tmp_path: Path) -> None:
+    settings = Settings(**{Env.DATABASE_URL: postgres_dsn, Env.DATA_DIR: str(tmp_path)})
+    assert asyncio.run(migrate(settings, (NOTES,))) == [1]
+    assert asyncio.run(migrate(settings, (NOTES, NOTES_INDEX))) == [2]
+    assert asyncio.run(migrate(settings, (NOTES, NOTES_INDEX))) == []
+    with psycopg.connect(postgres_dsn) as conn:
+        rows = conn.execute(f"SELECT version, name FROM {MIGRATIONS_TABLE} ORDER BY version").fetchall()  # noqa: S608
+        checkpoint_version = conn.execute("SELECT max(v) FROM checkpoint_migrations").fetchone()[0]
+    assert rows == [(1, "create_notes"), (2, "index_notes_body")]
+    assert checkpoint_version == len(AsyncPostgresSaver.MIGRATIONS) - 1
+
+
+def test_concurrent_migrators_do_not_collide(postgres_dsn: str, tmp_path: Path) -> None:
+    settings = Settings(**{Env.DATABASE_URL: postgres_dsn, Env.DATA_DIR: str(tmp_path)})
+
+    async def both() -> list[list[int]]:
+        return list(await asyncio.gather(migrate(settings, (NOTES,)), migrate(settings, (NOTES,))))
+
+    assert sorted(asyncio.run(both())) == [[], [1]]
+
+
+def test_project_migrations_apply_once_on_sqlite(tmp_path: Path) -> None:
+    settings = Settings(**{Env.DATA_DIR: str(tmp_path)})
+    assert asyncio.run(migrate(settings, (NOTES, NOTES_INDEX))) == [1, 2]
+    assert asyncio.run(migrate(settings, (NOTES, NOTES_INDEX))) == []
+    with sqlite3.connect(settings.sqlite_path) as conn:
+        assert conn.execute(f"SELECT version FROM {MIGRATIONS_TABLE}").fetchall() == [(1,), (2,)]  # noqa: S608
+        assert conn.execute("SELECT count(*) FROM notes").fetchone() == (0,)
+
+
+def test_migrations_must_be_numbered_in_order(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="1, 2, 3"):
+        asyncio.run(migrate(Settings(**{Env.DATA_DIR: str(tmp_path)}), (NOTES_INDEX,)))
+    with pytest.raises(ValueError, match="lower_snake_case"):
+        Migration(version=1, name="Drop table; --", postgres="", sqlite="")
