@@ -6,13 +6,18 @@ Graphs: `steps` (add one, double, describe; `sleep_seconds` holds a run in fligh
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
-from langgraph_sdk import get_sync_client
+from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.errors import AuthenticationError, ConflictError, NotFoundError, UnprocessableEntityError
+
+from app.contract import Env
+from tests.sdk.conftest import API_KEY, start_server
 
 DOCUMENT = {
     "title": "Quarterly plan",
@@ -228,3 +233,41 @@ def test_unsupported_options_are_named(client: SyncLangGraphClient) -> None:
 def test_api_key_is_required(server_url: str) -> None:
     with get_sync_client(url=server_url, api_key="wrong") as sdk, pytest.raises(AuthenticationError):
         sdk.threads.search()
+
+
+def test_async_client_stream_reports_the_run_it_created(server_url: str) -> None:
+    async def stream() -> tuple[list[dict], list]:
+        created: list[dict] = []
+        async with get_client(url=server_url, api_key=API_KEY) as sdk:
+            thread = await sdk.threads.create()
+            parts = [
+                part
+                async for part in sdk.runs.stream(
+                    thread["thread_id"], "steps", input={"value": 1}, on_run_created=created.append
+                )
+            ]
+        return created, parts
+
+    created, parts = asyncio.run(stream())
+    assert parts[0].event == "metadata"
+    assert created[0]["run_id"] == parts[0].data["run_id"]
+    assert parts[-1].event == "values" and parts[-1].data["value"] == 4
+
+
+def test_busy_thread_is_rejected_by_another_server_on_the_same_database(
+    client: SyncLangGraphClient, server_env: dict[str, str], tmp_path: Path
+) -> None:
+    if Env.DATABASE_URL not in server_env:
+        pytest.skip("the embedded SQLite store serves one process")
+    other = start_server(server_env, tmp_path)
+    try:
+        thread_id = client.threads.create()["thread_id"]
+        first = client.runs.stream(thread_id, "steps", input={"value": 1, "sleep_seconds": 1}, stream_mode="updates")
+        assert next(first).event == "metadata"
+        with get_sync_client(url=other.url, api_key=API_KEY) as second, pytest.raises(ConflictError):
+            list(second.runs.stream(thread_id, "steps", input={"value": 1}))
+        list(first)
+        with get_sync_client(url=other.url, api_key=API_KEY) as second:
+            assert second.runs.wait(thread_id, "steps", input={"value": 2})["value"] == 6
+    finally:
+        other.stop()

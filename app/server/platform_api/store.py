@@ -264,7 +264,7 @@ class SqliteThreadStore:
     def _row(cursor: aiosqlite.Cursor, raw: tuple[Any, ...]) -> dict[str, Any]:
         row = {column[0]: value for column, value in zip(cursor.description, raw, strict=True)}
         for key in ("metadata", "state_values", "interrupts"):
-            if row[key] is not None:
+            if row.get(key) is not None:
                 row[key] = json.loads(row[key])
         return row
 
