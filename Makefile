@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
+BENCH_OFFICIAL_VENV := .venv-bench-official
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STACK ?= dev
@@ -57,5 +58,14 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## bench: our server vs the in-process ceiling, the naive pattern and `langgraph dev`; updates docs/benchmarks.md
+bench: $(STAMP) $(BENCH_OFFICIAL_VENV)/.installed
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+$(BENCH_OFFICIAL_VENV)/.installed: bench/official-requirements.txt
+	$(PYTHON) -m venv $(BENCH_OFFICIAL_VENV)
+	$(BENCH_OFFICIAL_VENV)/bin/pip install -q -r bench/official-requirements.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) rendered
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_OFFICIAL_VENV) rendered

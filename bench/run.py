@@ -1,0 +1,263 @@
+"""`make bench`: our server against the in-process ceiling, the naive pattern and the official local server.
+
+Starts a throwaway PostgreSQL, then for each concurrency drives every target in a closed loop for the same
+time on fresh threads, prints runs/s, p50, p99 and errors with the ratios the targets are stated in, and
+writes the run into `docs/benchmarks.md` (between markers; the rest of that file is kept).
+
+    python -m bench.run [--duration 20] [--concurrency 1,8,32] [--no-official] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg
+
+from app.contract import Env
+from tests.pg import PostgresCluster
+
+from . import processes, targets
+from .driver import LoadResult, RunOnce, closed_loop
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+CEILING = "in-process ceiling"
+OURS = "our server (HTTP API)"
+OURS_SDK = "our server (langgraph-sdk)"
+NAIVE = "naive per-request pattern"
+OFFICIAL = "official `langgraph dev` (langgraph-sdk)"
+
+# Targets of issue #6, as ratios from one run: (numerator, denominator, concurrency, minimum ratio).
+TARGETS = (
+    (OURS, CEILING, 1, 0.70),
+    (OURS, CEILING, 8, 0.70),
+    (OURS, CEILING, 32, 0.60),
+    (OURS, NAIVE, 8, 2.0),
+    (OURS, OFFICIAL, 1, 1.0),
+    (OURS, OFFICIAL, 8, 1.0),
+    (OURS, OFFICIAL, 32, 1.0),
+)
+
+
+@dataclass
+class Report:
+    """Everything one benchmark run measured."""
+
+    duration: float
+    concurrencies: list[int]
+    results: list[LoadResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    startup: dict[str, float] = field(default_factory=dict)
+    rss: dict[str, int] = field(default_factory=dict)
+    postgres_version: str = ""
+
+    def get(self, name: str, concurrency: int) -> LoadResult | None:
+        return next((r for r in self.results if r.name == name and r.concurrency == concurrency), None)
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.0f} MiB"
+
+
+def _migrate(database_url: str) -> None:
+    env = {**os.environ, Env.DATABASE_URL: database_url, Env.LOG_LEVEL: "WARNING"}
+    subprocess.run([sys.executable, "-m", "app.migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+def _has_platform_api(base_url: str) -> bool:
+    """True once the server serves the LangGraph Server API (`POST /runs/wait`)."""
+    paths = httpx.get(f"{base_url}/openapi.json", timeout=10).json().get("paths", {})
+    return "/runs/wait" in paths
+
+
+async def _measure(
+    report: Report,
+    name: str,
+    factory: Callable[[], AbstractAsyncContextManager[RunOnce]],
+    concurrency: int,
+    warmup: float,
+) -> LoadResult:
+    async with factory() as run_once:
+        result = await closed_loop(name, run_once, concurrency=concurrency, duration=report.duration, warmup=warmup)
+    report.results.append(result)
+    print(_row(result, report), flush=True)
+    return result
+
+
+def _row(result: LoadResult, report: Report) -> str:
+    ceiling = report.get(CEILING, result.concurrency)
+    ratio = f"{result.runs_per_second / ceiling.runs_per_second:6.0%}" if ceiling and ceiling.runs_per_second else "-"
+    error = f"  first error: {result.first_error}" if result.errors else ""
+    return (
+        f"{result.name:42} c={result.concurrency:<3} {result.runs_per_second:8.1f} runs/s  "
+        f"p50 {result.percentile(50) * 1000:8.1f} ms  p99 {result.percentile(99) * 1000:8.1f} ms  "
+        f"errors {result.errors:<4} of ceiling {ratio}{error}"
+    )
+
+
+async def run(args: argparse.Namespace) -> Report:
+    report = Report(duration=args.duration, concurrencies=args.concurrency)
+    with PostgresCluster() as cluster:
+        ceiling_dsn, ours_dsn, naive_dsn = (cluster.create_database(n) for n in ("ceiling", "ours", "naive"))
+        for dsn in (ceiling_dsn, ours_dsn, naive_dsn):
+            _migrate(dsn)
+        with psycopg.connect(cluster.dsn) as conn:
+            report.postgres_version = conn.execute("SHOW server_version").fetchone()[0]
+
+        server = processes.start_our_server(ours_dsn)
+        try:
+            report.startup[OURS] = server.seconds_to_ready
+            await asyncio.sleep(1.0)
+            report.rss[f"{OURS}, idle"] = server.rss_bytes()
+            sdk = _has_platform_api(server.base_url)
+            if not sdk:
+                report.notes.append("Our server has no `/runs/wait` yet: the langgraph-sdk row for it is skipped.")
+            official = args.official and processes.official_available()
+            if args.official and not official:
+                report.notes.append(
+                    f"The official server is not installed ({processes.OFFICIAL_VENV}); run `make bench` to install it."
+                )
+            for c in args.concurrency:
+                await _measure(report, CEILING, partial(targets.in_process_ceiling, ceiling_dsn), c, args.warmup)
+                await _measure(report, OURS, partial(targets.our_http, server.base_url, c), c, args.warmup)
+                if sdk:
+                    await _measure(report, OURS_SDK, partial(targets.langgraph_sdk_wait, server.base_url, c), c,
+                                   args.warmup)  # fmt: skip
+                await _measure(report, NAIVE, partial(targets.naive_pattern, naive_dsn), c, args.warmup)
+                if official:
+                    await _measure_official(report, c, args.warmup)
+            report.rss[f"{OURS}, after load"] = server.rss_bytes()
+        finally:
+            server.stop()
+    return report
+
+
+async def _measure_official(report: Report, concurrency: int, warmup: float) -> None:
+    """A fresh `langgraph dev` (fresh data dir) per measurement, with the CLI's default queue settings."""
+    server = processes.start_official_server(targets.official_graph_ref())
+    try:
+        report.startup.setdefault(OFFICIAL, server.seconds_to_ready)
+        report.rss.setdefault(f"{OFFICIAL}, idle", server.rss_bytes())
+        await _measure(report, OFFICIAL, partial(targets.langgraph_sdk_wait, server.base_url, concurrency),
+                       concurrency, warmup)  # fmt: skip
+        report.rss[f"{OFFICIAL}, after load (c={concurrency})"] = server.rss_bytes()
+    finally:
+        server.stop()
+
+
+def target_lines(report: Report) -> list[tuple[str, bool | None]]:
+    """Each target with its measured ratio and verdict (None where a side was not measured)."""
+    lines = []
+    for numerator, denominator, c, minimum in TARGETS:
+        if minimum == 1.0:
+            label = f"{numerator} ahead of {denominator} at c={c}"
+        elif minimum < 1.0:
+            label = f"{numerator} >= {minimum:.0%} of {denominator} at c={c}"
+        else:
+            label = f"{numerator} >= {minimum:.0f}x {denominator} at c={c}"
+        a, b = report.get(numerator, c), report.get(denominator, c)
+        if a is None or b is None or not b.runs_per_second:
+            lines.append((f"{label}: not measured", None))
+            continue
+        ratio = a.runs_per_second / b.runs_per_second
+        met = ratio >= minimum and a.errors == 0
+        shown = f"{ratio:.0%}" if minimum < 1.0 else f"{ratio:.2f}x"
+        lines.append((f"{label}: {shown}, {'met' if met else 'MISSED'}", met))
+    return lines
+
+
+def machine(postgres_version: str) -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown CPU")  # fmt: skip
+    return (
+        f"{psutil.cpu_count(logical=True)} cores ({cpu}), {psutil.virtual_memory().total / 2**30:.1f} GiB memory, "
+        f"Python {platform.python_version()}, PostgreSQL {postgres_version} (fsync off, as in the tests)"
+    )
+
+
+def markdown(report: Report, command: str) -> str:
+    out = [
+        f"### Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Machine: {machine(report.postgres_version)}.  ",
+        f"Command: `{command}` — closed loop, {report.duration:.0f} s per measurement after warm-up, "
+        "a fresh thread per run, every target on the same machine in the same run.",
+        "",
+        "| target | concurrency | runs/s | p50 ms | p99 ms | errors | of ceiling |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for c in report.concurrencies:
+        ceiling = report.get(CEILING, c)
+        for r in (x for x in report.results if x.concurrency == c):
+            ratio = f"{r.runs_per_second / ceiling.runs_per_second:.0%}" if ceiling and ceiling.runs_per_second else "-"
+            out.append(
+                f"| {r.name} | {c} | {r.runs_per_second:.1f} | {r.percentile(50) * 1000:.1f} | "
+                f"{r.percentile(99) * 1000:.1f} | {r.errors} | {ratio} |"
+            )
+    out += ["", "Targets:", ""]
+    out += [f"- {line}" for line, _ in target_lines(report)]
+    out += ["", "Start to first ready answer (`/ready` for ours, `/ok` for the official server):", ""]
+    out += [f"- {name}: {seconds:.2f} s" for name, seconds in report.startup.items()]
+    out += ["", "Resident memory (process and children):", ""]
+    out += [f"- {name}: {_mib(rss)}" for name, rss in report.rss.items()]
+    if report.notes:
+        out += ["", *[f"Note: {n}" for n in report.notes]]
+    return "\n".join(out) + "\n"
+
+
+def write_doc(section: str) -> None:
+    text = DOC.read_text() if DOC.exists() else ""
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        text = f"{head}{BEGIN}\n{section}{END}{tail}"
+    else:
+        text = f"{text.rstrip()}\n\n{BEGIN}\n{section}{END}\n".lstrip()
+    DOC.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per target and concurrency")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each measurement")
+    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32])
+    parser.add_argument("--no-official", dest="official", action="store_false", help="skip `langgraph dev`")
+    parser.add_argument("--no-write", dest="write", action="store_false", help=f"do not update {DOC.name}")
+    args = parser.parse_args(argv)
+    command = shlex.join(["python", "-m", "bench.run", *(argv if argv is not None else sys.argv[1:])])
+    started = time.perf_counter()
+    report = asyncio.run(run(args))
+    print()
+    for line, _ in target_lines(report):
+        print(line)
+    for name, seconds in report.startup.items():
+        print(f"start to ready, {name}: {seconds:.2f} s")
+    for name, rss in report.rss.items():
+        print(f"RSS, {name}: {_mib(rss)}")
+    for note in report.notes:
+        print(f"note: {note}")
+    if args.write:
+        write_doc(markdown(report, command))
+        print(f"\nwrote {DOC.relative_to(ROOT)} ({time.perf_counter() - started:.0f} s in all)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""What the benchmark drives: one `run_once(thread_id)` coroutine factory per way of running the graph.
+
+All of them run the bundled three-step graph from `app/langgraph.json` with the same input; each call
+uses the fresh thread id the driver hands it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.graph import StateGraph
+from langgraph_sdk import get_client
+
+from app.graphs import steps
+from app.server.pool import create_pool
+from app.server.registry import load_registry
+from app.server.settings import DEFAULT_LANGGRAPH_CONFIG, Settings
+
+from .driver import RunOnce
+
+GRAPH_NAME = "steps"
+GRAPH_INPUT = {"value": 1}
+EXPECTED_VALUE = 4  # (1 + 1) * 2: a run that returns anything else counts as an error
+
+
+def _check(state: dict) -> None:
+    if state.get("value") != EXPECTED_VALUE:
+        raise AssertionError(f"unexpected final state {state!r}")
+
+
+def official_graph_ref() -> str:
+    """The same graph module the server loads, as `langgraph dev` wants it: "<file>:<attribute>"."""
+    return f"{steps.__file__}:graph"
+
+
+@asynccontextmanager
+async def in_process_ceiling(database_url: str, pool_max_size: int | None = None) -> AsyncIterator[RunOnce]:
+    """The graph compiled once on the server's own pool and `AsyncPostgresSaver`, called without HTTP."""
+    overrides = {"DB_POOL_MAX_SIZE": pool_max_size} if pool_max_size else {}
+    settings = Settings(DATABASE_URL=database_url, **overrides)
+    async with create_pool(settings) as pool:
+        saver = AsyncPostgresSaver(pool)
+        graph = load_registry(DEFAULT_LANGGRAPH_CONFIG, saver).get(GRAPH_NAME).graph
+
+        async def run_once(thread_id: str) -> None:
+            _check(await graph.ainvoke(GRAPH_INPUT, {"configurable": {"thread_id": thread_id}}))
+
+        yield run_once
+
+
+@asynccontextmanager
+async def naive_pattern(database_url: str) -> AsyncIterator[RunOnce]:
+    """What many tutorials show: a new connection, `setup()` and `compile()` on every request."""
+    builder: StateGraph = steps.graph
+
+    async def run_once(thread_id: str) -> None:
+        async with AsyncPostgresSaver.from_conn_string(database_url) as saver:
+            await saver.setup()
+            graph = builder.compile(checkpointer=saver)
+            _check(await graph.ainvoke(GRAPH_INPUT, {"configurable": {"thread_id": thread_id}}))
+
+    yield run_once
+
+
+def _http_limits(concurrency: int) -> httpx.Limits:
+    return httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+
+@asynccontextmanager
+async def our_http(base_url: str, concurrency: int) -> AsyncIterator[RunOnce]:
+    """Our server's own API: `POST /graphs/steps/invoke`, keep-alive connections."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=60.0, limits=_http_limits(concurrency)) as client:
+        url = f"/graphs/{GRAPH_NAME}/invoke"
+
+        async def run_once(thread_id: str) -> None:
+            response = await client.post(url, json={"input": GRAPH_INPUT, "thread_id": thread_id})
+            response.raise_for_status()
+            _check(response.json()["state"])
+
+        yield run_once
+
+
+@asynccontextmanager
+async def langgraph_sdk_wait(base_url: str, concurrency: int) -> AsyncIterator[RunOnce]:
+    """The official `langgraph-sdk` client: `runs.wait` on a new thread created by the same request."""
+    client = get_client(url=base_url, api_key=None, timeout=60.0)
+    try:
+
+        async def run_once(thread_id: str) -> None:
+            state = await client.runs.wait(thread_id, GRAPH_NAME, input=GRAPH_INPUT, if_not_exists="create")
+            _check(state)
+
+        yield run_once
+    finally:
+        await client.http.client.aclose()
