@@ -203,6 +203,16 @@ def test_checkov_skip_needs_a_reason(tmp_path):
     assert "CKV_K8S_11 skipped without a reason (write `CKV_K8S_11=<why>`)" in reasons_without
 
 
+def test_checkov_ignores_a_global_skip_list(tmp_path, monkeypatch):
+    for home in (tmp_path, tmp_path / "home"):
+        home.mkdir(exist_ok=True)
+        (home / ".checkov.yaml").write_text("skip-check:\n  - CKV_K8S_11\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    findings = validators.run_checkov(write(tmp_path / "render", DEPLOYMENT), "kubernetes")
+    assert "CKV_K8S_11" in {f.reason.split()[0] for f in findings}
+
+
 def test_checkov_that_checked_nothing_fails(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValidatorUnavailable, match="checked nothing"):

@@ -275,13 +275,13 @@ def run_checkov(target: Path, framework: str, checkov: Path = CHECKOV) -> list[F
         raise ValidatorUnavailable(f"checkov target {target} does not exist")
     target_flag = "-d" if target.is_dir() else "-f"
     command = [str(checkov), "--framework", framework, "--skip-download", target_flag, str(target), "-o", "json"]
-    with tempfile.TemporaryDirectory() as empty_cwd:  # no stray .checkov.yaml can add skips
+    with tempfile.TemporaryDirectory() as empty_home:  # no .checkov.yaml (cwd or home) can add global skips
         completed = subprocess.run(
             command,
             capture_output=True,
             text=True,
-            cwd=empty_cwd,
-            env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+            cwd=empty_home,
+            env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "HOME": empty_home},
             timeout=_TOOL_TIMEOUT_SECONDS,
             check=False,
         )
