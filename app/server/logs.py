@@ -19,7 +19,7 @@ graph_var: ContextVar[str | None] = ContextVar("graph", default=None)
 thread_id_var: ContextVar[str | None] = ContextVar("thread_id", default=None)
 
 _CONTEXT = (("request_id", request_id_var), ("graph", graph_var), ("thread_id", thread_id_var))
-_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
