@@ -1,0 +1,139 @@
+"""The component provider other languages use: schema inferred in-process, inputs mapped, plugin launchable."""
+
+import json
+import subprocess
+import sys
+
+import grpc
+import pytest
+import yaml
+from pulumi.errors import InputPropertyError
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+from infra.mocks import PROJECT_ROOT
+from infra.provider import PROVIDER_NAME, build_provider, package_version
+
+PLUGIN_DIR = PROJECT_ROOT / "provider"
+TOKEN = f"{PROVIDER_NAME}:index:"
+
+
+@pytest.fixture(scope="module")
+def provider():
+    return build_provider()
+
+
+@pytest.fixture(scope="module")
+def schema(provider):
+    return json.loads(provider.schema)
+
+
+def component(schema, name):
+    resource = schema["resources"][f"{TOKEN}{name}"]
+    assert resource["isComponent"] is True
+    return resource
+
+
+def test_package_identity(schema):
+    assert schema["name"] == "langgraph"
+    assert schema["version"] == package_version() != "0.0.0"
+
+
+def test_the_four_reusable_components_and_their_inputs(schema):
+    service = component(schema, "LangGraphService")
+    assert set(service["requiredInputs"]) == {"namespace", "image", "databaseUrl"}
+    inputs = service["inputProperties"]
+    assert inputs["databaseUrl"]["type"] == "string" and "plain" not in inputs["databaseUrl"]
+    assert inputs["maxRunSeconds"] == {"type": "integer", "plain": True}
+    assert inputs["apiKeys"]["type"] == "array" and inputs["apiKeys"]["items"]["type"] == "string"
+    assert inputs["providerKeys"]["additionalProperties"]["type"] == "string"
+    assert inputs["autoscaling"]["$ref"] == f"#/types/{TOKEN}AutoscalingArgs"
+    assert set(schema["types"][f"{TOKEN}AutoscalingArgs"]["required"]) == {"minReplicas", "maxReplicas"}
+    assert set(service["properties"]) == {"serviceName", "dnsName", "port", "deploymentName"}
+    assert service["properties"]["port"]["type"] == "integer"
+
+    store = component(schema, "PostgresCheckpointStore")
+    assert store["requiredInputs"] == ["namespace"]
+    assert {"mode", "externalDsn", "storageSize", "storageClass", "resources"} <= set(store["inputProperties"])
+    assert store["inputProperties"]["resources"]["$ref"] == f"#/types/{TOKEN}ResourcesArgs"
+    assert {"host", "port", "dsn", "dsnSecretName", "clientLabels"} <= set(store["properties"])
+
+    observability = component(schema, "Observability")
+    assert set(observability["requiredInputs"]) == {"namespace", "serviceInstance"}
+    assert observability["inputProperties"]["thresholds"]["$ref"] == f"#/types/{TOKEN}ThresholdsArgs"
+    assert schema["types"][f"{TOKEN}ThresholdsArgs"]["properties"]["http5xxRatio"]["type"] == "number"
+    assert set(observability["properties"]) == {"ruleName"}
+
+    ingress = component(schema, "Ingress")
+    assert set(ingress["requiredInputs"]) == {"namespace", "mode", "serviceName", "servicePort"}
+    assert ingress["inputProperties"]["servicePort"] == {"type": "integer", "plain": True}
+    assert ingress["inputProperties"]["gateway"]["$ref"] == f"#/types/{TOKEN}GatewayRefArgs"
+    assert set(ingress["properties"]) == {"url"}
+
+
+def test_the_supporting_components_are_hosted_too(schema):
+    assert {r.removeprefix(TOKEN) for r in schema["resources"]} == {
+        "LangGraphService",
+        "PostgresCheckpointStore",
+        "Observability",
+        "Ingress",
+        "SchemaMigration",
+        "ServerImage",
+        "LangGraphPlatform",
+    }
+    settings = component(schema, "LangGraphPlatform")["inputProperties"]["settings"]
+    assert settings["type"] == "object" and settings["additionalProperties"]["$ref"] == "pulumi.json#/Any"
+
+
+def test_whole_numbers_from_the_wire_reach_the_components_as_int(provider):
+    definition = provider._component_defs["LangGraphService"]
+    mapped = provider.map_inputs(
+        {
+            "namespace": "a",
+            "image": "i",
+            "databaseUrl": "postgresql://x",
+            "maxRunSeconds": 600.0,
+            "autoscaling": {"minReplicas": 2.0, "maxReplicas": 4.0},
+        },
+        definition,
+    )
+    assert mapped["max_run_seconds"] == 600 and type(mapped["max_run_seconds"]) is int
+    assert mapped["autoscaling"] == {"min_replicas": 2, "max_replicas": 4}
+    assert all(type(v) is int for v in mapped["autoscaling"].values())
+
+
+def test_a_fractional_integer_input_names_the_property(provider):
+    definition = provider._component_defs["LangGraphService"]
+    inputs = {"namespace": "a", "image": "i", "databaseUrl": "x", "autoscaling": {"minReplicas": 1.5, "maxReplicas": 3}}
+    with pytest.raises(InputPropertyError) as raised:
+        provider.map_inputs(inputs, definition)
+    assert raised.value.property_path == "autoscaling.minReplicas"
+    assert "whole number" in raised.value.reason and "1.5" in raised.value.reason
+
+
+def test_plugin_manifest_declares_python_with_a_virtualenv():
+    manifest = yaml.safe_load((PLUGIN_DIR / "PulumiPlugin.yaml").read_text())
+    assert manifest["runtime"]["name"] == "python"
+    assert manifest["runtime"]["options"]["virtualenv"] == "venv"
+    requirements = (PLUGIN_DIR / "requirements.txt").read_text().split()
+    assert "../requirements.txt" in requirements and (PLUGIN_DIR / "../requirements.txt").is_file()
+
+
+def test_plugin_serves_the_schema_when_launched_like_the_language_host_does(schema, tmp_path):
+    # `python <plugin dir> <engine address>`, from an unrelated working directory.
+    process = subprocess.Popen(
+        [sys.executable, str(PLUGIN_DIR), "127.0.0.1:1"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = process.stdout.readline().strip()
+        assert port.isdigit(), process.stderr.read() if process.poll() is not None else port
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = provider_pb2_grpc.ResourceProviderStub(channel)
+            served = stub.GetSchema(provider_pb2.GetSchemaRequest(version=0), timeout=30)
+        assert json.loads(served.schema) == schema
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
