@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import pulumi
+from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -60,6 +61,22 @@ def _quantity(value: str) -> str:
 
 
 Quantity = Annotated[str, AfterValidator(_quantity)]
+
+_CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+
+
+def _cron(value: str) -> str:
+    """A schedule Kubernetes CronJobs accept: five fields (minute hour day month weekday) or a macro."""
+    text = value.strip()
+    if text in _CRON_MACROS or (len(text.split()) == 5 and croniter.is_valid(text)):
+        return text
+    raise ValueError(
+        "must be a cron schedule with five fields (minute hour day-of-month month day-of-week) such as "
+        f"'17 3 * * *', or one of {', '.join(sorted(_CRON_MACROS))} (got {value!r})"
+    )
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
 
 
 class ResourceAmounts(_Model):
@@ -141,6 +158,50 @@ class Postgres(_Model):
         return value
 
 
+class Retention(_Model):
+    """Delete checkpoint threads idle too long (`python -m app.prune` as a CronJob). Absent means off."""
+
+    days: int = Field(ge=1, le=3650)
+    """Threads whose last checkpoint is older than this are deleted."""
+    interrupted_days: int | None = Field(None, ge=1, le=3650)
+    """Threads waiting on a human (interrupted) are kept this long instead; at least `days` (default: `days`)."""
+    schedule: Cron = "17 3 * * *"
+    batch_size: int = Field(500, ge=1, le=10000)
+    """Threads deleted per transaction, so no lock is held long."""
+
+    @model_validator(mode="after")
+    def _interrupted_not_shorter(self) -> "Retention":
+        if self.interrupted_days is not None and self.interrupted_days < self.days:
+            raise ConfigProblem("interruptedDays", f"({self.interrupted_days}) must be >= days ({self.days})")
+        return self
+
+    @property
+    def kept_days(self) -> int:
+        """The longest any thread is kept: interrupted threads' age, or `days`."""
+        return max(self.days, self.interrupted_days or self.days)
+
+
+class Backup(_Model):
+    """Nightly `pg_dump` of the in-cluster checkpoint database to a PersistentVolumeClaim (Postgres's own image)."""
+
+    enabled: bool = False
+    schedule: Cron = "30 2 * * *"
+    keep: int = Field(7, ge=1, le=365)
+    """How many dump files to keep; older ones are deleted after each successful dump."""
+    storage_size: Quantity = "10Gi"
+    storage_class: str | None = None
+
+
+class Dashboard(_Model):
+    """A Grafana dashboard as a ConfigMap that Grafana's sidecar picks up."""
+
+    enabled: bool = False
+    folder: str = Field("LangGraph", min_length=1, max_length=100)
+    """Grafana folder (the sidecar's `grafana_folder` annotation)."""
+    label: str = Field("grafana_dashboard", pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+    """The label the sidecar watches (value "1")."""
+
+
 class GatewayRef(_Model):
     """The existing Gateway an HTTPRoute attaches to."""
 
@@ -185,6 +246,10 @@ class Thresholds(_Model):
     memory_limit_ratio: float = Field(0.9, gt=0, le=1)
     run_error_ratio: float = Field(0.1, gt=0, lt=1)
     checkpoint_write_p95_seconds: float = Field(0.5, gt=0)
+    checkpoint_db_growth_6h_bytes: float = Field(2 * 1024**3, gt=0)
+    """Alert when the checkpoint database grows more than this in 6 hours."""
+    oldest_thread_age_days: float | None = Field(None, gt=0)
+    """Alert when a thread is older than this; default: retention's longest age + 2 days, or 90 without retention."""
 
 
 class Observability(_Model):
@@ -243,6 +308,9 @@ class StackConfig(_Model):
     observability: Observability = Observability()
     server: Server = Server()
     egress: Egress = Egress()
+    retention: Retention | None = None
+    backup: Backup = Backup()
+    dashboard: Dashboard = Dashboard()
 
     @field_validator("namespace")
     @classmethod
@@ -250,6 +318,16 @@ class StackConfig(_Model):
         if not _DNS_LABEL.match(value) or value in _RESERVED_NAMESPACES or value.startswith("kube-"):
             raise ValueError(f"must be a DNS label and not a system namespace (got {value!r})")
         return value
+
+    @model_validator(mode="after")
+    def _backup_needs_in_cluster_postgres(self) -> "StackConfig":
+        if self.backup.enabled and self.postgres.mode != "in-cluster":
+            raise ConfigProblem(
+                "backup.enabled",
+                f"is only for postgres.mode 'in-cluster' (got '{self.postgres.mode}'); "
+                "an external database is backed up by its provider",
+            )
+        return self
 
 
 TOP_LEVEL_KEYS: tuple[str, ...] = tuple(f.alias or name for name, f in StackConfig.model_fields.items())

@@ -20,6 +20,8 @@ class ThresholdsArgs(TypedDict):
     memory_limit_ratio: NotRequired[float]
     run_error_ratio: NotRequired[float]
     checkpoint_write_p95_seconds: NotRequired[float]
+    checkpoint_db_growth_6h_bytes: NotRequired[float]
+    oldest_thread_age_days: NotRequired[float]
 
 
 DEFAULT_THRESHOLDS: ThresholdsArgs = {
@@ -28,7 +30,20 @@ DEFAULT_THRESHOLDS: ThresholdsArgs = {
     "memory_limit_ratio": 0.9,
     "run_error_ratio": 0.1,
     "checkpoint_write_p95_seconds": 0.5,
+    "checkpoint_db_growth_6h_bytes": 2 * 1024**3,
+    "oldest_thread_age_days": 90,
 }
+RETENTION_ALERT_SLACK_DAYS = 2
+"""With retention on, a thread may outlive the longest retention age by up to this before alerting."""
+
+
+def oldest_thread_age_days(configured: float | None, retention_kept_days: int | None) -> float:
+    """The oldest-thread alert threshold: configured, else retention's longest age plus slack, else the default."""
+    if configured is not None:
+        return configured
+    if retention_kept_days is not None:
+        return retention_kept_days + RETENTION_ALERT_SLACK_DAYS
+    return DEFAULT_THRESHOLDS["oldest_thread_age_days"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,24 @@ ALERTS: tuple[Alert, ...] = (
         "Checkpoint writes slow",
         "The p95 checkpoint write latency has been above ${checkpoint_write_p95_seconds}s for 10 minutes.",
     ),
+    Alert(
+        "LangGraphCheckpointDbGrowingFast",
+        "warning",
+        "30m",
+        f'max(delta({Metrics.CHECKPOINT_DB_SIZE}{{job="$job"}}[6h])) > $checkpoint_db_growth_6h_bytes',
+        "Checkpoint database growing fast",
+        "The checkpoint database of $namespace grew by {{ $value | humanize1024 }}B in 6 hours "
+        "(threshold ${checkpoint_db_growth_6h_bytes} bytes); check that retention prunes and what writes.",
+    ),
+    Alert(
+        "LangGraphOldThreadsNotPruned",
+        "warning",
+        "1h",
+        f'max({Metrics.OLDEST_THREAD_AGE}{{job="$job"}}) > $oldest_thread_age_seconds',
+        "Checkpoint threads older than ${oldest_thread_age_days} days",
+        "The oldest thread in $namespace was last active {{ $value | humanizeDuration }} ago, more than "
+        "${oldest_thread_age_days} days; the prune CronJob is off, failing or behind.",
+    ),
 )
 """Every alert the platform ships; the README has one `alert-<name>` runbook section per entry."""
 
@@ -133,6 +166,9 @@ def alert_rules(job: str, namespace: str, thresholds: ThresholdsArgs, runbook_ba
         "container": "server",
         **values,
         **{f"{k}_pct": round(v * 100, 2) for k, v in values.items() if "ratio" in k},
+        "checkpoint_db_growth_6h_bytes": int(values["checkpoint_db_growth_6h_bytes"]),
+        "oldest_thread_age_seconds": int(values["oldest_thread_age_days"] * 86400),
+        "oldest_thread_age_days": f"{values['oldest_thread_age_days']:g}",
     }
     return [
         {

@@ -7,13 +7,17 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from app import contract
+from infra.backup import CheckpointBackup
 from infra.config import StackConfig
+from infra.dashboard import GrafanaDashboard
 from infra.image import ServerImage
 from infra.ingress import Ingress
 from infra.labels import DB_CLIENT_LABEL, PART_OF
+from infra.metrics_adapter import PrometheusAdapterRule
 from infra.migration import SchemaMigration
-from infra.observability import Observability
+from infra.observability import Observability, oldest_thread_age_days
 from infra.postgres import PostgresCheckpointStore
+from infra.retention import CheckpointRetention
 from infra.service import LangGraphService
 
 EXTERNAL_DATABASE_CIDRS = ["0.0.0.0/0"]
@@ -169,14 +173,68 @@ class LangGraphPlatform(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[migration]),
         )
 
+        retention = cfg.retention
+        if retention is not None:
+            CheckpointRetention(
+                f"{name}-retention",
+                {
+                    "namespace": ns,
+                    "image": image.image_ref,
+                    "dsn_secret_name": store.dsn_secret_name,
+                    "days": retention.days,
+                    "interrupted_days": retention.interrupted_days or retention.days,
+                    "schedule": retention.schedule,
+                    "batch_size": retention.batch_size,
+                    "pod_labels": client_labels,
+                    "database_egress_cidrs": database_cidrs,
+                },
+                pulumi.ResourceOptions(parent=self, depends_on=[migration]),
+            )
+        if cfg.backup.enabled:
+            backup = cfg.backup
+            CheckpointBackup(
+                f"{name}-backup",
+                {
+                    "namespace": ns,
+                    "host": store.host,
+                    "credentials_secret_name": store.credentials_secret_name,
+                    "database": pg.database,
+                    "user": pg.user,
+                    "image": pg.image,
+                    "schedule": backup.schedule,
+                    "keep": backup.keep,
+                    "storage_size": backup.storage_size,
+                    **({"storage_class": backup.storage_class} if backup.storage_class else {}),
+                    "pod_labels": client_labels,
+                },
+                pulumi.ResourceOptions(parent=self, depends_on=[store]),
+            )
+        if scaling.enabled and scaling.in_flight_runs_target:
+            PrometheusAdapterRule(f"{name}-metrics-adapter", {"namespace": ns}, child)
+
         if cfg.observability.enabled:
+            thresholds = cfg.observability.thresholds.model_dump()
+            thresholds["oldest_thread_age_days"] = oldest_thread_age_days(
+                thresholds["oldest_thread_age_days"], retention.kept_days if retention else None
+            )
             Observability(
                 f"{name}-observability",
                 {
                     "namespace": ns,
                     "service_instance": f"{name}-server",
-                    "thresholds": cfg.observability.thresholds.model_dump(),
+                    "thresholds": thresholds,
                     "rule_labels": dict(cfg.observability.rule_labels),
+                },
+                child,
+            )
+        if cfg.dashboard.enabled:
+            GrafanaDashboard(
+                f"{name}-dashboard",
+                {
+                    "namespace": ns,
+                    "service_instance": f"{name}-server",
+                    "folder": cfg.dashboard.folder,
+                    "label": cfg.dashboard.label,
                 },
                 child,
             )

@@ -21,6 +21,7 @@ KUBE_LIMITS = "kube_pod_container_resource_limits"
 CADVISOR_MEMORY = "container_memory_working_set_bytes"
 
 GIB = 1024**3
+DAY = 86400
 
 
 @dataclass(frozen=True)
@@ -133,5 +134,18 @@ def alert_cases(target: ScrapeTarget) -> dict[str, AlertCase]:
                 {"series": f'{runs},outcome="success"}}', "values": "0+99x40"},
             ),
             fired_labels={"graph": "review"},
+        ),
+        "LangGraphCheckpointDbGrowingFast": AlertCase(
+            unhealthy=(
+                {"series": f'{Metrics.CHECKPOINT_DB_SIZE}{{{job},pod="server-0"}}', "values": f"{GIB}+{GIB}x60"},
+            ),
+            healthy=({"series": f'{Metrics.CHECKPOINT_DB_SIZE}{{{job},pod="server-0"}}', "values": f"{5 * GIB}x60"},),
+            eval_time="3h",
+            interval="5m",
+        ),
+        "LangGraphOldThreadsNotPruned": AlertCase(
+            unhealthy=({"series": f"{Metrics.OLDEST_THREAD_AGE}{{{job}}}", "values": f"{10 * 365 * DAY}+60x150"},),
+            healthy=({"series": f"{Metrics.OLDEST_THREAD_AGE}{{{job}}}", "values": f"{DAY}+60x150"},),
+            eval_time="2h",
         ),
     }

@@ -1,0 +1,208 @@
+"""CheckpointBackup: a CronJob that `pg_dump`s the in-cluster checkpoint database to a PersistentVolumeClaim.
+
+The dump command line is built here once (`pg_dump_argv`, `backup_script`) and used by both the CronJob and
+the restore test, so what is tested is what runs. Restore with `pg_restore_argv` (see docs/operations.md).
+"""
+
+import shlex
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from app import contract
+from infra.config import POSTGRES_IMAGE
+from infra.labels import (
+    container_security_context,
+    pod_security_context,
+    resources_spec,
+    selector_labels,
+    standard_labels,
+)
+from infra.postgres import POSTGRES_PORT, ResourcesArgs
+from infra.retention import database_egress
+
+BACKUP_DIR = "/backups"
+PASSWORD_DIR = "/var/run/secrets/postgres"  # noqa: S105 - a mount path, not a password
+PASSWORD_KEY = "POSTGRES_PASSWORD"  # noqa: S105 - a Secret key name
+"""Key of the store's credentials Secret that holds the password."""
+DUMP_SUFFIX = ".dump"
+DEADLINE_SECONDS = 3 * 3600
+DEFAULT_RESOURCES: ResourcesArgs = {
+    "requests": {"cpu": "100m", "memory": "256Mi"},
+    "limits": {"cpu": "1", "memory": "1Gi"},
+}
+
+
+def pg_dump_argv(host: str, port: int, user: str, database: str) -> list[str]:
+    """`pg_dump` of one database in custom format (compressed, restorable selectively); append `--file=<path>`."""
+    return [
+        "pg_dump",
+        "--format=custom",
+        "--no-password",
+        f"--host={host}",
+        f"--port={port}",
+        f"--username={user}",
+        f"--dbname={database}",
+    ]
+
+
+def pg_restore_argv(host: str, port: int, user: str, database: str, dump_file: str) -> list[str]:
+    """`pg_restore` of a custom-format dump into an empty `database`, all or nothing, owned by `user`."""
+    return [
+        "pg_restore",
+        "--no-password",
+        "--no-owner",
+        "--exit-on-error",
+        "--single-transaction",
+        f"--host={host}",
+        f"--port={port}",
+        f"--username={user}",
+        f"--dbname={database}",
+        dump_file,
+    ]
+
+
+def backup_script(host: str, port: int, user: str, database: str) -> str:
+    """The CronJob's shell script: dump to `$BACKUP_DIR/<db>-<UTC time>.dump`, then keep only the newest `$KEEP`.
+
+    Reads `$PASSWORD_FILE`, `$BACKUP_DIR` and `$KEEP` from the environment. The dump is written under a
+    `.partial` name and renamed when complete, so a failed run never leaves a truncated file that counts as kept.
+    """
+    prefix = shlex.quote(f"{database}-")
+    return "\n".join(
+        [
+            "set -eu",
+            'PGPASSWORD="$(cat "$PASSWORD_FILE")"',
+            "export PGPASSWORD",
+            f'target="$BACKUP_DIR/"{prefix}"$(date -u +%Y%m%dT%H%M%SZ){DUMP_SUFFIX}"',
+            'rm -f "$BACKUP_DIR"/*.partial',
+            f'{shlex.join(pg_dump_argv(host, port, user, database))} --file="$target.partial"',
+            'mv "$target.partial" "$target"',
+            f'ls -1 "$BACKUP_DIR"/{prefix}*{DUMP_SUFFIX} | sort -r | tail -n +"$((KEEP + 1))" | xargs -r rm -f --',
+            'echo "backup written: $target ($(wc -c < "$target") bytes); keeping the newest $KEEP"',
+        ]
+    )
+
+
+class CheckpointBackupArgs(TypedDict):
+    namespace: pulumi.Input[str]
+    host: pulumi.Input[str]
+    """The database's Service host name (the store's `host`)."""
+    credentials_secret_name: pulumi.Input[str]
+    """Secret holding the password under `POSTGRES_PASSWORD` (the store's `credentials_secret_name`)."""
+    database: NotRequired[str]
+    user: NotRequired[str]
+    port: NotRequired[int]
+    image: NotRequired[str]
+    """Postgres image by digest; the database's own image, so pg_dump matches its version (default: the store's)."""
+    schedule: NotRequired[str]
+    """Cron schedule in UTC (default: daily at 02:30)."""
+    keep: NotRequired[int]
+    """Dump files kept (default 7)."""
+    storage_size: NotRequired[str]
+    storage_class: NotRequired[str]
+    pod_labels: NotRequired[pulumi.Input[dict[str, str]]]
+    """Extra pod labels, e.g. the store's client label so its NetworkPolicy admits the pods."""
+    resources: NotRequired[ResourcesArgs]
+
+
+class CheckpointBackup(pulumi.ComponentResource):
+    """Custom-format dumps of the checkpoint database on a schedule, the newest `keep` kept on a PVC."""
+
+    claim_name: pulumi.Output[str]
+    cron_job_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: CheckpointBackupArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("langgraph:index:CheckpointBackup", name, None, opts)
+        namespace = args["namespace"]
+        keep = args.get("keep", 7)
+        if keep < 1:
+            raise ValueError(f"CheckpointBackup keep must be at least 1 (got {keep})")
+        labels = standard_labels(name, "backup")
+        pod_labels = pulumi.Output.from_input(args.get("pod_labels") or {}).apply(lambda extra: {**labels, **extra})
+        claim = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-pvc",
+            metadata={
+                "namespace": namespace,
+                "labels": labels,
+                # Storage classes that bind on first consumer leave the claim Pending until the first run.
+                "annotations": {"pulumi.com/skipAwait": "true"},
+            },
+            spec={
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": args.get("storage_size", "10Gi")}},
+                **({"storageClassName": args["storage_class"]} if args.get("storage_class") else {}),
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        script = pulumi.Output.from_input(args["host"]).apply(
+            lambda host: backup_script(
+                host, args.get("port", POSTGRES_PORT), args.get("user", "langgraph"), args.get("database", "langgraph")
+            )
+        )
+        cron_job = k8s.batch.v1.CronJob(
+            f"{name}-cronjob",
+            metadata={"namespace": namespace, "labels": labels},
+            spec={
+                "schedule": args.get("schedule", "30 2 * * *"),
+                "timeZone": "Etc/UTC",
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 3600,
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "backoffLimit": 1,
+                        "activeDeadlineSeconds": DEADLINE_SECONDS,
+                        "template": {
+                            "metadata": {"labels": pod_labels},
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "automountServiceAccountToken": False,
+                                "securityContext": pod_security_context(),
+                                "containers": [
+                                    {
+                                        "name": "pg-dump",
+                                        "image": args.get("image", POSTGRES_IMAGE),
+                                        "imagePullPolicy": "Always",
+                                        "command": ["/bin/sh", "-c", script],
+                                        "env": [
+                                            {"name": "BACKUP_DIR", "value": BACKUP_DIR},
+                                            {"name": "KEEP", "value": str(keep)},
+                                            {"name": "PASSWORD_FILE", "value": f"{PASSWORD_DIR}/password"},
+                                            {"name": "HOME", "value": contract.TMP_DIR},
+                                        ],
+                                        "securityContext": container_security_context(),
+                                        "resources": resources_spec(args.get("resources") or DEFAULT_RESOURCES),
+                                        "volumeMounts": [
+                                            {"name": "backups", "mountPath": BACKUP_DIR},
+                                            {"name": "password", "mountPath": PASSWORD_DIR, "readOnly": True},
+                                            {"name": "tmp", "mountPath": contract.TMP_DIR},
+                                        ],
+                                    }
+                                ],
+                                "volumes": [
+                                    {"name": "backups", "persistentVolumeClaim": {"claimName": claim.metadata.name}},
+                                    {
+                                        "name": "password",
+                                        "secret": {
+                                            "secretName": args["credentials_secret_name"],
+                                            "items": [{"key": PASSWORD_KEY, "path": "password"}],
+                                            "defaultMode": 0o440,
+                                        },
+                                    },
+                                    {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                                ],
+                            },
+                        },
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        database_egress(self, name, namespace, labels, selector_labels(name, "backup"), {})
+        self.claim_name = claim.metadata.name
+        self.cron_job_name = cron_job.metadata.name
+        self.register_outputs({"claim_name": self.claim_name, "cron_job_name": self.cron_job_name})

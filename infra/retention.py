@@ -1,0 +1,145 @@
+"""CheckpointRetention: a CronJob that prunes old checkpoint threads with the server image's prune command."""
+
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from app import contract
+from infra.image import is_pinned
+from infra.labels import (
+    DNS_EGRESS,
+    container_security_context,
+    pod_security_context,
+    resources_spec,
+    selector_labels,
+    standard_labels,
+)
+from infra.postgres import DSN_KEY, POSTGRES_PORT, ResourcesArgs
+
+DEFAULT_RESOURCES: ResourcesArgs = {
+    "requests": {"cpu": "50m", "memory": "128Mi"},
+    "limits": {"cpu": "500m", "memory": "256Mi"},
+}
+DEADLINE_SECONDS = 3600
+"""A prune run is killed after an hour; the next scheduled run continues where it stopped (batches commit)."""
+
+
+class CheckpointRetentionArgs(TypedDict):
+    namespace: pulumi.Input[str]
+    image: pulumi.Input[str]
+    """The server image (by digest); it ships `app.contract.PRUNE_COMMAND`."""
+    dsn_secret_name: pulumi.Input[str]
+    """Secret holding the DSN under `DATABASE_URL` (the store's `dsn_secret_name`)."""
+    days: int
+    """Threads whose last checkpoint is older than this many days are deleted."""
+    interrupted_days: NotRequired[int]
+    """Threads waiting on a human are kept this long instead (default: `days`)."""
+    schedule: NotRequired[str]
+    """Cron schedule in UTC (default: daily at 03:17)."""
+    batch_size: NotRequired[int]
+    """Threads deleted per transaction (default 500)."""
+    pod_labels: NotRequired[pulumi.Input[dict[str, str]]]
+    """Extra pod labels, e.g. the store's client label so its NetworkPolicy admits the pods."""
+    resources: NotRequired[ResourcesArgs]
+    database_egress_cidrs: NotRequired[list[str]]
+    """Where the database lives when outside the cluster; otherwise the namespace's pods on 5432."""
+
+
+class CheckpointRetention(pulumi.ComponentResource):
+    """Runs `app.contract.PRUNE_COMMAND` on a schedule, one run at a time, in a restricted pod."""
+
+    cron_job_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: CheckpointRetentionArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("langgraph:index:CheckpointRetention", name, None, opts)
+        namespace = args["namespace"]
+        days = args["days"]
+        interrupted_days = args.get("interrupted_days", days)
+        if days < 1 or interrupted_days < days:
+            raise ValueError(
+                f"CheckpointRetention needs days >= 1 and interrupted_days >= days (got {days}, {interrupted_days})"
+            )
+        labels = standard_labels(name, "retention")
+        pod_labels = pulumi.Output.from_input(args.get("pod_labels") or {}).apply(lambda extra: {**labels, **extra})
+        annotations = pulumi.Output.from_input(args["image"]).apply(
+            lambda image: {
+                "checkov.io/skip1": f"CKV_K8S_35=The prune command reads {contract.Env.DATABASE_URL} from env only",
+                **(
+                    {}
+                    if is_pinned(image)
+                    else {"checkov.io/skip2": "CKV_K8S_43=Unpushed local build for a local cluster has no digest"}
+                ),
+            }
+        )
+        env = [
+            {
+                "name": contract.Env.DATABASE_URL,
+                "valueFrom": {"secretKeyRef": {"name": args["dsn_secret_name"], "key": DSN_KEY}},
+            },
+            {"name": contract.Env.RETENTION_DAYS, "value": str(days)},
+            {"name": contract.Env.RETENTION_INTERRUPTED_DAYS, "value": str(interrupted_days)},
+            {"name": contract.Env.PRUNE_BATCH_SIZE, "value": str(args.get("batch_size", 500))},
+        ]
+        cron_job = k8s.batch.v1.CronJob(
+            f"{name}-cronjob",
+            metadata={"namespace": namespace, "labels": labels, "annotations": annotations},
+            spec={
+                "schedule": args.get("schedule", "17 3 * * *"),
+                "timeZone": "Etc/UTC",
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 600,
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "backoffLimit": 2,
+                        "activeDeadlineSeconds": DEADLINE_SECONDS,
+                        "template": {
+                            "metadata": {"labels": pod_labels},
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "automountServiceAccountToken": False,
+                                "securityContext": pod_security_context(),
+                                "containers": [
+                                    {
+                                        "name": "prune",
+                                        "image": args["image"],
+                                        "imagePullPolicy": "Always",
+                                        "command": list(contract.PRUNE_COMMAND),
+                                        "env": env,
+                                        "securityContext": container_security_context(),
+                                        "resources": resources_spec(args.get("resources") or DEFAULT_RESOURCES),
+                                        "volumeMounts": [{"name": "tmp", "mountPath": contract.TMP_DIR}],
+                                    }
+                                ],
+                                "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                            },
+                        },
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        database_egress(self, name, namespace, labels, selector_labels(name, "retention"), args)
+        self.cron_job_name = cron_job.metadata.name
+        self.register_outputs({"cron_job_name": self.cron_job_name})
+
+
+def database_egress(
+    parent: pulumi.Resource, name: str, namespace, labels: dict, selector: dict, args: CheckpointRetentionArgs | dict
+) -> k8s.networking.v1.NetworkPolicy:
+    """A NetworkPolicy letting a job's pods resolve names and reach Postgres on 5432, and nothing else."""
+    database_peers = [{"ipBlock": {"cidr": c}} for c in args.get("database_egress_cidrs", [])] or [{"podSelector": {}}]
+    return k8s.networking.v1.NetworkPolicy(
+        f"{name}-netpol",
+        metadata={"namespace": namespace, "labels": labels},
+        spec={
+            "podSelector": {"matchLabels": selector},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [DNS_EGRESS, {"to": database_peers, "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}]}],
+        },
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
