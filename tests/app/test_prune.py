@@ -110,7 +110,7 @@ async def test_interrupted_threads_are_kept_until_their_longer_age(saver, conn, 
     for age, expected in [(31, {"done"}), (59, {"done"}), (61, {"done", "asking"})]:
         await set_age(conn, "asking", age * DAY, now=now)
         await set_age(conn, "done", age * DAY, now=now)
-        listed = await retention.expired_threads(conn, policy, now=now, limit=10)
+        listed = await retention.expired_threads(conn, policy, ["asking", "done"], now=now)
         assert {a.thread_id for a in listed} == expected, f"at {age} days"
     await retention.prune(conn, policy, batch_size=10, now=now)
     assert await thread_ids_per_table(conn) == {table: set() for table in await thread_ids_per_table(conn)}
@@ -120,7 +120,7 @@ async def test_a_resumed_thread_is_not_deleted(saver, conn, now):
     pausing = pausing_graph(saver)
     await pause(pausing, "asking")
     await set_age(conn, "asking", 100 * DAY, now=now)
-    listed = await retention.expired_threads(conn, POLICY, now=now, limit=10)
+    listed = await retention.expired_threads(conn, POLICY, ["asking"], now=now)
     assert [a.thread_id for a in listed] == ["asking"]
 
     await resume(pausing, "asking", "later")  # the human answers between listing and deleting
@@ -165,8 +165,9 @@ async def test_batches_smaller_than_the_expired_count_delete_all_in_separate_tra
 
     assert sorted(a.thread_id for a in result.threads) == expired
     assert result.batches == 3
-    assert [size for size, _ in committed_after_each_batch] == [3, 3, 1]
+    assert [size for size, _ in committed_after_each_batch] == [3, 3, 3]
     # Another connection sees each batch gone as soon as it returns: every batch committed on its own.
+    # Pages go by descending thread id: old-6, old-5, old-4 | old-3, old-2, old-1 | old-0, new-2, new-1.
     remaining_counts = [len(remaining) for _, remaining in committed_after_each_batch]
     assert remaining_counts == [6, 3, 2]
     assert committed_after_each_batch[-1][1] == {"new-1", "new-2"}
