@@ -18,7 +18,7 @@ RUN_AS_USER = 10001
 RUN_AS_GROUP = 10001
 
 # The only writable path in the container; the root filesystem is read-only.
-TMP_DIR = "/tmp"
+TMP_DIR = "/tmp"  # noqa: S108 - the container's only writable mount, not a temp-file path
 
 
 class Env:
