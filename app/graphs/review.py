@@ -8,10 +8,11 @@ boolean). A malformed answer does not fail the run: the graph asks again and say
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
+from typing_extensions import TypedDict
 
 MIN_WORDS = 20
 FLAGGED_MARKERS = ("TODO", "TBD", "FIXME", "XXX")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import operator
-from typing import Annotated, TypedDict
+from typing import Annotated
 
 from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
 
 MAX_SLEEP_SECONDS = 5.0
 

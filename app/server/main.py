@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
             allow_credentials=True,
         )
