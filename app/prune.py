@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from app.contract import PRUNE_COMMAND, Env
-from app.retention import PruneResult, RetentionPolicy, checkpoint_tables_exist, prune
+from app.retention import PruneResult, RetentionPolicy, ThreadActivity, checkpoint_tables_exist, prune
 
 DEFAULT_BATCH_SIZE = 500
 MAX_BATCH_SIZE = 10_000
@@ -76,7 +76,10 @@ def _integer(parser: argparse.ArgumentParser, raw: str | None, flag: str, env: s
 def _database_url(parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> str:
     url = environ.get(Env.DATABASE_URL, "").strip()
     if not url:
-        parser.error(f"{Env.DATABASE_URL} is not set: prune needs the PostgreSQL checkpoint database")
+        parser.error(
+            f"{Env.DATABASE_URL} is not set: prune needs the PostgreSQL checkpoint database "
+            "(the embedded SQLite store the server uses without it is not pruned)"
+        )
     if "://" in url:
         scheme = urlsplit(url).scheme
         if scheme not in POSTGRES_SCHEMES:
@@ -134,6 +137,11 @@ def report(result: PruneResult, options: Options) -> dict:
     }
 
 
+def _log_batch(batch: Sequence[ThreadActivity]) -> None:
+    """One stderr line per committed batch, so a run stopped midway still shows what it did."""
+    print(f"prune: batch of {len(batch)} thread(s), down to {batch[-1].thread_id!r}", file=sys.stderr, flush=True)
+
+
 async def run(options: Options) -> dict:
     async with await psycopg.AsyncConnection.connect(
         options.database_url,
@@ -142,7 +150,9 @@ async def run(options: Options) -> dict:
     ) as conn:
         if not await checkpoint_tables_exist(conn):
             raise LookupError("the database has no checkpoints table: run the migration (python -m app.migrate) first")
-        result = await prune(conn, options.policy, batch_size=options.batch_size, dry_run=options.dry_run)
+        result = await prune(
+            conn, options.policy, batch_size=options.batch_size, dry_run=options.dry_run, on_batch=_log_batch
+        )
     return report(result, options)
 
 

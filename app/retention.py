@@ -32,7 +32,7 @@ checkpoint, not on its older ones.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -233,10 +233,12 @@ async def prune(
     batch_size: int,
     dry_run: bool = False,
     now: datetime | None = None,
+    on_batch: Callable[[list[ThreadActivity]], None] | None = None,
 ) -> PruneResult:
-    """Delete every expired thread, `batch_size` threads per transaction; a dry run only lists them.
+    """Delete every expired thread, one transaction per page of `batch_size` threads; a dry run only lists them.
 
     `conn` should be in autocommit mode so that each batch commits on its own.
+    `on_batch` is called with each non-empty batch after it is committed (or listed).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -252,6 +254,8 @@ async def prune(
         if listed:
             result.threads += listed
             result.batches += 1
+            if on_batch is not None:
+                on_batch(listed)
     return result
 
 

@@ -258,7 +258,8 @@ async def test_cli_prunes_end_to_end_and_reports_json(saver, conn, now, postgres
     assert (report["threads"], report["interrupted_threads"], report["batches"]) == (2, 1, 2)
     assert sorted(report["thread_ids"]) == sorted(EXPIRED)
     assert report["thread_ids_truncated"] is False
-    assert "deleted 2 thread(s)" in done.stderr
+    assert "deleted 2 thread(s) in 2 batch(es)" in done.stderr
+    assert done.stderr.count("prune: batch of 1 thread(s)") == 2
     assert (await thread_ids_per_table(conn))["checkpoints"] == set(KEPT)
 
 
@@ -323,6 +324,7 @@ def test_cli_without_database_url_exits_2_before_touching_anything():
     run = _run_cli("--days", "30", "--interrupted-days", "90", database_url=None)
     assert run.returncode == 2
     assert "DATABASE_URL is not set: prune needs the PostgreSQL checkpoint database" in run.stderr
+    assert "embedded SQLite store" in run.stderr
     assert run.stdout == ""
 
 
