@@ -39,6 +39,7 @@ def test_assistants_are_the_registered_graphs(client: SyncLangGraphClient) -> No
     schemas = client.assistants.get_schemas("review")
     assert schemas["graph_id"] == "review"
     assert set(schemas) >= {"input_schema", "output_schema", "state_schema", "context_schema"}
+    assert "document" in schemas["state_schema"]["properties"]
 
 
 def test_unknown_assistant_is_the_clients_not_found_error(client: SyncLangGraphClient) -> None:
