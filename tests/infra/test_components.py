@@ -92,6 +92,8 @@ def test_observability_alone_has_one_rule_per_alert():
         "LangGraphServerNotReady",
         "LangGraphRunErrorRatio",
         "LangGraphCheckpointWriteSlow",
+        "LangGraphCheckpointDbGrowingFast",
+        "LangGraphOldThreadsNotPruned",
     }
     assert {a.name for a in infra.ALERTS} == names
     monitor = run.one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor").inputs["spec"]

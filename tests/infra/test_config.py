@@ -30,7 +30,35 @@ BAD_CONFIGS = [
     ),
     ({"postgres": {"storagSize": "1Gi"}}, "langgraph-k8s:postgres.storagSize: unknown key"),
     ({"postgres": {"image": "postgres:17"}}, "langgraph-k8s:postgres.image: must pin a digest"),
-    ({"postgres": {"mode": "external"}}, "langgraph-k8s:databaseUrl: is required when postgres.mode is 'external'"),
+    (
+        {"postgres": {"mode": "external"}, "backup": {"enabled": False}},
+        "langgraph-k8s:databaseUrl: is required when postgres.mode is 'external'",
+    ),
+    (
+        {"postgres": {"mode": "external"}},
+        "langgraph-k8s:backup.enabled is only for postgres.mode 'in-cluster' (got 'external')",
+    ),
+    (
+        {"retention": {"days": 30, "interruptedDays": 7}},
+        "langgraph-k8s:retention.interruptedDays (7) must be >= days (30)",
+    ),
+    ({"retention": {"interruptedDays": 7}}, "langgraph-k8s:retention.days: is required"),
+    ({"retention": {"days": 0}}, "langgraph-k8s:retention.days: input should be greater than or equal to 1"),
+    (
+        {"retention": {"days": 30, "schedule": "daily at 3"}},
+        "langgraph-k8s:retention.schedule: must be a cron schedule with five fields",
+    ),
+    (
+        {"backup": {"enabled": True, "schedule": "0 0 3 * * *"}},
+        "langgraph-k8s:backup.schedule: must be a cron schedule with five fields",
+    ),
+    ({"backup": {"keep": 0}}, "langgraph-k8s:backup.keep: input should be greater than or equal to 1"),
+    ({"backup": {"storageSize": "lots"}}, "langgraph-k8s:backup.storageSize: must be a Kubernetes quantity"),
+    ({"dashboard": {"enabled": "sometimes"}}, "langgraph-k8s:dashboard.enabled: input should be a valid boolean"),
+    (
+        {"observability": {"thresholds": {"oldestThreadAgeDays": -1}}},
+        "langgraph-k8s:observability.thresholds.oldestThreadAgeDays: input should be greater than 0",
+    ),
     (
         {"server": {"logLevel": "TRACE"}},
         "langgraph-k8s:server.logLevel: must be one of 'DEBUG', 'INFO', 'WARNING', 'ERROR' (got 'TRACE')",

@@ -14,11 +14,12 @@ K = "kubernetes:"
 EXPECTED = {
     "dev": {
         "kubernetes:core/v1:Namespace": 1,
-        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 4,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 5,
         "kubernetes:core/v1:Service": 2,
         "kubernetes:core/v1:Secret": 3,
         "kubernetes:apps/v1:StatefulSet": 1,
         "kubernetes:batch/v1:Job": 1,
+        "kubernetes:batch/v1:CronJob": 1,
         "kubernetes:core/v1:ServiceAccount": 1,
         "kubernetes:core/v1:ConfigMap": 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
@@ -28,13 +29,15 @@ EXPECTED = {
     },
     "prod": {
         "kubernetes:core/v1:Namespace": 1,
-        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 4,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 6,
         "kubernetes:core/v1:Service": 2,
         "kubernetes:core/v1:Secret": 3,
         "kubernetes:apps/v1:StatefulSet": 1,
         "kubernetes:batch/v1:Job": 1,
+        "kubernetes:batch/v1:CronJob": 2,
+        "kubernetes:core/v1:PersistentVolumeClaim": 1,
         "kubernetes:core/v1:ServiceAccount": 1,
-        "kubernetes:core/v1:ConfigMap": 1,
+        "kubernetes:core/v1:ConfigMap": 3,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
         "kubernetes:apps/v1:Deployment": 1,
         "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
@@ -59,6 +62,8 @@ def pod_specs(run):
         spec = r.inputs.get("spec", {})
         if "template" in spec:
             yield r, spec["template"]["spec"]
+        if "jobTemplate" in spec:
+            yield r, spec["jobTemplate"]["spec"]["template"]["spec"]
 
 
 def test_inventory(run):
@@ -75,7 +80,7 @@ def test_inventory(run):
 
 def test_every_pod_is_restricted(run):
     specs = list(pod_specs(run))
-    assert {r.kind for r, _ in specs} == {"Deployment", "StatefulSet", "Job"}
+    assert {r.kind for r, _ in specs} == {"Deployment", "StatefulSet", "Job", "CronJob"}
     for resource, spec in specs:
         assert spec["automountServiceAccountToken"] is False, resource.name
         assert spec["securityContext"]["runAsNonRoot"] is True
@@ -126,7 +131,7 @@ def test_migration_job_runs_before_the_deployment(run):
     deployment = run.one("kubernetes:apps/v1:Deployment")
     assert job.urn in deployment.dependencies  # the engine waits for the Job to complete before rolling
     assert job.inputs["spec"]["template"]["spec"]["containers"][0]["command"] == contract.MIGRATE_COMMAND
-    env = run.one("kubernetes:core/v1:ConfigMap").inputs["data"]
+    env = next(c for c in run.of_type("kubernetes:core/v1:ConfigMap") if "server" in c.name).inputs["data"]
     assert env[contract.Env.MIGRATE_ON_STARTUP] == "false"
 
 
@@ -171,6 +176,10 @@ def test_network_policies(run):
     server_pod = run.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["metadata"]["labels"]
     job_pod = run.one("kubernetes:batch/v1:Job").inputs["spec"]["template"]["metadata"]["labels"]
     assert allowed.items() <= server_pod.items() and allowed.items() <= job_pod.items()
+    for cron_job in run.of_type("kubernetes:batch/v1:CronJob"):
+        assert (
+            allowed.items() <= cron_job.inputs["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"].items()
+        )
     server = next(p for p in policies if "server" in p.name).inputs["spec"]
     sources = [
         rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for rule in server["ingress"]
