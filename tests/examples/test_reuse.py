@@ -1,0 +1,240 @@
+"""examples/reuse: another Pulumi project using the components from the INSTALLED package, under mocks.
+
+A virtualenv is made once per session and the package is pip-installed into it from a copy of this
+checkout; third-party dependencies are shared with the test interpreter's site-packages (a `.pth` file) so
+nothing is downloaded. The example's program runs inside that virtualenv (`run_example.py`).
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from langgraph.checkpoint.memory import InMemorySaver
+
+from app.server.registry import load_registry
+from infra.mocks import MOCK_IMAGE_DIGEST, PROJECT_ROOT, is_secret, reveal
+from tests.render import validators
+
+EXAMPLE = PROJECT_ROOT / "examples" / "reuse"
+RUNNER = Path(__file__).with_name("run_example.py")
+PROJECT_SCHEMA = PROJECT_ROOT.parent / "shared" / "schemas" / "pulumi-project.json"
+PACKAGE_FILES = ("pyproject.toml", "README.md", "infra", "app")
+STACK = "dev"
+REPOSITORY = "registry.example.com/support/agent"
+
+
+@pytest.fixture(scope="session")
+def installed_venv(tmp_path_factory) -> Path:
+    """A virtualenv with langgraph-k8s installed by pip from a copy of this checkout; returns its python."""
+    root = tmp_path_factory.mktemp("reuse-venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", root / "venv"], check=True)
+    python = root / "venv" / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(purelib) / "shared-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    source = root / "src"  # a copy, so the build leaves no build/ or egg-info in the checkout
+    source.mkdir()
+    for name in PACKAGE_FILES:
+        if (PROJECT_ROOT / name).is_dir():
+            shutil.copytree(PROJECT_ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(PROJECT_ROOT / name, source / name)
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", source],
+        check=True,
+        capture_output=True,
+    )
+    return python
+
+
+@pytest.fixture(scope="session")
+def example_run(installed_venv, tmp_path_factory):
+    render_dir = tmp_path_factory.mktemp("reuse-render") / STACK
+    completed = subprocess.run(
+        [installed_venv, RUNNER, EXAMPLE, STACK, render_dir],
+        cwd=EXAMPLE,  # where the Pulumi CLI runs a program
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    report = json.loads(completed.stdout)
+    report["render_dir"] = render_dir
+    report["site_packages"] = subprocess.run(
+        [installed_venv, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return report
+
+
+def of_type(report, type_token):
+    return [r for r in report["resources"] if r["type"] == type_token]
+
+
+def one(report, type_token):
+    found = of_type(report, type_token)
+    assert len(found) == 1, f"expected one {type_token}, found {[r['name'] for r in found]}"
+    return found[0]
+
+
+def test_example_project_file_is_schema_valid():
+    project = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())
+    jsonschema.validate(project, json.loads(PROJECT_SCHEMA.read_text()))
+    stack = yaml.safe_load((EXAMPLE / f"Pulumi.{STACK}.yaml").read_text())["config"]
+    declared = set(project["config"])
+    assert {key.split(":", 1)[1] for key in stack} <= declared
+    assert {key.split(":", 1)[0] for key in stack} == {project["name"]}
+
+
+def test_example_requires_the_package_not_a_path_into_the_checkout():
+    requirements = [
+        line for line in (EXAMPLE / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")
+    ]
+    assert requirements == ["../.."]
+    assert (EXAMPLE / "../.." / "pyproject.toml").resolve() == PROJECT_ROOT / "pyproject.toml"
+
+
+def test_components_come_from_the_installed_package(example_run):
+    for module in example_run["modules"].values():
+        assert module.startswith(example_run["site_packages"]), module
+
+
+def test_inventory_uses_the_components_not_the_platform(example_run):
+    counts: dict[str, int] = {}
+    for r in example_run["resources"]:
+        counts[r["type"]] = counts.get(r["type"], 0) + 1
+    assert {t: n for t, n in counts.items() if t.startswith("langgraph:")} == {
+        "langgraph:index:ServerImage": 1,
+        "langgraph:index:PostgresCheckpointStore": 1,
+        "langgraph:index:SchemaMigration": 1,
+        "langgraph:index:LangGraphService": 1,
+        "langgraph:index:Observability": 1,
+        "langgraph:index:Ingress": 1,
+    }
+    assert {t: n for t, n in counts.items() if not t.startswith("langgraph:")} == {
+        "kubernetes:core/v1:Namespace": 1,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 4,
+        "docker:index/image:Image": 2,
+        "random:index/randomPassword:RandomPassword": 1,
+        "kubernetes:core/v1:Secret": 3,
+        "kubernetes:core/v1:Service": 2,
+        "kubernetes:apps/v1:StatefulSet": 1,
+        "kubernetes:batch/v1:Job": 1,
+        "kubernetes:core/v1:ServiceAccount": 1,
+        "kubernetes:core/v1:ConfigMap": 1,
+        "kubernetes:apps/v1:Deployment": 1,
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
+        "kubernetes:policy/v1:PodDisruptionBudget": 1,
+        "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": 1,
+        "kubernetes:monitoring.coreos.com/v1:PrometheusRule": 1,
+        "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": 1,
+    }
+
+
+def test_images_are_the_installed_server_plus_the_agent_directory(example_run):
+    images = {r["name"]: r["inputs"] for r in of_type(example_run, "docker:index/image:Image")}
+    server = images["server-image-build"]
+    server_dir = Path(example_run["modules"]["app"]).parent
+    assert Path(server["build"]["context"]) == server_dir
+    assert Path(server["build"]["dockerfile"]) == server_dir / "Dockerfile"
+    assert (PROJECT_ROOT / "app" / "Dockerfile").is_file()
+    for name in ("Dockerfile", ".dockerignore", "requirements.txt"):  # the bundled build, as package data
+        assert (server_dir / name).read_bytes() == (PROJECT_ROOT / "app" / name).read_bytes()
+    assert server["imageName"] == f"{REPOSITORY}-server:latest"
+
+    agent = images["agent-image"]
+    assert (EXAMPLE / agent["build"]["context"]).resolve() == EXAMPLE / "agent"
+    assert (EXAMPLE / agent["build"]["dockerfile"]).resolve() == EXAMPLE / "agent" / "Dockerfile"
+    assert agent["build"]["args"] == {"SERVER_IMAGE": f"{REPOSITORY}-server@{MOCK_IMAGE_DIGEST}"}
+
+    pinned_agent = f"{REPOSITORY}@{MOCK_IMAGE_DIGEST}"
+    deployment = one(example_run, "kubernetes:apps/v1:Deployment")["inputs"]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == pinned_agent
+    job = one(example_run, "kubernetes:batch/v1:Job")["inputs"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == pinned_agent
+    assert example_run["stack_outputs"]["image"] == pinned_agent
+
+
+def test_agent_image_serves_the_agents_own_langgraph_json():
+    dockerfile = (EXAMPLE / "agent" / "Dockerfile").read_text()
+    copied_to = re.search(r"^COPY\b.*\s\.\s+(\S+)$", dockerfile, re.MULTILINE).group(1)
+    config_path = re.search(r"^ENV LANGGRAPH_CONFIG=(\S+)$", dockerfile, re.MULTILINE).group(1)
+    local_config = EXAMPLE / "agent" / Path(config_path).relative_to(copied_to)
+    registry = load_registry(local_config, InMemorySaver())
+    assert registry.names() == ["triage"]
+    result = registry.get("triage").graph.invoke(
+        {"message": "The API is down again"}, {"configurable": {"thread_id": "t1"}}
+    )
+    assert result["queue"] == "outage" and "outage team" in result["reply"]
+
+
+def test_deployment_does_not_override_the_images_graph_config(example_run):
+    config_map = one(example_run, "kubernetes:core/v1:ConfigMap")["inputs"]
+    assert "LANGGRAPH_CONFIG" not in config_map["data"]
+    container = one(example_run, "kubernetes:apps/v1:Deployment")["inputs"]["spec"]["template"]["spec"]["containers"][0]
+    assert all(e["name"] != "LANGGRAPH_CONFIG" for e in container.get("env", []))
+
+
+def test_store_secret_and_server_wiring(example_run):
+    secrets = {r["name"]: r["inputs"] for r in of_type(example_run, "kubernetes:core/v1:Secret")}
+    assert set(secrets) == {"agent-db-credentials", "agent-db-dsn", "agent-secret"}
+    for secret in secrets.values():
+        assert is_secret(secret["stringData"])
+        assert secret["metadata"]["namespace"] == "support-agent"
+    dsn = reveal(secrets["agent-db-dsn"]["stringData"])["DATABASE_URL"]
+    assert dsn.startswith("postgresql://langgraph:")
+    assert "@agent-db-postgres.support-agent.svc.cluster.local:5432/" in dsn
+    assert reveal(secrets["agent-secret"]["stringData"])["DATABASE_URL"] == dsn
+
+    deployment = one(example_run, "kubernetes:apps/v1:Deployment")["inputs"]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    store_policy = next(
+        r["inputs"]
+        for r in of_type(example_run, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if r["name"] == "agent-db-netpol"
+    )
+    admitted = store_policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+    assert admitted.items() <= pod_labels.items()
+    job_labels = one(example_run, "kubernetes:batch/v1:Job")["inputs"]["spec"]["template"]["metadata"]["labels"]
+    assert admitted.items() <= job_labels.items()
+    assert "replicas" not in deployment["spec"]
+
+    service = {r["name"]: r["inputs"] for r in of_type(example_run, "kubernetes:core/v1:Service")}["agent-service"]
+    assert service["spec"]["type"] == "ClusterIP" and service["spec"]["ports"][0]["port"] == 8000
+    route = one(example_run, "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")["inputs"]["spec"]
+    assert route["hostnames"] == ["support-agent.dev.example.com"]
+    assert route["parentRefs"][0]["namespace"] == "gateway-system"
+    assert example_run["stack_outputs"]["url"] == "https://support-agent.dev.example.com"
+
+
+def test_deployment_waits_for_the_migration(example_run):
+    by_urn = {r["urn"]: r for r in example_run["resources"]}
+    deployment = one(example_run, "kubernetes:apps/v1:Deployment")
+    job = one(example_run, "kubernetes:batch/v1:Job")
+    assert job["urn"] in deployment["dependencies"]  # the engine expands a component dependency to its children
+    assert by_urn[job["parent"]]["type"] == "langgraph:index:SchemaMigration"
+
+
+def test_example_render_passes_the_schema_validators(example_run):
+    manifests = validators.load_manifests(example_run["render_dir"])
+    assert {m.body["kind"] for m in manifests} >= {"Deployment", "StatefulSet", "Job", "HTTPRoute", "PrometheusRule"}
+    crds = validators.CustomResourceSchemas.from_directory(validators.CRD_DIR)
+    findings = [*validators.check_builtin_schemas(manifests, custom_groups=crds.groups), *crds.check(manifests)]
+    assert findings == []
+
+
+def test_agent_dockerfile_passes_hadolint():
+    assert validators.run_hadolint(EXAMPLE / "agent" / "Dockerfile") == []
