@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
             runtime.attach(database, registry)
             if database.pool is not None:
                 runtime.metrics.watch_pool(database.pool)
+                runtime.metrics.watch_checkpoint_store(database.pool, runtime.stats)
             runtime.stats.start()
             log.info(
                 "server started",

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool
 
 from app.contract import RUN_OUTCOMES, Metrics
+from app.retention import database_size_bytes, oldest_thread_age_seconds
 
 log = logging.getLogger(__name__)
 disable_created_metrics()  # no `_created` series: the alerts and dashboard do not use them
@@ -70,6 +71,18 @@ class ServerMetrics:
 
     def watch_pool(self, pool: AsyncConnectionPool) -> None:
         self.registry.register(PoolCollector(pool))
+
+    def watch_checkpoint_store(self, pool: AsyncConnectionPool, stats: BackgroundStats) -> None:
+        """Export the checkpoint database's size and oldest thread age, refreshed by `stats` (not per scrape)."""
+        db_size = Gauge(Metrics.CHECKPOINT_DB_SIZE, "Size of the checkpoint database", registry=self.registry)
+        oldest = Gauge(Metrics.OLDEST_THREAD_AGE, "Age of the oldest thread's last checkpoint", registry=self.registry)
+
+        async def refresh() -> None:
+            async with pool.connection() as conn:
+                db_size.set(await database_size_bytes(conn))
+                oldest.set(await oldest_thread_age_seconds(conn))
+
+        stats.add(refresh)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.http_requests.labels(method, route, str(status)).inc()

@@ -126,3 +126,24 @@ def test_migrations_must_be_numbered_in_order(tmp_path: Path) -> None:
         asyncio.run(migrate(Settings(**{Env.DATA_DIR: str(tmp_path)}), (NOTES_INDEX,)))
     with pytest.raises(ValueError, match="lower_snake_case"):
         Migration(version=1, name="Drop table; --", postgres="", sqlite="")
+
+
+def test_checkpoint_store_gauges_come_from_the_database(postgres_env: dict[str, str]) -> None:
+    with serve(postgres_env) as client:
+        assert client.post("/graphs/steps/invoke", json={"input": {"value": 1}, "thread_id": "g-1"}).status_code == 200
+        runtime = client.app.state.runtime
+        client.portal.call(runtime.stats.refresh)
+        samples = {
+            line.split(" ")[0]: float(line.split(" ")[1])
+            for line in client.get(METRICS_PATH).text.splitlines()
+            if line and not line.startswith("#")
+        }
+    assert samples[Metrics.CHECKPOINT_DB_SIZE] > 1_000_000  # an empty PostgreSQL database is ~7 MB
+    assert 0 <= samples[Metrics.OLDEST_THREAD_AGE] < 60
+
+
+def test_sqlite_exports_no_checkpoint_store_gauges(sqlite_env: dict[str, str]) -> None:
+    with serve(sqlite_env) as client:
+        text = client.get(METRICS_PATH).text
+    assert Metrics.CHECKPOINT_DB_SIZE not in text
+    assert Metrics.OLDEST_THREAD_AGE not in text
