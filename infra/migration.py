@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from app import contract
+from infra.image import env_secret_checkov_skips
 from infra.labels import (
     DNS_EGRESS,
     container_security_context,
@@ -46,7 +47,13 @@ class SchemaMigration(pulumi.ComponentResource):
         }
         job = k8s.batch.v1.Job(
             f"{name}-job",
-            metadata={"namespace": namespace, "labels": labels},
+            metadata={
+                "namespace": namespace,
+                "labels": labels,
+                "annotations": env_secret_checkov_skips(
+                    args["image"], f"The migrate command reads {contract.Env.DATABASE_URL} from env only"
+                ),
+            },
             spec={
                 "backoffLimit": 4,
                 "activeDeadlineSeconds": 900,

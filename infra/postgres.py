@@ -19,6 +19,8 @@ from infra.labels import (
 )
 
 POSTGRES_PORT = 5432
+CREDENTIALS_MOUNT = "/run/secrets/postgres"
+CREDENTIAL_KEYS = ("POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB")
 DSN_KEY = "DATABASE_URL"
 DATA_MOUNT = "/var/lib/postgresql/data"
 
@@ -178,8 +180,14 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
                                 "image": args.get("image", POSTGRES_IMAGE),
                                 "imagePullPolicy": "Always",
                                 "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT}],
-                                "envFrom": [{"secretRef": {"name": credentials.metadata.name}}],
-                                "env": [{"name": "PGDATA", "value": f"{DATA_MOUNT}/pgdata"}],
+                                # The image's entrypoint reads each `<NAME>_FILE`: no secret in the environment.
+                                "env": [
+                                    {"name": "PGDATA", "value": f"{DATA_MOUNT}/pgdata"},
+                                    *(
+                                        {"name": f"{key}_FILE", "value": f"{CREDENTIALS_MOUNT}/{key}"}
+                                        for key in CREDENTIAL_KEYS
+                                    ),
+                                ],
                                 "securityContext": container_security_context(),
                                 "resources": resources_spec(resources),
                                 "startupProbe": {**probe, "periodSeconds": 5, "failureThreshold": 60},
@@ -194,10 +202,18 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
                                     {"name": "data", "mountPath": DATA_MOUNT},
                                     {"name": "run", "mountPath": "/var/run/postgresql"},
                                     {"name": "tmp", "mountPath": contract.TMP_DIR},
+                                    {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True},
                                 ],
                             }
                         ],
-                        "volumes": [{"name": "run", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
+                        "volumes": [
+                            {"name": "run", "emptyDir": {}},
+                            {"name": "tmp", "emptyDir": {}},
+                            {
+                                "name": "credentials",
+                                "secret": {"secretName": credentials.metadata.name, "defaultMode": 0o440},
+                            },
+                        ],
                     },
                 },
                 "volumeClaimTemplates": [volume_claim],

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from app import contract
-from infra.image import is_pinned
+from infra.image import env_secret_checkov_skips
 from infra.labels import (
     DNS_EGRESS,
     JOB_LABEL,
@@ -130,17 +130,8 @@ class LangGraphService(pulumi.ComponentResource):
         )
         pod_labels = {**labels, **args.get("pod_labels", {})}
         http_probe = lambda path: {"httpGet": {"path": path, "port": contract.HTTP_PORT_NAME}}  # noqa: E731
-        annotations = pulumi.Output.from_input(args["image"]).apply(
-            lambda image: {
-                "checkov.io/skip1": "CKV_K8S_35=The server reads DATABASE_URL and API_KEYS from env (app.contract.Env)",
-                **(
-                    {}
-                    if is_pinned(image)
-                    else {
-                        "checkov.io/skip2": "CKV_K8S_43=Unpushed local build for a local cluster has no registry digest"
-                    }
-                ),
-            }
+        annotations = env_secret_checkov_skips(
+            args["image"], f"The server reads {contract.Env.DATABASE_URL} and {contract.Env.API_KEYS} from env"
         )
         deployment_spec = {
             "selector": {"matchLabels": selector},
