@@ -22,7 +22,7 @@ from pydantic.alias_generators import to_camel
 PROJECT = "langgraph-k8s"
 
 POSTGRES_IMAGE = (
-    "docker.io/library/postgres:17.6-alpine@sha256:ef257d85f76e48da1c64832459b59fcaba1a4dac97bf5d7450c77753542eee94"
+    "docker.io/library/postgres:17.6-bookworm@sha256:f3bd19c606e442c3d7bdfa8002e03fe260a1023351e0ea4598032022b68dd6e3"
 )
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -51,7 +51,9 @@ class StackConfigError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, use_attribute_docstrings=True
+    )
 
 
 def _quantity(value: str) -> str:
@@ -81,32 +83,43 @@ Cron = Annotated[str, AfterValidator(_cron)]
 
 class ResourceAmounts(_Model):
     cpu: Quantity
+    """CPU quantity, e.g. `250m` or `1`."""
     memory: Quantity
+    """Memory quantity, e.g. `512Mi` or `2Gi`."""
 
 
 class Resources(_Model):
     """Container requests and limits."""
 
     requests: ResourceAmounts = ResourceAmounts(cpu="250m", memory="512Mi")
+    """What the scheduler reserves for the container."""
     limits: ResourceAmounts = ResourceAmounts(cpu="1", memory="1Gi")
+    """The most the container may use; memory over it is OOM-killed."""
 
 
 class BuildImage(_Model):
     """Build the server image with Docker from a context directory."""
 
     context: str = "app"
+    """Docker build context directory, relative to the project."""
     dockerfile: str = "app/Dockerfile"
+    """Dockerfile path, relative to the project."""
     platform: str = "linux/amd64"
+    """Target platform of the build."""
     push: bool = True
+    """Push to `image.repository`; `false` for a local cluster that shares the Docker daemon."""
 
 
 class Image(_Model):
     """The server image: built from `build` and pushed to `repository`, or a prebuilt `reference` by digest."""
 
     repository: str = "localhost:5000/langgraph-server"
+    """Repository the built image is pushed to; the Deployment uses its digest."""
     tag: str = "latest"
+    """Tag given to the build (the Deployment still pins the digest)."""
     build: BuildImage = BuildImage()
     reference: str | None = None
+    """A prebuilt image by digest (`repo@sha256:...`); skips the build when set."""
 
     @field_validator("reference")
     @classmethod
@@ -120,12 +133,19 @@ class Autoscaling(_Model):
     """HorizontalPodAutoscaler bounds and targets."""
 
     enabled: bool = False
+    """Create an HPA (and leave `spec.replicas` to it) instead of a fixed `replicas` count."""
     min_replicas: int = Field(2, ge=1, le=1000)
+    """Fewest server pods the HPA keeps."""
     max_replicas: int = Field(5, ge=1, le=1000)
+    """Most server pods the HPA may run; at least `minReplicas`."""
     cpu_target_percent: int = Field(70, ge=1, le=100)
+    """Average CPU utilisation (% of requests) the HPA aims for."""
     memory_target_percent: int = Field(80, ge=1, le=100)
+    """Average memory utilisation (% of requests) the HPA aims for."""
     in_flight_runs_target: int | None = Field(None, ge=1, le=10000)
+    """Average in-flight graph runs per pod the HPA aims for (needs prometheus-adapter); unset: CPU and memory only."""
     scale_down_stabilization_seconds: int = Field(300, ge=0, le=3600)
+    """How long the HPA waits before removing pods."""
 
     @model_validator(mode="after")
     def _bounds(self) -> "Autoscaling":
@@ -141,14 +161,21 @@ class Postgres(_Model):
     """The checkpoint store: an in-cluster StatefulSet, or an external database (DSN from secret config)."""
 
     mode: Literal["in-cluster", "external"] = "in-cluster"
+    """`in-cluster` runs a StatefulSet; `external` uses the secret `databaseUrl`."""
     image: str = POSTGRES_IMAGE
+    """Postgres image, pinned by digest."""
     storage_size: Quantity = "5Gi"
+    """Size of the data volume."""
     storage_class: str | None = None
+    """StorageClass of the data volume; unset: the cluster default."""
     database: str = Field("langgraph", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    """Database name."""
     user: str = Field("langgraph", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    """Database user (its password is generated)."""
     resources: Resources = Resources(
         requests=ResourceAmounts(cpu="250m", memory="512Mi"), limits=ResourceAmounts(cpu="1", memory="1Gi")
     )
+    """Requests and limits of the Postgres container."""
 
     @field_validator("image")
     @classmethod
@@ -166,6 +193,7 @@ class Retention(_Model):
     interrupted_days: int | None = Field(None, ge=1, le=3650)
     """Threads waiting on a human (interrupted) are kept this long instead; at least `days` (default: `days`)."""
     schedule: Cron = "17 3 * * *"
+    """When the prune runs (cron, UTC)."""
     batch_size: int = Field(500, ge=1, le=10000)
     """Threads deleted per transaction, so no lock is held long."""
 
@@ -185,17 +213,22 @@ class Backup(_Model):
     """Nightly `pg_dump` of the in-cluster checkpoint database to a PersistentVolumeClaim (Postgres's own image)."""
 
     enabled: bool = False
+    """Run the backup CronJob (in-cluster Postgres only)."""
     schedule: Cron = "30 2 * * *"
+    """When the dump runs (cron, UTC)."""
     keep: int = Field(7, ge=1, le=365)
     """How many dump files to keep; older ones are deleted after each successful dump."""
     storage_size: Quantity = "10Gi"
+    """Size of the backup volume."""
     storage_class: str | None = None
+    """StorageClass of the backup volume; unset: the cluster default."""
 
 
 class Dashboard(_Model):
     """A Grafana dashboard as a ConfigMap that Grafana's sidecar picks up."""
 
     enabled: bool = False
+    """Create the Grafana dashboard ConfigMap."""
     folder: str = Field("LangGraph", min_length=1, max_length=100)
     """Grafana folder (the sidecar's `grafana_folder` annotation)."""
     label: str = Field("grafana_dashboard", pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -206,19 +239,27 @@ class GatewayRef(_Model):
     """The existing Gateway an HTTPRoute attaches to."""
 
     name: str = Field(pattern=_DNS_LABEL.pattern)
+    """Name of the Gateway."""
     namespace: str = Field(pattern=_DNS_LABEL.pattern)
+    """Namespace of the Gateway."""
     section_name: str | None = None
+    """Listener of the Gateway to attach to; unset: all."""
 
 
 class Ingress(_Model):
     """How traffic reaches the server: Gateway API (recommended), an Ingress, or not at all."""
 
     mode: Literal["gateway", "ingress", "none"] = "none"
+    """`gateway` (an HTTPRoute, recommended), `ingress` (networking.k8s.io/v1 Ingress) or `none`."""
     host: str | None = None
+    """Public host name; required unless mode is `none`."""
     tls_issuer: str | None = None
+    """cert-manager ClusterIssuer for the host's certificate (ingress mode); unset: no TLS from here."""
     gateway: GatewayRef | None = None
     ingress_class_name: str | None = None
+    """IngressClass to use; required in ingress mode."""
     controller_namespace: str = Field("ingress", pattern=_DNS_LABEL.pattern)
+    """Namespace of the gateway or ingress controller pods, admitted by the server's NetworkPolicy."""
 
     @field_validator("host")
     @classmethod
@@ -241,12 +282,17 @@ class Ingress(_Model):
 class Thresholds(_Model):
     """Alert thresholds."""
 
-    http_5xx_ratio: float = Field(0.05, gt=0, lt=1)
+    http_5xx_ratio: float = Field(0.05, gt=0, lt=1, alias="http5xxRatio")
+    """Alert when this share of requests fails with a 5xx."""
     p95_latency_seconds: float = Field(2.0, gt=0)
+    """Alert when p95 request latency exceeds this."""
     memory_limit_ratio: float = Field(0.9, gt=0, le=1)
+    """Alert when a pod uses this share of its memory limit."""
     run_error_ratio: float = Field(0.1, gt=0, lt=1)
+    """Alert when this share of a graph's runs ends in error."""
     checkpoint_write_p95_seconds: float = Field(0.5, gt=0)
-    checkpoint_db_growth_6h_bytes: float = Field(2 * 1024**3, gt=0)
+    """Alert when p95 checkpoint write latency exceeds this."""
+    checkpoint_db_growth_6h_bytes: float = Field(2 * 1024**3, gt=0, alias="checkpointDbGrowth6hBytes")
     """Alert when the checkpoint database grows more than this in 6 hours."""
     oldest_thread_age_days: float | None = Field(None, gt=0)
     """Alert when a thread is older than this; default: retention's longest age + 2 days, or 90 without retention."""
@@ -256,8 +302,11 @@ class Observability(_Model):
     """Prometheus Operator resources (needs its CRDs in the cluster)."""
 
     enabled: bool = False
+    """Create the ServiceMonitor and PrometheusRule (needs the Prometheus Operator CRDs)."""
     prometheus_namespace: str = Field("monitoring", pattern=_DNS_LABEL.pattern)
+    """Namespace of Prometheus, admitted to the metrics port."""
     rule_labels: dict[str, str] = {}
+    """Extra labels on the PrometheusRule, e.g. what your Prometheus `ruleSelector` matches."""
     thresholds: Thresholds = Thresholds()
 
 
@@ -265,17 +314,25 @@ class Server(_Model):
     """Non-secret server settings."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Server log level."""
     cors_origins: list[str] = []
+    """Browser origins allowed by CORS, each `scheme://host[:port]`; `*` is refused."""
     auth: bool = True
+    """Require an API key on the graph routes; one is generated and exported as the secret `apiKey`."""
     max_run_seconds: int = Field(600, ge=10, le=86400)
+    """Longest a graph run may take; also sets the drain timeout and the pod's termination grace period."""
     db_pool_max_size: int = Field(10, ge=1, le=200)
+    """Connections per server pod (`replicas x this` bounds Postgres connections)."""
 
     @field_validator("cors_origins")
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:
-        bad = [o for o in value if o != "*" and not re.match(r"^https?://[^/\s]+$", o)]
+        bad = [o for o in value if not re.match(r"^https?://[^/\s*]+$", o)]
         if bad:
-            raise ValueError(f"each origin must be '*' or 'scheme://host[:port]' without a path (got {bad})")
+            raise ValueError(
+                f"each origin must be an explicit 'scheme://host[:port]' without a path; '*' is refused because "
+                f"the server allows credentials (got {bad})"
+            )
         return value
 
 
@@ -283,6 +340,7 @@ class Egress(_Model):
     """Outbound HTTPS destinations (CIDRs) the server may reach, e.g. model providers."""
 
     https_cidrs: list[str] = []
+    """CIDRs the server may reach on 443, e.g. model providers; nothing else leaves the namespace."""
 
     @field_validator("https_cidrs")
     @classmethod
@@ -299,8 +357,10 @@ class StackConfig(_Model):
     """Everything a stack can set. Every field has a safe default."""
 
     namespace: str = "langgraph"
+    """Namespace everything is deployed to (created, PSA `restricted`)."""
     image: Image = Image()
     replicas: int = Field(1, ge=1, le=100)
+    """Server pods when autoscaling is off."""
     autoscaling: Autoscaling = Autoscaling()
     resources: Resources = Resources()
     postgres: Postgres = Postgres()

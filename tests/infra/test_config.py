@@ -23,6 +23,14 @@ BAD_CONFIGS = [
         {"namespace": "default"},
         "langgraph-k8s:namespace: must be a DNS label and not a system namespace (got 'default')",
     ),
+    (
+        {"server": {"corsOrigins": ["*"]}},
+        "langgraph-k8s:server.corsOrigins: each origin must be an explicit 'scheme://host[:port]'",
+    ),
+    (
+        {"observability": {"thresholds": {"http5xxRatio": 2}}},
+        "langgraph-k8s:observability.thresholds.http5xxRatio: input should be less than 1",
+    ),
     ({"replicas": "many"}, "langgraph-k8s:replicas: input should be a valid integer"),
     (
         {"resources": {"limits": {"cpu": "lots", "memory": "1Gi"}}},
