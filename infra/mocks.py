@@ -28,7 +28,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PROJECT_NAME = "langgraph-k8s"
+"""This checkout's root: the langgraph-k8s Pulumi project (`run_stack`'s default project directory)."""
+PROJECT_FILE = "Pulumi.yaml"
 
 UNKNOWN = rpc.UNKNOWN
 SECRET_SIG_KEY = rpc._special_sig_key
@@ -183,17 +184,39 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def stack_config(stack: str, root: Path = PROJECT_ROOT) -> dict[str, str]:
-    """`Pulumi.<stack>.yaml`'s `config:` as the engine hands it to a program: full keys, objects JSON-encoded."""
+class ProjectFileError(ValueError):
+    """A project's `Pulumi.yaml` does not name the project."""
+
+
+def project_name(root: Path = PROJECT_ROOT) -> str:
+    """The `name` in `<root>/Pulumi.yaml`, as the engine takes it.
+
+    A directory without a project file (a scratch program in a test) is named after the directory, as
+    `pulumi new` would name it.
+    """
+    project_file = root / PROJECT_FILE
+    if not project_file.is_file():
+        return root.resolve().name
+    name = (yaml.safe_load(project_file.read_text()) or {}).get("name")
+    if not isinstance(name, str) or not name:
+        raise ProjectFileError(f"{project_file} has no project 'name' (got {name!r})")
+    return name
+
+
+def stack_config(stack: str, root: Path = PROJECT_ROOT, project: str | None = None) -> dict[str, str]:
+    """`Pulumi.<stack>.yaml`'s `config:` as the engine hands it to a program: full keys, objects JSON-encoded.
+
+    Bare keys get the prefix `project` (default: the project's own name from `Pulumi.yaml`).
+    """
     document = yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text()) or {}
-    return encode_config(document.get("config") or {})
+    return encode_config(document.get("config") or {}, project or project_name(root))
 
 
-def encode_config(values: dict[str, Any]) -> dict[str, str]:
+def encode_config(values: dict[str, Any], project: str) -> dict[str, str]:
     """Config values keyed `project:key` (a bare key gets the project prefix), encoded as the engine does."""
     encoded = {}
     for key, value in values.items():
-        full_key = key if ":" in key else f"{PROJECT_NAME}:{key}"
+        full_key = key if ":" in key else f"{project}:{key}"
         if isinstance(value, str):
             encoded[full_key] = value
         else:
@@ -204,12 +227,13 @@ def encode_config(values: dict[str, Any]) -> dict[str, str]:
 def run_program(
     program: Callable[[], Any],
     *,
+    project: str = "test",
     stack: str = "test",
     config: dict[str, str] | None = None,
     preview: bool = False,
     mocks: pulumi.runtime.Mocks | None = None,
 ) -> ProgramRun:
-    """Run `program` under mocks with the given engine-shaped config; return everything it registered.
+    """Run `program` as `project`/`stack` under mocks with engine-shaped config; return everything it registered.
 
     Each run gets a fresh event loop and fresh runtime settings, so runs are independent. An exception
     raised by the program propagates; the resources registered before it are on `exc.run` if wanted.
@@ -218,7 +242,7 @@ def run_program(
     asyncio.set_event_loop(loop)
     monitor = RecordingMonitor(mocks or RecordingMocks())
     pulumi.runtime.set_all_config(config or {}, [])
-    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT_NAME, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     exports: dict[str, Any] = {}
 
     @pulumi.runtime.test
@@ -251,14 +275,20 @@ def run_stack(
     overrides: dict[str, Any] | None = None,
     preview: bool = False,
 ) -> ProgramRun:
-    """Run the real `__main__.py` with `Pulumi.<stack>.yaml` (plus `overrides`, bare or full keys)."""
-    config = stack_config(stack, root)
-    config.update(encode_config(overrides or {}))
+    """Run the project at `root` (its `__main__.py`, as the project named in its `Pulumi.yaml`) with
+    `Pulumi.<stack>.yaml` plus `overrides` (bare or full keys)."""
+    project = project_name(root)
+    config = stack_config(stack, root, project)
+    config.update(encode_config(overrides or {}, project))
     main = root / "__main__.py"
     sys.path.insert(0, str(root))
     try:
         return run_program(
-            lambda: runpy.run_path(str(main), run_name="__main__"), stack=stack, config=config, preview=preview
+            lambda: runpy.run_path(str(main), run_name="__main__"),
+            project=project,
+            stack=stack,
+            config=config,
+            preview=preview,
         )
     finally:
         sys.path.remove(str(root))

@@ -1,12 +1,14 @@
 """Offline render: the Kubernetes objects a stack would send to the cluster, one YAML file per object.
 
-    python -m infra.render <stack> [--out DIR]        (default: rendered/<stack>)
+    python -m infra.render <stack> [--out DIR] [--project DIR]
 
-Runs the real `__main__.py` with `Pulumi.<stack>.yaml` under Pulumi mocks (`infra.mocks`) and writes
-`<kind>-<name>.yaml` per object plus `index.yaml`. Output is deterministic. Every secret value is replaced
-by `REDACTED` (Pulumi secrets anywhere, and everything under a Secret's `data`/`stringData`); values that
-only exist after deployment carry the visible placeholders listed in the index. On an unknown stack or
-invalid config nothing is written.
+Runs the `__main__.py` of a Pulumi project (default: this repository's root; `--project examples/reuse`
+renders another project built on the components) with its `Pulumi.<stack>.yaml` under Pulumi mocks
+(`infra.mocks`), as the project named in its `Pulumi.yaml`. Writes `<kind>-<name>.yaml` per object plus
+`index.yaml` into `--out` (default: `<project>/rendered/<stack>`). Output is deterministic. Every secret
+value is replaced by `REDACTED` (Pulumi secrets anywhere, and everything under a Secret's `data`/`stringData`);
+values that only exist after deployment carry the visible placeholders listed in the index. On an unknown
+stack or invalid config nothing is written.
 """
 
 from __future__ import annotations
@@ -79,12 +81,14 @@ def available_stacks(root: Path | None = None) -> list[str]:
 def render_stack(stack: str, root: Path | None = None) -> dict[str, str]:
     """The rendered files of a stack, file name to text; raises `RenderError` for an unknown stack or bad config."""
     root = root or mocks.PROJECT_ROOT
+    if not root.is_dir():
+        raise RenderError(f"no Pulumi project directory at {root}")
     stacks = available_stacks(root)
     if stack not in stacks:
         raise RenderError(f"no stack named '{stack}' found (stacks: {', '.join(stacks) or 'none'})")
     try:
         run = mocks.run_stack(stack, root=root)
-    except StackConfigError as error:
+    except (StackConfigError, mocks.ProjectFileError) as error:
         raise RenderError(str(error)) from None
     objects = [
         RenderedObject(_manifest(resource), resource.type, resource.name) for resource in run.kubernetes_objects()
@@ -195,11 +199,15 @@ def write_render(files: Mapping[str, str], out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.render", description=__doc__.splitlines()[0])
     parser.add_argument("stack", help="stack name: renders Pulumi.<stack>.yaml")
-    parser.add_argument("--out", type=Path, help="output directory (default: rendered/<stack>)")
+    parser.add_argument("--out", type=Path, help="output directory (default: <project>/rendered/<stack>)")
+    parser.add_argument(
+        "--project", type=Path, help="directory of the Pulumi project to render (default: this repository's root)"
+    )
     args = parser.parse_args(argv)
-    out = args.out or Path("rendered") / args.stack
+    project = args.project or mocks.PROJECT_ROOT
+    out = args.out or project / "rendered" / args.stack
     try:
-        files = render_stack(args.stack)
+        files = render_stack(args.stack, project)
         write_render(files, out)
     except RenderError as error:
         print(f"error: {error}", file=sys.stderr)

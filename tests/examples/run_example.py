@@ -1,6 +1,6 @@
 """Run a Pulumi project directory under mocks with the INSTALLED langgraph-k8s package; print JSON.
 
-    python run_example.py <project dir> <stack> <render out dir>
+    python run_example.py <project dir> <stack>
 
 Executed by the interpreter of a virtualenv the package was pip-installed into (see test_reuse.py); it
 must not import anything from the checkout, so the report names the files `infra` and `app` came from.
@@ -10,20 +10,16 @@ import json
 import sys
 from pathlib import Path
 
-import yaml
-
 import app
 import infra
-from infra import mocks, render
+from infra import mocks
 
 
-def main(project_dir: Path, stack: str, out: Path) -> None:
-    # The mocks harness keys config and the Pulumi project by this name; the example is its own project.
-    mocks.PROJECT_NAME = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
+def main(project_dir: Path, stack: str) -> None:
     run = mocks.run_stack(stack, root=project_dir)
-    render.write_render(render.render_stack(stack, root=project_dir), out)
     report = {
         "modules": {"infra": infra.__file__, "app": app.__file__},
+        "project": mocks.project_name(project_dir),
         "resources": [
             {
                 "type": r.type,
@@ -41,4 +37,4 @@ def main(project_dir: Path, stack: str, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]).resolve(), sys.argv[2], Path(sys.argv[3]))
+    main(Path(sys.argv[1]).resolve(), sys.argv[2])

@@ -60,9 +60,8 @@ def installed_venv(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def example_run(installed_venv, tmp_path_factory):
-    render_dir = tmp_path_factory.mktemp("reuse-render") / STACK
     completed = subprocess.run(
-        [installed_venv, RUNNER, EXAMPLE, STACK, render_dir],
+        [installed_venv, RUNNER, EXAMPLE, STACK],
         cwd=EXAMPLE,  # where the Pulumi CLI runs a program
         capture_output=True,
         text=True,
@@ -70,7 +69,6 @@ def example_run(installed_venv, tmp_path_factory):
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     report = json.loads(completed.stdout)
-    report["render_dir"] = render_dir
     report["site_packages"] = subprocess.run(
         [installed_venv, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True,
@@ -78,6 +76,22 @@ def example_run(installed_venv, tmp_path_factory):
         check=True,
     ).stdout.strip()
     return report
+
+
+@pytest.fixture(scope="session")
+def example_render(installed_venv, tmp_path_factory) -> Path:
+    """The example rendered by the installed package's CLI, run from an unrelated directory."""
+    out = tmp_path_factory.mktemp("reuse-render") / STACK
+    completed = subprocess.run(
+        [installed_venv, "-m", "infra.render", STACK, "--project", EXAMPLE, "--out", out],
+        cwd=tmp_path_factory.mktemp("elsewhere"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert completed.stdout.startswith(f"rendered {len(list(out.glob('*.yaml'))) - 1} objects of stack '{STACK}'")
+    return out
 
 
 def of_type(report, type_token):
@@ -228,8 +242,16 @@ def test_deployment_waits_for_the_migration(example_run):
     assert by_urn[job["parent"]]["type"] == "langgraph:index:SchemaMigration"
 
 
-def test_example_render_passes_the_schema_validators(example_run):
-    manifests = validators.load_manifests(example_run["render_dir"])
+def test_example_runs_as_the_project_its_pulumi_yaml_names(example_run):
+    name = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())["name"]
+    assert example_run["project"] == name != "langgraph-k8s"
+    assert {r["urn"].split("::")[1] for r in example_run["resources"]} == {name}
+    # its config (keyed by that name in the stack file) reached the program
+    assert example_run["stack_outputs"]["url"] == "https://support-agent.dev.example.com"
+
+
+def test_example_render_passes_the_schema_validators(example_render):
+    manifests = validators.load_manifests(example_render)
     assert {m.body["kind"] for m in manifests} >= {"Deployment", "StatefulSet", "Job", "HTTPRoute", "PrometheusRule"}
     crds = validators.CustomResourceSchemas.from_directory(validators.CRD_DIR)
     findings = [*validators.check_builtin_schemas(manifests, custom_groups=crds.groups), *crds.check(manifests)]
