@@ -13,14 +13,12 @@ import pulumi_kubernetes as k8s
 from app import contract
 from infra.config import POSTGRES_IMAGE
 from infra.labels import (
-    container_security_context,
-    pod_security_context,
     resources_spec,
+    run_once_pod,
     selector_labels,
     standard_labels,
 )
-from infra.postgres import POSTGRES_PORT, ResourcesArgs
-from infra.retention import database_egress
+from infra.postgres import POSTGRES_PORT, ResourcesArgs, database_client_policy
 
 BACKUP_DIR = "/backups"
 PASSWORD_DIR = "/var/run/secrets/postgres"  # noqa: S105 - a mount path, not a password
@@ -156,53 +154,42 @@ class CheckpointBackup(pulumi.ComponentResource):
                     "spec": {
                         "backoffLimit": 1,
                         "activeDeadlineSeconds": DEADLINE_SECONDS,
-                        "template": {
-                            "metadata": {"labels": pod_labels},
-                            "spec": {
-                                "restartPolicy": "Never",
-                                "automountServiceAccountToken": False,
-                                "securityContext": pod_security_context(),
-                                "containers": [
-                                    {
-                                        "name": "pg-dump",
-                                        "image": args.get("image", POSTGRES_IMAGE),
-                                        "imagePullPolicy": "Always",
-                                        "command": ["/bin/sh", "-c", script],
-                                        "env": [
-                                            {"name": "BACKUP_DIR", "value": BACKUP_DIR},
-                                            {"name": "KEEP", "value": str(keep)},
-                                            {"name": "PASSWORD_FILE", "value": f"{PASSWORD_DIR}/password"},
-                                            {"name": "HOME", "value": contract.TMP_DIR},
-                                        ],
-                                        "securityContext": container_security_context(),
-                                        "resources": resources_spec(args.get("resources") or DEFAULT_RESOURCES),
-                                        "volumeMounts": [
-                                            {"name": "backups", "mountPath": BACKUP_DIR},
-                                            {"name": "password", "mountPath": PASSWORD_DIR, "readOnly": True},
-                                            {"name": "tmp", "mountPath": contract.TMP_DIR},
-                                        ],
-                                    }
+                        "template": run_once_pod(
+                            pod_labels,
+                            {
+                                "name": "pg-dump",
+                                "image": args.get("image", POSTGRES_IMAGE),
+                                "command": ["/bin/sh", "-c", script],
+                                "env": [
+                                    {"name": "BACKUP_DIR", "value": BACKUP_DIR},
+                                    {"name": "KEEP", "value": str(keep)},
+                                    {"name": "PASSWORD_FILE", "value": f"{PASSWORD_DIR}/password"},
+                                    {"name": "HOME", "value": contract.TMP_DIR},
                                 ],
-                                "volumes": [
-                                    {"name": "backups", "persistentVolumeClaim": {"claimName": claim.metadata.name}},
-                                    {
-                                        "name": "password",
-                                        "secret": {
-                                            "secretName": args["credentials_secret_name"],
-                                            "items": [{"key": PASSWORD_KEY, "path": "password"}],
-                                            "defaultMode": 0o440,
-                                        },
-                                    },
-                                    {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                                "resources": resources_spec(args.get("resources") or DEFAULT_RESOURCES),
+                                "volumeMounts": [
+                                    {"name": "backups", "mountPath": BACKUP_DIR},
+                                    {"name": "password", "mountPath": PASSWORD_DIR, "readOnly": True},
                                 ],
                             },
-                        },
+                            volumes=(
+                                {"name": "backups", "persistentVolumeClaim": {"claimName": claim.metadata.name}},
+                                {
+                                    "name": "password",
+                                    "secret": {
+                                        "secretName": args["credentials_secret_name"],
+                                        "items": [{"key": PASSWORD_KEY, "path": "password"}],
+                                        "defaultMode": 0o440,
+                                    },
+                                },
+                            ),
+                        ),
                     },
                 },
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        database_egress(self, name, namespace, labels, selector_labels(name, "backup"), {})
+        database_client_policy(self, name, namespace, labels, selector_labels(name, "backup"))
         self.claim_name = claim.metadata.name
         self.cron_job_name = cron_job.metadata.name
         self.register_outputs({"claim_name": self.claim_name, "cron_job_name": self.cron_job_name})

@@ -54,6 +54,35 @@ def resources_spec(resources: dict) -> dict:
     return {"requests": dict(resources["requests"]), "limits": dict(resources["limits"])}
 
 
+TMP_VOLUME = "tmp"
+
+
+def run_once_pod(labels: object, container: dict, volumes: tuple[dict, ...] = ()) -> dict:
+    """A restricted pod template for a Job: runs once, no service-account token, non-root, read-only root.
+
+    `container` gives name, image, command, env and resources; the security context, image pull policy and
+    an emptyDir at `/tmp` (the only writable path) are added here.
+    """
+    mounts = [*container.get("volumeMounts", []), {"name": TMP_VOLUME, "mountPath": contract.TMP_DIR}]
+    return {
+        "metadata": {"labels": labels},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "securityContext": pod_security_context(),
+            "containers": [
+                {
+                    **container,
+                    "imagePullPolicy": "Always",
+                    "securityContext": container_security_context(),
+                    "volumeMounts": mounts,
+                }
+            ],
+            "volumes": [*volumes, {"name": TMP_VOLUME, "emptyDir": {"sizeLimit": "64Mi"}}],
+        },
+    }
+
+
 DNS_EGRESS = {
     "to": [
         {

@@ -8,14 +8,12 @@ import pulumi_kubernetes as k8s
 from app import contract
 from infra.image import env_secret_checkov_skips
 from infra.labels import (
-    DNS_EGRESS,
-    container_security_context,
-    pod_security_context,
     resources_spec,
+    run_once_pod,
     selector_labels,
     standard_labels,
 )
-from infra.postgres import DSN_KEY, POSTGRES_PORT, ResourcesArgs
+from infra.postgres import DSN_KEY, ResourcesArgs, database_client_policy
 
 
 class SchemaMigrationArgs(TypedDict):
@@ -57,50 +55,26 @@ class SchemaMigration(pulumi.ComponentResource):
             spec={
                 "backoffLimit": 4,
                 "activeDeadlineSeconds": 900,
-                "template": {
-                    "metadata": {"labels": pod_labels},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "automountServiceAccountToken": False,
-                        "securityContext": pod_security_context(),
-                        "containers": [
+                "template": run_once_pod(
+                    pod_labels,
+                    {
+                        "name": "migrate",
+                        "image": args["image"],
+                        "command": list(contract.MIGRATE_COMMAND),
+                        "env": [
                             {
-                                "name": "migrate",
-                                "image": args["image"],
-                                "imagePullPolicy": "Always",
-                                "command": list(contract.MIGRATE_COMMAND),
-                                "env": [
-                                    {
-                                        "name": contract.Env.DATABASE_URL,
-                                        "valueFrom": {
-                                            "secretKeyRef": {"name": args["dsn_secret_name"], "key": DSN_KEY}
-                                        },
-                                    }
-                                ],
-                                "securityContext": container_security_context(),
-                                "resources": resources_spec(resources),
-                                "volumeMounts": [{"name": "tmp", "mountPath": contract.TMP_DIR}],
+                                "name": contract.Env.DATABASE_URL,
+                                "valueFrom": {"secretKeyRef": {"name": args["dsn_secret_name"], "key": DSN_KEY}},
                             }
                         ],
-                        "volumes": [{"name": "tmp", "emptyDir": {}}],
+                        "resources": resources_spec(resources),
                     },
-                },
+                ),
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        database_peers = [{"ipBlock": {"cidr": c}} for c in args.get("database_egress_cidrs", [])] or [
-            {"podSelector": {}}
-        ]
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol",
-            metadata={"namespace": namespace, "labels": labels},
-            spec={
-                "podSelector": {"matchLabels": selector_labels(name, "migration")},
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [],
-                "egress": [DNS_EGRESS, {"to": database_peers, "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}]}],
-            },
-            opts=pulumi.ResourceOptions(parent=self),
+        database_client_policy(
+            self, name, namespace, labels, selector_labels(name, "migration"), args.get("database_egress_cidrs")
         )
         self.job_name = job.metadata.name
         self.register_outputs({"job_name": self.job_name})

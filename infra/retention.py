@@ -6,16 +6,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from app import contract
-from infra.image import is_pinned
+from infra.image import env_secret_checkov_skips
 from infra.labels import (
-    DNS_EGRESS,
-    container_security_context,
-    pod_security_context,
     resources_spec,
+    run_once_pod,
     selector_labels,
     standard_labels,
 )
-from infra.postgres import DSN_KEY, POSTGRES_PORT, ResourcesArgs
+from infra.postgres import DSN_KEY, ResourcesArgs, database_client_policy
 
 DEFAULT_RESOURCES: ResourcesArgs = {
     "requests": {"cpu": "50m", "memory": "128Mi"},
@@ -62,15 +60,8 @@ class CheckpointRetention(pulumi.ComponentResource):
             )
         labels = standard_labels(name, "retention")
         pod_labels = pulumi.Output.from_input(args.get("pod_labels") or {}).apply(lambda extra: {**labels, **extra})
-        annotations = pulumi.Output.from_input(args["image"]).apply(
-            lambda image: {
-                "checkov.io/skip1": f"CKV_K8S_35=The prune command reads {contract.Env.DATABASE_URL} from env only",
-                **(
-                    {}
-                    if is_pinned(image)
-                    else {"checkov.io/skip2": "CKV_K8S_43=Unpushed local build for a local cluster has no digest"}
-                ),
-            }
+        annotations = env_secret_checkov_skips(
+            args["image"], f"The prune command reads {contract.Env.DATABASE_URL} from env only"
         )
         env = [
             {
@@ -96,50 +87,23 @@ class CheckpointRetention(pulumi.ComponentResource):
                     "spec": {
                         "backoffLimit": 2,
                         "activeDeadlineSeconds": DEADLINE_SECONDS,
-                        "template": {
-                            "metadata": {"labels": pod_labels},
-                            "spec": {
-                                "restartPolicy": "Never",
-                                "automountServiceAccountToken": False,
-                                "securityContext": pod_security_context(),
-                                "containers": [
-                                    {
-                                        "name": "prune",
-                                        "image": args["image"],
-                                        "imagePullPolicy": "Always",
-                                        "command": list(contract.PRUNE_COMMAND),
-                                        "env": env,
-                                        "securityContext": container_security_context(),
-                                        "resources": resources_spec(args.get("resources") or DEFAULT_RESOURCES),
-                                        "volumeMounts": [{"name": "tmp", "mountPath": contract.TMP_DIR}],
-                                    }
-                                ],
-                                "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                        "template": run_once_pod(
+                            pod_labels,
+                            {
+                                "name": "prune",
+                                "image": args["image"],
+                                "command": list(contract.PRUNE_COMMAND),
+                                "env": env,
+                                "resources": resources_spec(args.get("resources") or DEFAULT_RESOURCES),
                             },
-                        },
+                        ),
                     },
                 },
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
-        database_egress(self, name, namespace, labels, selector_labels(name, "retention"), args)
+        database_client_policy(
+            self, name, namespace, labels, selector_labels(name, "retention"), args.get("database_egress_cidrs")
+        )
         self.cron_job_name = cron_job.metadata.name
         self.register_outputs({"cron_job_name": self.cron_job_name})
-
-
-def database_egress(
-    parent: pulumi.Resource, name: str, namespace, labels: dict, selector: dict, args: CheckpointRetentionArgs | dict
-) -> k8s.networking.v1.NetworkPolicy:
-    """A NetworkPolicy letting a job's pods resolve names and reach Postgres on 5432, and nothing else."""
-    database_peers = [{"ipBlock": {"cidr": c}} for c in args.get("database_egress_cidrs", [])] or [{"podSelector": {}}]
-    return k8s.networking.v1.NetworkPolicy(
-        f"{name}-netpol",
-        metadata={"namespace": namespace, "labels": labels},
-        spec={
-            "podSelector": {"matchLabels": selector},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [],
-            "egress": [DNS_EGRESS, {"to": database_peers, "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}]}],
-        },
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
