@@ -17,6 +17,8 @@ class ServerImageArgs(TypedDict):
     """Path to the Dockerfile."""
     platform: NotRequired[str]
     """Target platform, e.g. `linux/amd64`."""
+    build_args: NotRequired[pulumi.Input[dict[str, str]]]
+    """Dockerfile `ARG` values, e.g. the base image to build on."""
     push: NotRequired[bool]
     """Push to the repository (false for local clusters that load images directly)."""
     reference: NotRequired[str]
@@ -24,7 +26,7 @@ class ServerImageArgs(TypedDict):
 
 
 class ServerImage(pulumi.ComponentResource):
-    """The LangGraph server image, referenced by digest when it lives in a registry."""
+    """The LangGraph server image (or one built on it), referenced by digest when it lives in a registry."""
 
     image_ref: pulumi.Output[str]
     """What pods should run: `repository@sha256:...` (or `repository:tag` for an unpushed local build)."""
@@ -46,6 +48,7 @@ class ServerImage(pulumi.ComponentResource):
                     context=args.get("context", "app"),
                     dockerfile=args.get("dockerfile", "app/Dockerfile"),
                     platform=args.get("platform", "linux/amd64"),
+                    args=args.get("build_args"),
                 ),
                 skip_push=not push,
                 opts=pulumi.ResourceOptions(parent=self),

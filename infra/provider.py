@@ -19,27 +19,11 @@ from pulumi.errors import InputPropertyError
 from pulumi.provider.experimental.analyzer import PropertyDefinition, PropertyType
 from pulumi.provider.experimental.component import ComponentProvider
 
-from infra.image import ServerImage
-from infra.ingress import Ingress
-from infra.migration import SchemaMigration
-from infra.observability import Observability
-from infra.platform import LangGraphPlatform
-from infra.postgres import PostgresCheckpointStore
-from infra.service import LangGraphService
+from infra import COMPONENTS
 
 PROVIDER_NAME = "langgraph"
 DISTRIBUTION = "langgraph-k8s"
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
-
-HOSTED_COMPONENTS: tuple[type[pulumi.ComponentResource], ...] = (
-    LangGraphService,
-    PostgresCheckpointStore,
-    SchemaMigration,
-    Observability,
-    Ingress,
-    ServerImage,
-    LangGraphPlatform,
-)
 
 
 def package_version() -> str:
@@ -78,8 +62,8 @@ class LangGraphComponentProvider(ComponentProvider):
 
 
 def build_provider() -> LangGraphComponentProvider:
-    """The provider with its schema inferred from `HOSTED_COMPONENTS`."""
-    return LangGraphComponentProvider(list(HOSTED_COMPONENTS), PROVIDER_NAME, version=package_version())
+    """The provider with its schema inferred from every component the package exports (`infra.COMPONENTS`)."""
+    return LangGraphComponentProvider(list(COMPONENTS), PROVIDER_NAME, version=package_version())
 
 
 def main(args: list[str] | None = None) -> None:

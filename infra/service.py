@@ -53,8 +53,8 @@ class LangGraphServiceArgs(TypedDict):
     cors_origins: NotRequired[list[str]]
     max_run_seconds: NotRequired[int]
     db_pool_max_size: NotRequired[int]
-    pod_labels: NotRequired[dict[str, str]]
-    """Extra pod labels, e.g. the checkpoint store's client label."""
+    pod_labels: NotRequired[pulumi.Input[dict[str, str]]]
+    """Extra pod labels, e.g. the checkpoint store's `client_labels`."""
     ingress_namespaces: NotRequired[list[str]]
     """Namespaces whose pods (gateway, ingress controller) may reach the HTTP port."""
     prometheus_namespace: NotRequired[str]
@@ -128,7 +128,7 @@ class LangGraphService(pulumi.ComponentResource):
                 lambda data: hashlib.sha256(json.dumps([settings, data], sort_keys=True).encode()).hexdigest()
             )
         )
-        pod_labels = {**labels, **args.get("pod_labels", {})}
+        pod_labels = pulumi.Output.from_input(args.get("pod_labels") or {}).apply(lambda extra: {**labels, **extra})
         http_probe = lambda path: {"httpGet": {"path": path, "port": contract.HTTP_PORT_NAME}}  # noqa: E731
         annotations = env_secret_checkov_skips(
             args["image"], f"The server reads {contract.Env.DATABASE_URL} and {contract.Env.API_KEYS} from env"

@@ -8,7 +8,6 @@ migration, the server, monitoring and a Gateway route.
 from pathlib import Path
 
 import pulumi
-import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
 import app
@@ -21,7 +20,6 @@ from infra import (
     SchemaMigration,
     ServerImage,
 )
-from infra.labels import DB_CLIENT_LABEL
 
 SERVER_DIR = Path(app.__file__).resolve().parent
 """The bundled server (with its Dockerfile) as installed with the components."""
@@ -59,21 +57,18 @@ server_image = ServerImage(
         "push": push,
     },
 )
-agent_build = docker.Image(
+agent_image = ServerImage(
     "agent-image",
-    image_name=f"{repository}:latest",
-    build=docker.DockerBuildArgs(
-        context=AGENT_DIR,
-        dockerfile=f"{AGENT_DIR}/Dockerfile",
-        platform="linux/amd64",
-        args={"SERVER_IMAGE": server_image.image_ref},
-    ),
-    skip_push=not push,
-)
-agent_image = agent_build.repo_digest if push else agent_build.image_name
+    {
+        "repository": repository,
+        "context": AGENT_DIR,
+        "dockerfile": f"{AGENT_DIR}/Dockerfile",
+        "build_args": {"SERVER_IMAGE": server_image.image_ref},
+        "push": push,
+    },
+).image_ref
 
-client_label = "support-agent"
-store = PostgresCheckpointStore("agent-db", {"namespace": ns, "client_label_value": client_label})
+store = PostgresCheckpointStore("agent-db", {"namespace": ns, "client_label_value": "support-agent"})
 migration = SchemaMigration(
     "agent-migrate",
     {
@@ -91,7 +86,7 @@ service = LangGraphService(
         "namespace": ns,
         "image": agent_image,
         "database_url": store.dsn,
-        "pod_labels": {DB_CLIENT_LABEL: client_label},
+        "pod_labels": store.client_labels,
         "ingress_namespaces": [gateway_namespace],
         "autoscaling": {"min_replicas": 2, "max_replicas": 6},
         "max_run_seconds": 300,

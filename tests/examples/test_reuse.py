@@ -131,7 +131,7 @@ def test_inventory_uses_the_components_not_the_platform(example_run):
     for r in example_run["resources"]:
         counts[r["type"]] = counts.get(r["type"], 0) + 1
     assert {t: n for t, n in counts.items() if t.startswith("langgraph:")} == {
-        "langgraph:index:ServerImage": 1,
+        "langgraph:index:ServerImage": 2,
         "langgraph:index:PostgresCheckpointStore": 1,
         "langgraph:index:SchemaMigration": 1,
         "langgraph:index:LangGraphService": 1,
@@ -169,10 +169,11 @@ def test_images_are_the_installed_server_plus_the_agent_directory(example_run):
         assert (server_dir / name).read_bytes() == (PROJECT_ROOT / "app" / name).read_bytes()
     assert server["imageName"] == f"{REPOSITORY}-server:latest"
 
-    agent = images["agent-image"]
+    agent = images["agent-image-build"]
     assert (EXAMPLE / agent["build"]["context"]).resolve() == EXAMPLE / "agent"
     assert (EXAMPLE / agent["build"]["dockerfile"]).resolve() == EXAMPLE / "agent" / "Dockerfile"
     assert agent["build"]["args"] == {"SERVER_IMAGE": f"{REPOSITORY}-server@{MOCK_IMAGE_DIGEST}"}
+    assert agent["imageName"] == f"{REPOSITORY}:latest"
 
     pinned_agent = f"{REPOSITORY}@{MOCK_IMAGE_DIGEST}"
     deployment = one(example_run, "kubernetes:apps/v1:Deployment")["inputs"]

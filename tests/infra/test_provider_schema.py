@@ -10,6 +10,7 @@ import yaml
 from pulumi.errors import InputPropertyError
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
+import infra
 from infra.mocks import PROJECT_ROOT
 from infra.provider import PROVIDER_NAME, build_provider, package_version
 
@@ -33,6 +34,11 @@ def component(schema, name):
     return resource
 
 
+def is_input_string_map(prop) -> bool:
+    """A map of strings that may be passed as one Output (the analyzer marks only its values plain)."""
+    return prop["type"] == "object" and "plain" not in prop and prop["additionalProperties"]["type"] == "string"
+
+
 def test_package_identity(schema):
     assert schema["name"] == "langgraph"
     assert schema["version"] == package_version() != "0.0.0"
@@ -46,6 +52,8 @@ def test_the_four_reusable_components_and_their_inputs(schema):
     assert inputs["maxRunSeconds"] == {"type": "integer", "plain": True}
     assert inputs["apiKeys"]["type"] == "array" and inputs["apiKeys"]["items"]["type"] == "string"
     assert inputs["providerKeys"]["additionalProperties"]["type"] == "string"
+    # an input map, so another program can pass the store's `clientLabels` output
+    assert is_input_string_map(inputs["podLabels"])
     assert inputs["autoscaling"]["$ref"] == f"#/types/{TOKEN}AutoscalingArgs"
     assert set(schema["types"][f"{TOKEN}AutoscalingArgs"]["required"]) == {"minReplicas", "maxReplicas"}
     assert set(service["properties"]) == {"serviceName", "dnsName", "port", "deploymentName"}
@@ -70,18 +78,52 @@ def test_the_four_reusable_components_and_their_inputs(schema):
     assert set(ingress["properties"]) == {"url"}
 
 
-def test_the_supporting_components_are_hosted_too(schema):
-    assert {r.removeprefix(TOKEN) for r in schema["resources"]} == {
+def test_every_exported_component_is_hosted(schema):
+    hosted = {r.removeprefix(TOKEN) for r in schema["resources"]}
+    assert hosted == {component.__name__ for component in infra.COMPONENTS}
+    assert hosted >= {
         "LangGraphService",
         "PostgresCheckpointStore",
         "Observability",
         "Ingress",
         "SchemaMigration",
         "ServerImage",
+        "CheckpointRetention",
+        "CheckpointBackup",
+        "GrafanaDashboard",
+        "PrometheusAdapterRule",
         "LangGraphPlatform",
     }
     settings = component(schema, "LangGraphPlatform")["inputProperties"]["settings"]
     assert settings["type"] == "object" and settings["additionalProperties"]["$ref"] == "pulumi.json#/Any"
+
+
+def test_the_image_takes_build_args_as_an_input_map(schema):
+    image = component(schema, "ServerImage")
+    assert is_input_string_map(image["inputProperties"]["buildArgs"])
+    assert set(image["properties"]) == {"imageRef", "digest"}
+
+
+def test_the_operations_components_and_their_inputs(schema):
+    retention = component(schema, "CheckpointRetention")
+    assert set(retention["requiredInputs"]) == {"namespace", "image", "dsnSecretName", "days"}
+    assert retention["inputProperties"]["days"]["type"] == "integer"
+    assert is_input_string_map(retention["inputProperties"]["podLabels"])
+    assert set(retention["properties"]) == {"cronJobName"}
+
+    backup = component(schema, "CheckpointBackup")
+    assert set(backup["requiredInputs"]) == {"namespace", "host", "credentialsSecretName"}
+    assert backup["inputProperties"]["keep"]["type"] == "integer"
+    assert backup["inputProperties"]["resources"]["$ref"] == f"#/types/{TOKEN}ResourcesArgs"
+    assert set(backup["properties"]) == {"claimName", "cronJobName"}
+
+    dashboard = component(schema, "GrafanaDashboard")
+    assert set(dashboard["requiredInputs"]) == {"namespace", "serviceInstance"}
+    assert set(dashboard["properties"]) == {"configMapName"}
+
+    adapter = component(schema, "PrometheusAdapterRule")
+    assert adapter["requiredInputs"] == ["namespace"]
+    assert set(adapter["properties"]) == {"configMapName"}
 
 
 def test_whole_numbers_from_the_wire_reach_the_components_as_int(provider):
