@@ -7,6 +7,7 @@ by `destroy()`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -48,7 +49,7 @@ class PostgresCluster:
         self.socket_dir.mkdir()
         if self._as_postgres:
             user = pwd.getpwnam("postgres")
-            os.chmod(self.root, 0o755)
+            os.chmod(self.root, 0o755)  # noqa: S103 - the postgres user must enter the cluster's directory
             for path in (self.root, self.socket_dir):
                 os.chown(path, user.pw_uid, user.pw_gid)
         self._run(
@@ -83,10 +84,8 @@ class PostgresCluster:
         return self.dsn_for(name)
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop(mode="immediate")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> PostgresCluster:
