@@ -39,7 +39,7 @@ test: $(STAMP) tools
 
 ## render: write the Kubernetes objects of stack $(STACK) to rendered/$(STACK)/ (offline, secrets redacted)
 render: $(STAMP)
-	$(BIN)/python -m infra.render $(STACK)
+	$(BIN)/python -m infra.render $(STACK) $(if $(PROJECT),--project $(PROJECT))
 
 ## validate: render $(STACK), then run the validation gate on it and on app/Dockerfile
 validate: render tools
