@@ -1,0 +1,70 @@
+"""Crash: kill -9 the server with multi-step runs in flight, restart it, and lose or repeat no step."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.faults.conftest import STEP_ORDER, STEPS, start_server, steps_body
+
+VALUE_AFTER = {0: 1, 1: 2, 2: 4, 3: 4}  # input value 1: +1, then *2, then described
+
+
+def _trail(url: str, thread_id: str) -> list[str]:
+    response = httpx.get(f"{url}{STEPS}/state", params={"thread_id": thread_id}, timeout=5)
+    return response.json()["values"].get("trail", []) if response.status_code == 200 else []
+
+
+def test_kill_9_mid_run_then_restart_resumes_from_the_last_checkpoint(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    threads = [f"crash-{n}" for n in range(3)]
+    server = start_server(server_env, tmp_path)
+    try:
+        with ThreadPoolExecutor(len(threads)) as pool:
+            in_flight = [
+                pool.submit(
+                    httpx.post, f"{server.url}{STEPS}/invoke", json=steps_body(t, sleep_seconds=1.0), timeout=30
+                )
+                for t in threads
+            ]
+            deadline = time.monotonic() + 10
+            while not all(_trail(server.url, t) for t in threads):  # every run has checkpointed its first step
+                assert time.monotonic() < deadline, "runs did not checkpoint their first step within 10 s"
+                time.sleep(0.05)
+            server.kill()
+            server.wait()
+            for future in in_flight:  # the clients saw the crash, not a response
+                with pytest.raises(httpx.TransportError):
+                    future.result()
+
+        server.start()
+        for thread_id in threads:
+            state = httpx.get(f"{server.url}{STEPS}/state", params={"thread_id": thread_id}, timeout=5).json()
+            done = state["values"]["trail"]
+            assert 1 <= len(done) < len(STEP_ORDER), f"{thread_id}: expected a run cut mid-way, state {state}"
+            assert done == STEP_ORDER[: len(done)], f"{thread_id}: steps lost or repeated in {done}"
+            assert state["values"]["value"] == VALUE_AFTER[len(done)]
+            assert state["next"] == [STEP_ORDER[len(done)]], f"{thread_id}: resumes at the wrong step: {state}"
+
+            resumed = httpx.post(f"{server.url}{STEPS}/invoke", json=steps_body(thread_id, value=None), timeout=30)
+            assert resumed.status_code == 200, resumed.text
+            final = resumed.json()["state"]
+            assert final["trail"] == STEP_ORDER, f"{thread_id}: a completed step was lost or run twice: {final}"
+            assert final["value"] == 4 and final["description"] == "result is 4"
+
+            history = httpx.get(
+                f"{server.url}{STEPS}/history", params={"thread_id": thread_id, "limit": 100}, timeout=5
+            ).json()["states"]
+            trails = [s["values"].get("trail", []) for s in reversed(history)]  # oldest checkpoint first
+            assert all(t == STEP_ORDER[: len(t)] for t in trails), f"{thread_id}: a step repeated in history {trails}"
+            lengths = [len(t) for t in trails]
+            assert lengths == sorted(lengths) and sorted(set(lengths)) == [0, 1, 2, 3], (
+                f"{thread_id}: each step must be checkpointed once, in order: {trails}"
+            )
+    finally:
+        server.stop()
