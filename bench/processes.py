@@ -126,6 +126,25 @@ def start_our_server(database_url: str, *, env: dict[str, str] | None = None, ti
     return server
 
 
+def start_naive_server(database_url: str, *, timeout: float = 60.0) -> ServerProcess:
+    """Start `bench.naive_app` under uvicorn with one worker, like ours."""
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="lgk8s-bench-naive-"))
+    log_path = workdir / "server.log"
+    argv = [
+        sys.executable, "-m", "uvicorn", "bench.naive_app:app", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env={**os.environ, Env.DATABASE_URL: database_url}, stdout=log, stderr=subprocess.STDOUT
+        )
+    server = ServerProcess("naive server", process, f"http://127.0.0.1:{port}", log_path, workdir=workdir)
+    wait_ready(server, "/health", timeout, started)
+    return server
+
+
 def official_available() -> bool:
     return (OFFICIAL_VENV / "bin" / "langgraph").exists()
 

@@ -41,7 +41,7 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 CEILING = "in-process ceiling"
 OURS = "our server (HTTP API)"
 OURS_SDK = "our server (langgraph-sdk)"
-NAIVE = "naive per-request pattern"
+NAIVE = "naive per-request pattern (HTTP)"
 OFFICIAL = "official `langgraph dev` (langgraph-sdk)"
 
 # Targets of issue #6, as ratios from one run: (numerator, denominator, concurrency, minimum ratio).
@@ -114,6 +114,7 @@ def _row(result: LoadResult, report: Report) -> str:
 
 async def run(args: argparse.Namespace) -> Report:
     report = Report(duration=args.duration, concurrencies=args.concurrency)
+    report.notes.append(f"Load average at start: {os.getloadavg()[0]:.2f} (other work on the machine skews results).")
     with PostgresCluster() as cluster:
         ceiling_dsn, ours_dsn, naive_dsn = (cluster.create_database(n) for n in ("ceiling", "ours", "naive"))
         for dsn in (ceiling_dsn, ours_dsn, naive_dsn):
@@ -122,6 +123,7 @@ async def run(args: argparse.Namespace) -> Report:
             report.postgres_version = conn.execute("SHOW server_version").fetchone()[0]
 
         server = processes.start_our_server(ours_dsn)
+        naive = processes.start_naive_server(naive_dsn)
         try:
             report.startup[OURS] = server.seconds_to_ready
             await asyncio.sleep(1.0)
@@ -140,12 +142,14 @@ async def run(args: argparse.Namespace) -> Report:
                 if sdk:
                     await _measure(report, OURS_SDK, partial(targets.langgraph_sdk_wait, server.base_url, c), c,
                                    args.warmup)  # fmt: skip
-                await _measure(report, NAIVE, partial(targets.naive_pattern, naive_dsn), c, args.warmup)
+                await _measure(report, NAIVE, partial(targets.our_http, naive.base_url, c), c, args.warmup)
                 if official:
                     await _measure_official(report, c, args.warmup)
             report.rss[f"{OURS}, after load"] = server.rss_bytes()
+            report.notes.append(f"Load average at the end: {os.getloadavg()[0]:.2f}.")
         finally:
             server.stop()
+            naive.stop()
     return report
 
 

@@ -10,12 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from langgraph.graph import StateGraph
 from langgraph_sdk import get_client
 
 from app.graphs import steps
-from app.server.pool import create_pool
+from app.server.pool import open_database
 from app.server.registry import load_registry
 from app.server.settings import DEFAULT_LANGGRAPH_CONFIG, Settings
 
@@ -38,31 +36,16 @@ def official_graph_ref() -> str:
 
 @asynccontextmanager
 async def in_process_ceiling(database_url: str, pool_max_size: int | None = None) -> AsyncIterator[RunOnce]:
-    """The graph compiled once on the server's own pool and `AsyncPostgresSaver`, called without HTTP."""
+    """The graph compiled once on the server's own pool and checkpointer (`open_database`), called without HTTP."""
     overrides = {"DB_POOL_MAX_SIZE": pool_max_size} if pool_max_size else {}
     settings = Settings(DATABASE_URL=database_url, **overrides)
-    async with create_pool(settings) as pool:
-        saver = AsyncPostgresSaver(pool)
-        graph = load_registry(DEFAULT_LANGGRAPH_CONFIG, saver).get(GRAPH_NAME).graph
+    async with open_database(settings) as database:
+        graph = load_registry(DEFAULT_LANGGRAPH_CONFIG, database.saver).get(GRAPH_NAME).graph
 
         async def run_once(thread_id: str) -> None:
             _check(await graph.ainvoke(GRAPH_INPUT, {"configurable": {"thread_id": thread_id}}))
 
         yield run_once
-
-
-@asynccontextmanager
-async def naive_pattern(database_url: str) -> AsyncIterator[RunOnce]:
-    """What many tutorials show: a new connection, `setup()` and `compile()` on every request."""
-    builder: StateGraph = steps.graph
-
-    async def run_once(thread_id: str) -> None:
-        async with AsyncPostgresSaver.from_conn_string(database_url) as saver:
-            await saver.setup()
-            graph = builder.compile(checkpointer=saver)
-            _check(await graph.ainvoke(GRAPH_INPUT, {"configurable": {"thread_id": thread_id}}))
-
-    yield run_once
 
 
 def _http_limits(concurrency: int) -> httpx.Limits:
@@ -71,7 +54,7 @@ def _http_limits(concurrency: int) -> httpx.Limits:
 
 @asynccontextmanager
 async def our_http(base_url: str, concurrency: int) -> AsyncIterator[RunOnce]:
-    """Our server's own API: `POST /graphs/steps/invoke`, keep-alive connections."""
+    """Our server's own API, `POST /graphs/steps/invoke` (also served by `bench.naive_app`), keep-alive."""
     async with httpx.AsyncClient(base_url=base_url, timeout=60.0, limits=_http_limits(concurrency)) as client:
         url = f"/graphs/{GRAPH_NAME}/invoke"
 
