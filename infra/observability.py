@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from app import contract
 from app.contract import Metrics
+from infra.config import Thresholds
 from infra.labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
 
 RUNBOOK_DOCUMENT = "README.md"
@@ -24,14 +25,11 @@ class ThresholdsArgs(TypedDict):
     oldest_thread_age_days: NotRequired[float]
 
 
+DEFAULT_OLDEST_THREAD_AGE_DAYS = 90
+"""The oldest-thread alert threshold when neither it nor retention is configured."""
 DEFAULT_THRESHOLDS: ThresholdsArgs = {
-    "http_5xx_ratio": 0.05,
-    "p95_latency_seconds": 2.0,
-    "memory_limit_ratio": 0.9,
-    "run_error_ratio": 0.1,
-    "checkpoint_write_p95_seconds": 0.5,
-    "checkpoint_db_growth_6h_bytes": 2 * 1024**3,
-    "oldest_thread_age_days": 90,
+    **Thresholds().model_dump(),  # the stack config's defaults, so both stay one
+    "oldest_thread_age_days": DEFAULT_OLDEST_THREAD_AGE_DAYS,
 }
 RETENTION_ALERT_SLACK_DAYS = 2
 """With retention on, a thread may outlive the longest retention age by up to this before alerting."""
@@ -43,7 +41,7 @@ def oldest_thread_age_days(configured: float | None, retention_kept_days: int | 
         return configured
     if retention_kept_days is not None:
         return retention_kept_days + RETENTION_ALERT_SLACK_DAYS
-    return DEFAULT_THRESHOLDS["oldest_thread_age_days"]
+    return DEFAULT_OLDEST_THREAD_AGE_DAYS
 
 
 @dataclass(frozen=True)
