@@ -1,7 +1,8 @@
 """A small three-step graph for tests and benchmarks: add one, double, describe.
 
-Input: `{"value": <int>}`; optional `"sleep_seconds"` (0 to 5) makes each step wait, so tests can hold a
-run in flight (drain, heartbeat) without a busy loop.
+Input: `{"value": <int>}` (at most 2**53 in size); optional `"sleep_seconds"` (0 to 5) makes each step wait, so
+tests can hold a run in flight (drain, heartbeat) without a busy loop. The server checks both against these
+constraints before the run starts (`app.server.inputs`), so a bad value is a 422 naming the field.
 """
 
 from __future__ import annotations
@@ -11,20 +12,24 @@ import operator
 from typing import Annotated
 
 from langgraph.graph import END, START, StateGraph
+from pydantic import Field
 from typing_extensions import TypedDict
 
 MAX_SLEEP_SECONDS = 5.0
+MAX_VALUE = 2**53  # doubled, it stays within the 64-bit integers JSON clients and the checkpointer handle
 
 
 class StepsState(TypedDict, total=False):
-    value: int
-    sleep_seconds: float
+    value: Annotated[int, Field(ge=-MAX_VALUE, le=MAX_VALUE)]
+    sleep_seconds: Annotated[float, Field(ge=0, le=MAX_SLEEP_SECONDS, allow_inf_nan=False)]
     trail: Annotated[list[str], operator.add]
     description: str
 
 
 async def _pause(state: StepsState) -> None:
-    seconds = min(max(float(state.get("sleep_seconds") or 0), 0.0), MAX_SLEEP_SECONDS)
+    seconds = float(state.get("sleep_seconds") or 0)
+    if not 0 <= seconds <= MAX_SLEEP_SECONDS:  # also false for NaN; the server rejects these before the run
+        raise ValueError(f"sleep_seconds must be between 0 and {MAX_SLEEP_SECONDS}, got {seconds}")
     if seconds:
         await asyncio.sleep(seconds)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import uuid
 from http import HTTPStatus
 from typing import Any
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from app.server.drain import ServerDraining
+from app.server.inputs import MAX_JSON_DEPTH
 from app.server.jsonio import FastJSONResponse
 from app.server.registry import GraphNotFound
 
@@ -47,6 +49,21 @@ def internal_error(what: str) -> ApiError:
     error_id = new_error_id()
     log.exception("%s", what, extra={"error_id": error_id})
     return ApiError(500, "internal_error", f"{what}; quote error id {error_id} when reporting it", error_id=error_id)
+
+
+def body_parse_problem(exc: HTTPException) -> str:
+    """What FastAPI's generic 400 "There was an error parsing the body" was about, from its cause."""
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return f"request body is not valid UTF-8 (byte 0x{cause.object[cause.start]:02x} at offset {cause.start})"
+    if isinstance(cause, RecursionError):
+        return (
+            f"request body: JSON nested deeper than the parser allows (about {sys.getrecursionlimit()} levels); "
+            f"this server accepts at most {MAX_JSON_DEPTH} levels"
+        )
+    if cause is not None:
+        return f"request body cannot be parsed: {type(cause).__name__}: {cause}"[:300]
+    return str(exc.detail)
 
 
 def error_body(code: str, message: str, details: Any = None, error_id: str | None = None) -> dict[str, Any]:
@@ -92,6 +109,8 @@ async def _validation_error(_: Request, exc: RequestValidationError):
 async def _http_error(_: Request, exc: HTTPException):
     if exc.status_code == 413:
         return error_response(413, "body_too_large", str(exc.detail))
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        return error_response(400, "unparsable_body", body_parse_problem(exc))
     phrase = HTTPStatus(exc.status_code).phrase
     return error_response(exc.status_code, phrase.lower().replace(" ", "_"), str(exc.detail), headers=exc.headers)
 

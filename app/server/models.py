@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from app.server.inputs import JsonObject, JsonValue
+
 THREAD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 THREAD_ID_MAX_LENGTH = 128
 ThreadId = Annotated[
@@ -30,8 +32,8 @@ class RunConfig(_Strict):
 
     recursion_limit: int | None = Field(None, ge=1, le=1000)
     tags: list[Annotated[str, StringConstraints(max_length=128)]] | None = Field(None, max_length=32)
-    metadata: dict[str, Any] | None = None
-    configurable: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
+    configurable: JsonObject | None = None
 
     @field_validator("configurable")
     @classmethod
@@ -43,7 +45,7 @@ class RunConfig(_Strict):
 
 
 class InvokeRequest(_Strict):
-    input: Any = Field(None, description="The graph's input (for the bundled graphs, a JSON object)")
+    input: JsonValue = Field(None, description="The graph's input (for the bundled graphs, a JSON object)")
     thread_id: ThreadId
     config: RunConfig | None = None
 
@@ -54,13 +56,20 @@ class StreamRequest(InvokeRequest):
 
 class ResumeRequest(_Strict):
     thread_id: ThreadId
-    resume: Any = Field(description="The value `interrupt()` returns in the paused node")
+    resume: JsonValue = Field(description="The value `interrupt()` returns in the paused node (not null)")
     config: RunConfig | None = None
+
+    @field_validator("resume")
+    @classmethod
+    def _not_null(cls, resume: Any) -> Any:
+        if resume is None:
+            raise ValueError("must not be null (LangGraph reads null as no resume); send what interrupt() returns")
+        return resume
 
 
 class StateUpdateRequest(_Strict):
     thread_id: ThreadId
-    values: dict[str, Any] | None = Field(description="Channel values to write, as if returned by `as_node`")
+    values: JsonObject | None = Field(description="Channel values to write, as if returned by `as_node`")
     as_node: NodeName | None = Field(None, description="The node the update is attributed to")
 
 

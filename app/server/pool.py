@@ -15,10 +15,13 @@ import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from app.migrate import postgres_schema_problem
+from app.server.jsonio import load_json
 from app.server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -95,6 +98,10 @@ class SqliteDatabase(Database):
         return None
 
 
+async def _configure_connection(conn: AsyncConnection) -> None:
+    set_json_loads(load_json, conn)
+
+
 def create_pool(settings: Settings) -> AsyncConnectionPool:
     """An unopened pool configured from settings, with the connection options `AsyncPostgresSaver` needs."""
     assert settings.database_url is not None
@@ -108,6 +115,7 @@ def create_pool(settings: Settings) -> AsyncConnectionPool:
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_seconds,
         check=AsyncConnectionPool.check_connection if settings.pool_check_connections else None,
+        configure=_configure_connection,
         name="checkpointer",
         open=False,
     )

@@ -23,6 +23,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
 
+from app.server.inputs import GraphInputSchema
+
 GRAPH_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -44,6 +46,7 @@ class RegisteredGraph:
     source: str
     description: str | None
     nodes: frozenset[str]
+    inputs: GraphInputSchema
 
 
 class GraphRegistry:
@@ -115,6 +118,11 @@ def load_registry(config_path: Path, checkpointer: BaseCheckpointSaver) -> Graph
             raise RegistryError(f"graph {name!r}: {source} has no attribute {attribute!r}")
         compiled = _compile(getattr(module, attribute), checkpointer, name)
         graphs[name] = RegisteredGraph(
-            name=name, graph=compiled, source=spec, description=description, nodes=frozenset(compiled.nodes)
+            name=name,
+            graph=compiled,
+            source=spec,
+            description=description,
+            nodes=frozenset(compiled.nodes),
+            inputs=GraphInputSchema.of(name, compiled),
         )
     return GraphRegistry(graphs)

@@ -14,6 +14,8 @@ from app.migrate import migrate
 from app.server.main import create_app
 from app.server.settings import Settings
 
+GRAPHS_WITH_A_FAILING_ONE = Path(__file__).parent / "graphs" / "langgraph.json"
+
 
 def settings_for(env: dict[str, str], **overrides: str) -> Settings:
     return Settings(**{**env, **overrides})
@@ -45,4 +47,11 @@ def serve(env: dict[str, str], **overrides: str) -> TestClient:
 @pytest.fixture
 def client(backend_env: dict[str, str]) -> Iterator[TestClient]:
     with serve(backend_env) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def failing_client(backend_env: dict[str, str]) -> Iterator[TestClient]:
+    """The bundled graphs plus `fails`, whose node raises."""
+    with serve(backend_env, **{Env.LANGGRAPH_CONFIG: str(GRAPHS_WITH_A_FAILING_ONE)}) as test_client:
         yield test_client

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from app.contract import HEALTH_PATH, METRICS_PATH, READY_PATH, Env, Metrics
 from tests.app.conftest import serve
+from tests.app.graphs.failing import SECRET
 from tests.app.sse import parse_sse
 
 DOCUMENT = {"title": "Release notes", "document": "Version 2 ships faster runs. TODO: add the migration guide."}
@@ -99,14 +100,16 @@ def test_stream_values_mode_and_interrupt_in_end_event(client: TestClient) -> No
     assert end.data["interrupts"][0]["value"]["question"] == "Approve this document?"
 
 
-def test_stream_reports_a_failing_graph_as_error_event(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+def test_stream_reports_a_failing_graph_as_error_event(
+    failing_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.ERROR):
-        response = client.post("/graphs/steps/stream", json={"input": {"value": "not a number"}, "thread_id": "s-3"})
+        response = failing_client.post("/graphs/fails/stream", json={"input": {"value": 1}, "thread_id": "s-3"})
     events, _ = parse_sse(response.text)
     assert events[-1].event == "error"
     error = events[-1].data
     assert error["error"] == "internal_error"
-    assert "invalid literal" not in error["message"]  # no internals to the client
+    assert SECRET not in error["message"]  # no internals to the client
     assert any(getattr(r, "error_id", None) == error["error_id"] for r in caplog.records)
 
 
@@ -208,18 +211,20 @@ def test_body_over_the_limit_is_refused(backend_env: dict[str, str]) -> None:
     assert small.status_code == 200
 
 
-def test_a_raising_graph_is_a_500_with_an_error_id_in_the_log(client: TestClient, caplog: pytest.LogCaptureFixture):
+def test_a_raising_graph_is_a_500_with_an_error_id_in_the_log(
+    failing_client: TestClient, caplog: pytest.LogCaptureFixture
+):
     with caplog.at_level(logging.ERROR):
-        response = invoke(client, "steps", "boom", {"value": "not a number"})
+        response = invoke(failing_client, "fails", "boom", {"value": 1})
     assert response.status_code == 500
     body = response.json()
     assert body["error"] == "internal_error"
     assert body["error_id"] in body["message"]
-    assert "ValueError" not in response.text and "invalid literal" not in response.text
+    assert "ValueError" not in response.text and SECRET not in response.text
     logged = [r for r in caplog.records if getattr(r, "error_id", None) == body["error_id"]]
     assert logged and logged[0].exc_info is not None
     # The process and other threads are unaffected.
-    assert invoke(client, "steps", "after-boom", {"value": 1}).json()["state"]["value"] == 4
+    assert invoke(failing_client, "steps", "after-boom", {"value": 1}).json()["state"]["value"] == 4
 
 
 def test_run_over_max_run_seconds_is_cut_off(backend_env: dict[str, str]) -> None:
@@ -231,23 +236,28 @@ def test_run_over_max_run_seconds_is_cut_off(backend_env: dict[str, str]) -> Non
     assert f'{Metrics.RUNS}{{graph="steps",outcome="cancelled"}} 1.0' in metrics
 
 
-def test_metrics_count_requests_by_route_template_and_runs_by_outcome(client: TestClient) -> None:
+def test_metrics_count_requests_by_route_template_and_runs_by_outcome(failing_client: TestClient) -> None:
+    client = failing_client
     invoke(client, "steps", "m-1", {"value": 1})
     invoke(client, "review", "m-2", DOCUMENT)
-    invoke(client, "steps", "m-3", {"value": "bad"})
+    invoke(client, "fails", "m-3", {"value": 1})
+    invoke(client, "steps", "m-4", {"value": "bad"})
     client.get("/no/such/path")
     text = client.get(METRICS_PATH).text
     assert f'{Metrics.HTTP_REQUESTS}{{method="POST",route="/graphs/{{name}}/invoke",status="200"}} 2.0' in text
     assert f'{Metrics.HTTP_REQUESTS}{{method="POST",route="/graphs/{{name}}/invoke",status="500"}} 1.0' in text
+    assert f'{Metrics.HTTP_REQUESTS}{{method="POST",route="/graphs/{{name}}/invoke",status="422"}} 1.0' in text
     assert f'{Metrics.HTTP_REQUESTS}{{method="GET",route="<unmatched>",status="404"}} 1.0' in text
     assert f'{Metrics.RUNS}{{graph="steps",outcome="success"}} 1.0' in text
     assert f'{Metrics.RUNS}{{graph="review",outcome="interrupted"}} 1.0' in text
-    assert f'{Metrics.RUNS}{{graph="steps",outcome="error"}} 1.0' in text
-    assert f'{Metrics.RUN_DURATION}_count{{graph="steps"}} 2.0' in text
+    assert f'{Metrics.RUNS}{{graph="fails",outcome="error"}} 1.0' in text
+    assert 'graph="steps",outcome="error"' not in text  # rejected input never starts a run
+    assert f'{Metrics.RUN_DURATION}_count{{graph="steps"}} 1.0' in text
+    assert f'{Metrics.RUN_DURATION}_count{{graph="fails"}} 1.0' in text
     assert f"{Metrics.RUNS_IN_FLIGHT} 0.0" in text
     assert f"{Metrics.CHECKPOINT_WRITE_DURATION}_count" in text
     assert f"{Metrics.CHECKPOINT_WRITE_DURATION}_count 0.0" not in text
-    assert f'{Metrics.HTTP_DURATION}_count{{method="POST",route="/graphs/{{name}}/invoke"}} 3.0' in text
+    assert f'{Metrics.HTTP_DURATION}_count{{method="POST",route="/graphs/{{name}}/invoke"}} 4.0' in text
 
 
 def test_draining_fails_readiness_and_refuses_new_runs(client: TestClient) -> None:

@@ -15,6 +15,7 @@ from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 
 from app.contract import Env
+from tests.app.conftest import GRAPHS_WITH_A_FAILING_ONE
 from tests.pg import PostgresCluster
 from tests.server_process import ServerProcess
 
@@ -24,8 +25,13 @@ _databases = (f"sdk_{n}" for n in itertools.count())
 
 @pytest.fixture(scope="module", params=["postgres", "sqlite"])
 def server_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The environment of a server on a fresh database (schema migrated at startup), behind an API key."""
-    env = {Env.API_KEYS: API_KEY, Env.SSE_HEARTBEAT_SECONDS: "1"}
+    """The environment of a server on a fresh database (schema migrated at startup), behind an API key, serving
+    the bundled graphs and `fails` (whose node raises)."""
+    env = {
+        Env.API_KEYS: API_KEY,
+        Env.SSE_HEARTBEAT_SECONDS: "1",
+        Env.LANGGRAPH_CONFIG: str(GRAPHS_WITH_A_FAILING_ONE),
+    }
     if request.param == "postgres":
         cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
         env |= {Env.DATABASE_URL: cluster.create_database(next(_databases)), Env.MIGRATE_ON_STARTUP: "true"}

@@ -28,7 +28,7 @@ DOCUMENT = {
 
 def test_assistants_are_the_registered_graphs(client: SyncLangGraphClient) -> None:
     assistants = client.assistants.search()
-    assert {a["assistant_id"] for a in assistants} == {"review", "steps"}
+    assert {a["assistant_id"] for a in assistants} == {"review", "steps", "fails"}
     steps = client.assistants.get("steps")
     assert (steps["graph_id"], steps["version"], steps["metadata"]) == ("steps", 1, {"created_by": "system"})
     graph = client.assistants.get_graph("steps")
@@ -216,12 +216,20 @@ def test_second_run_on_a_busy_thread_is_rejected(client: SyncLangGraphClient) ->
 
 def test_a_failing_run_marks_the_thread_error(client: SyncLangGraphClient) -> None:
     thread_id = client.threads.create()["thread_id"]
-    parts = list(client.runs.stream(thread_id, "steps", input={"value": "not a number"}, stream_mode="updates"))
+    parts = list(client.runs.stream(thread_id, "fails", input={"value": 1}, stream_mode="updates"))
     errors = [p.data for p in parts if p.event == "error"]
     assert errors and errors[0]["error"] and errors[0]["message"]
     assert client.threads.get(thread_id)["status"] == "error"
     with pytest.raises(Exception, match=errors[0]["error"]):
-        client.runs.wait(thread_id, "steps", input={"value": "still not a number"})
+        client.runs.wait(thread_id, "fails", input={"value": 2})
+
+
+def test_input_that_does_not_fit_the_graph_is_refused_before_the_run(client: SyncLangGraphClient) -> None:
+    thread_id = client.threads.create()["thread_id"]
+    with pytest.raises(UnprocessableEntityError) as raised:
+        list(client.runs.stream(thread_id, "steps", input={"value": "not a number"}))
+    assert "input.value" in raised.value.message and "integer" in raised.value.message
+    assert client.threads.get(thread_id)["status"] == "idle"  # no run was started
 
 
 def test_unsupported_options_are_named(client: SyncLangGraphClient) -> None:

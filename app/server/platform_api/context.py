@@ -18,6 +18,7 @@ from fastapi import Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
+from app.server.errors import body_parse_problem
 from app.server.jsonio import FastJSONResponse
 from app.server.platform_api.store import PostgresThreadStore, SqliteThreadStore, ThreadStore
 from app.server.registry import GraphNotFound, RegisteredGraph
@@ -75,7 +76,8 @@ class PlatformRoute(APIRoute):
             try:
                 return await handler(request)
             except HTTPException as exc:
-                return detail_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
+                detail = body_parse_problem(exc) if exc.status_code == 400 and exc.__cause__ else str(exc.detail)
+                return detail_response(exc.status_code, detail, dict(exc.headers or {}))
             except RequestValidationError as exc:
                 errors = [
                     {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}

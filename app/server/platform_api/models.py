@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.server.inputs import JsonArray, JsonObject, JsonValue
 from app.server.models import ThreadId
 
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
@@ -44,7 +45,7 @@ class CheckpointRef(BaseModel):
 
 class ThreadCreate(_Body):
     thread_id: ThreadId | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
     if_exists: Literal["raise", "do_nothing"] = "raise"
     supersteps: list[dict[str, Any]] | None = None
     ttl: dict[str, Any] | None = None
@@ -59,7 +60,7 @@ class ThreadCreate(_Body):
 
 
 class ThreadPatch(_Body):
-    metadata: dict[str, Any]
+    metadata: JsonObject
     ttl: dict[str, Any] | None = None
 
     @field_validator("ttl")
@@ -70,8 +71,8 @@ class ThreadPatch(_Body):
 
 
 class ThreadSearch(_Body):
-    metadata: dict[str, Any] | None = None
-    values: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
+    values: JsonObject | None = None
     ids: list[str] | None = None
     status: ThreadStatus | None = None
     limit: int = Field(10, ge=1, le=MAX_PAGE)
@@ -91,13 +92,13 @@ class ThreadSearch(_Body):
 
 
 class ThreadCount(_Body):
-    metadata: dict[str, Any] | None = None
-    values: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
+    values: JsonObject | None = None
     status: ThreadStatus | None = None
 
 
 class AssistantSearch(_Body):
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
     graph_id: str | None = None
     name: str | None = None
     limit: int = Field(10, ge=1, le=MAX_PAGE)
@@ -108,7 +109,7 @@ class AssistantSearch(_Body):
 
 
 class StateUpdate(_Body):
-    values: dict[str, Any] | list[Any] | None = None
+    values: JsonObject | JsonArray | None = None
     as_node: str | None = None
     checkpoint_id: str | None = None
     checkpoint: CheckpointRef | None = None
@@ -129,7 +130,7 @@ class StateAtCheckpoint(_Body):
 class HistoryRequest(_Body):
     limit: int = Field(10, ge=1, le=MAX_PAGE)
     before: str | CheckpointRef | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
     checkpoint: CheckpointRef | None = None
     select: list[str] | None = None
 
@@ -144,26 +145,32 @@ class SendSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     node: str
-    input: Any = None
+    input: JsonValue = None
 
 
 class RunCommand(_Body):
     """`command` of a run: resume an interrupt, update state, and/or jump to nodes."""
 
-    resume: Any = None
-    update: dict[str, Any] | list[Any] | None = None
+    resume: JsonValue = None
+    update: JsonObject | JsonArray | None = None
     goto: SendSpec | str | list[SendSpec | str] | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> RunCommand:
+        if self.resume is None and self.update is None and self.goto in (None, []):
+            raise ValueError("command needs resume (not null), update or goto")
+        return self
 
 
 class RunCreate(_Body):
     """Body of `runs.wait` and `runs.stream` (stateful and stateless)."""
 
     assistant_id: str
-    input: Any = None
+    input: JsonValue = None
     command: RunCommand | None = None
-    config: dict[str, Any] | None = None
-    context: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
+    config: JsonObject | None = None
+    context: JsonObject | None = None
+    metadata: JsonObject | None = None
     stream_mode: str | list[str] = "values"
     stream_subgraphs: bool = False
     stream_resumable: bool = False

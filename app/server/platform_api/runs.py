@@ -23,6 +23,7 @@ from langgraph.types import Command, Send, StateSnapshot
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.server.drain import ServerDraining
+from app.server.inputs import InvalidInput
 from app.server.models import ThreadId
 from app.server.platform_api.context import Platform, PlatformDep, PlatformRoute
 from app.server.platform_api.models import NATIVE_STREAM_MODES, RunCommand, RunCreate, SendSpec
@@ -207,6 +208,12 @@ async def _settle(platform: Platform, run: Run, snapshot: StateSnapshot | None, 
 async def _start(platform: Platform, thread_id: str | None, body: RunCreate, modes: list[str]) -> Run:
     """Resolve the assistant and claim the thread (404, 409, 503 before any byte is sent); start the run."""
     graph = platform.assistant(body.assistant_id)
+    try:
+        body.input = graph.inputs.validate_input(body.input)
+        if body.command is not None:
+            body.command.update = graph.inputs.validate_update(body.command.update, "command.update")
+    except InvalidInput as error:
+        raise HTTPException(422, str(error)) from None
     if platform.runtime.drain.draining:
         raise HTTPException(503, "the server is shutting down; retry on another replica", {"Retry-After": "1"})
     stateless = thread_id is None

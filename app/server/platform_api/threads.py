@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Response
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import InvalidUpdateError
 
+from app.server.inputs import InvalidInput
 from app.server.platform_api.context import Platform, PlatformDep, PlatformRoute
 from app.server.platform_api.models import (
     CheckpointRef,
@@ -156,6 +157,10 @@ async def update_state(thread_id: str, body: StateUpdate, platform: PlatformDep)
             f"Thread {thread_id!r} has no graph yet: run it once, or create it with "
             "threads.create(graph_id=...), before updating its state",
         )
+    try:
+        values = graph.inputs.validate_update(body.values)
+    except InvalidInput as error:
+        raise HTTPException(422, str(error)) from None
     holder = f"update-state-{uuid.uuid4()}"
     try:
         await platform.threads.claim(thread_id, holder, {}, create=False)
@@ -167,7 +172,7 @@ async def update_state(thread_id: str, body: StateUpdate, platform: PlatformDep)
     try:
         config = _config(thread_id, body.checkpoint, body.checkpoint_id)
         try:
-            next_config = await graph.graph.aupdate_state(config, body.values, as_node=body.as_node)
+            next_config = await graph.graph.aupdate_state(config, values, as_node=body.as_node)
         except InvalidUpdateError as error:
             raise HTTPException(400, f"cannot update the state of thread {thread_id!r}: {error}") from None
         snapshot = await graph.graph.aget_state(_config(thread_id))

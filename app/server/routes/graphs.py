@@ -6,14 +6,20 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from langgraph.errors import GraphRecursionError, InvalidUpdateError
+from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 from langgraph.types import Command, StateSnapshot
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.contract import Env
 from app.server.auth import require_api_key
 from app.server.drain import ServerDraining
-from app.server.errors import ApiError, ErrorBody, error_body, internal_error
+from app.server.errors import (
+    ApiError,
+    ErrorBody,
+    error_body,
+    internal_error,
+)
+from app.server.inputs import InvalidInput
 from app.server.jsonio import FastJSONResponse, dumps
 from app.server.logs import graph_var, thread_id_var
 from app.server.models import (
@@ -86,8 +92,22 @@ def _snapshot(thread_id: str, snapshot: StateSnapshot) -> dict[str, Any]:
     }
 
 
-def _run_failed(runtime: Runtime, registered: RegisteredGraph, error: Exception) -> ApiError:
+def _invalid_input(error: InvalidInput) -> ApiError:
+    return ApiError(422, "invalid_input", str(error), error.errors)
+
+
+def _checked_input(registered: RegisteredGraph, payload: Any) -> Any:
+    try:
+        return registered.inputs.validate_input(payload)
+    except InvalidInput as error:
+        raise _invalid_input(error) from None
+
+
+def _run_failed(runtime: Runtime, registered: RegisteredGraph, thread_id: str, error: Exception) -> ApiError:
     """Turn a failed run into the client's error; graph internals stay in the log."""
+    if isinstance(error, EmptyInputError):
+        return ApiError(422, "input_required", f"input is null and thread {thread_id!r} has no checkpoint of graph "
+                        f"{registered.name!r} to continue from; send the graph's input")  # fmt: skip
     if isinstance(error, TimeoutError):
         limit = runtime.settings.max_run_seconds
         return ApiError(504, "run_timeout", f"the run exceeded {Env.MAX_RUN_SECONDS}={limit}s")
@@ -107,7 +127,7 @@ async def _run(runtime: Runtime, registered: RegisteredGraph, payload: Any, thre
     except (ServerDraining, ApiError):
         raise
     except Exception as error:
-        raise _run_failed(runtime, registered, error) from None
+        raise _run_failed(runtime, registered, thread_id, error) from None
     body = {"thread_id": thread_id, "status": run.outcome, "state": output, "interrupts": _interrupts(interrupts)}
     return FastJSONResponse(body)
 
@@ -129,7 +149,8 @@ async def list_graphs(runtime: RuntimeDep) -> Response:
 )
 async def invoke(name: str, request: InvokeRequest, runtime: RuntimeDep) -> Response:
     registered = _graph(runtime, name, request.thread_id)
-    return await _run(runtime, registered, request.input, request.thread_id, _config(request.thread_id, request.config))
+    payload = _checked_input(registered, request.input)
+    return await _run(runtime, registered, payload, request.thread_id, _config(request.thread_id, request.config))
 
 
 @router.post(
@@ -165,15 +186,16 @@ async def stream(name: str, request: StreamRequest, runtime: RuntimeDep) -> Even
     if runtime.drain.draining:
         raise ServerDraining("the server is shutting down; retry on another replica")
     config = _config(request.thread_id, request.config)
+    payload = _checked_input(registered, request.input)
     return EventSourceResponse(
-        _stream_events(runtime, registered, request, config),
+        _stream_events(runtime, registered, request, payload, config),
         ping=runtime.settings.sse_heartbeat_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
     )
 
 
 async def _stream_events(
-    runtime: Runtime, registered: RegisteredGraph, request: StreamRequest, config: dict
+    runtime: Runtime, registered: RegisteredGraph, request: StreamRequest, payload: Any, config: dict
 ) -> AsyncIterator[ServerSentEvent]:
     graph_var.set(registered.name)
     thread_id_var.set(request.thread_id)
@@ -182,7 +204,7 @@ async def _stream_events(
     interrupts: list[Any] = []
     try:
         async with runtime.run(registered.name) as run:
-            async for chunk_mode, chunk in registered.graph.astream(request.input, config, stream_mode=modes):
+            async for chunk_mode, chunk in registered.graph.astream(payload, config, stream_mode=modes):
                 if chunk_mode == "updates" and isinstance(chunk, dict) and "__interrupt__" in chunk:
                     interrupts.extend(chunk["__interrupt__"])
                 if chunk_mode == mode:
@@ -193,7 +215,7 @@ async def _stream_events(
         yield ServerSentEvent(event="error", data=dumps(error_body("draining", str(error))).decode())
         return
     except Exception as error:
-        failure = _run_failed(runtime, registered, error)
+        failure = _run_failed(runtime, registered, request.thread_id, error)
         body = error_body(failure.code, failure.message, error_id=failure.error_id)
         yield ServerSentEvent(event="error", data=dumps(body).decode())
         return
@@ -227,9 +249,11 @@ async def update_state(name: str, request: StateUpdateRequest, runtime: RuntimeD
         available = ", ".join(sorted(registered.nodes))
         raise ApiError(400, "unknown_node", f"graph {name!r} has no node {request.as_node!r}; nodes: {available}")
     try:
-        config = await registered.graph.aupdate_state(
-            _config(request.thread_id), request.values, as_node=request.as_node
-        )
+        values = registered.inputs.validate_update(request.values)
+    except InvalidInput as error:
+        raise _invalid_input(error) from None
+    try:
+        config = await registered.graph.aupdate_state(_config(request.thread_id), values, as_node=request.as_node)
     except InvalidUpdateError as error:
         raise ApiError(400, "invalid_update", f"graph {name!r} rejected the update: {error}") from None
     return FastJSONResponse({"thread_id": request.thread_id, "checkpoint_id": config["configurable"]["checkpoint_id"]})
