@@ -8,6 +8,7 @@ import uuid
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
@@ -19,6 +20,12 @@ from app.server.jsonio import FastJSONResponse
 from app.server.registry import GraphNotFound
 
 log = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER_SECONDS = 2
+DATABASE_UNAVAILABLE = "the checkpoint database is unavailable; retry shortly"
+# SQLSTATE classes of an unreachable or refusing server: connection exception, operator intervention
+# (shutdown, cannot connect now), insufficient resources (too many connections).
+_UNAVAILABLE_SQLSTATES = ("08", "57P", "53")
 
 
 class ErrorBody(BaseModel):
@@ -34,10 +41,18 @@ class ApiError(Exception):
     """An error with its HTTP status, a stable code and a message for the client."""
 
     def __init__(
-        self, status: int, code: str, message: str, details: Any = None, *, error_id: str | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        *,
+        error_id: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details, self.error_id = status, code, message, details, error_id
+        self.headers = headers
 
 
 def new_error_id() -> str:
@@ -49,6 +64,31 @@ def internal_error(what: str) -> ApiError:
     error_id = new_error_id()
     log.exception("%s", what, extra={"error_id": error_id})
     return ApiError(500, "internal_error", f"{what}; quote error id {error_id} when reporting it", error_id=error_id)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) means PostgreSQL cannot be reached: pool timeout, lost or refused
+    connection, shutdown. Query errors (a constraint, a deadlock, bad SQL) are not."""
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, psycopg.OperationalError):
+            sqlstate = getattr(seen, "sqlstate", None)
+            return sqlstate is None or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def database_unavailable_error(error: BaseException) -> ApiError:
+    """The 503 a client gets when the database is unreachable; logged as a warning, without a traceback."""
+    log.warning("database unavailable", extra={"error": f"{type(error).__name__}: {error}"[:300]})
+    return ApiError(
+        503,
+        "database_unavailable",
+        DATABASE_UNAVAILABLE,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
 
 
 def body_parse_problem(exc: HTTPException) -> str:
@@ -92,7 +132,12 @@ def _field(loc: tuple | list) -> str:
 
 
 async def _api_error(_: Request, exc: ApiError):
-    return error_response(exc.status, exc.code, exc.message, exc.details, error_id=exc.error_id)
+    return error_response(exc.status, exc.code, exc.message, exc.details, error_id=exc.error_id, headers=exc.headers)
+
+
+async def _database_error(_: Request, exc: psycopg.Error):
+    failure = database_unavailable_error(exc) if database_unavailable(exc) else internal_error("database error")
+    return await _api_error(_, failure)
 
 
 def _with_cause(error: dict[str, Any]) -> str:
@@ -129,3 +174,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(GraphNotFound, _graph_not_found)
     app.add_exception_handler(ServerDraining, _draining)
+    app.add_exception_handler(psycopg.Error, _database_error)

@@ -46,8 +46,29 @@ class _TimedWrites:
             return await super().aput_writes(*args, **kwargs)  # type: ignore[misc]
 
 
+class _NoLock:
+    """An async context manager that does not lock (stands in for `asyncio.Lock`)."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
 class TimedPostgresSaver(_TimedWrites, AsyncPostgresSaver):
-    """`AsyncPostgresSaver` whose writes are timed."""
+    """`AsyncPostgresSaver` whose writes are timed, and whose database calls run concurrently on a pool.
+
+    The library holds one `asyncio.Lock` per saver around every database call (`_cursor`, its only use of
+    `self.lock`), which a single shared connection needs. On a pool each call borrows its own connection (and a
+    pool saver cannot have a pipeline), so the lock only serialised the process's checkpoint I/O and queued
+    every request behind one pool timeout after another while the database was down. With a pool it is a no-op.
+    """
+
+    def __init__(self, conn: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(conn, *args, **kwargs)
+        if isinstance(conn, AsyncConnectionPool):
+            self.lock = _NoLock()  # type: ignore[assignment]
 
 
 class TimedSqliteSaver(_TimedWrites, AsyncSqliteSaver):

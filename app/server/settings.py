@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = _env(Env.DATABASE_URL, None)
     pool_min_size: int = _env(Env.DB_POOL_MIN_SIZE, 2, ge=0, le=1000)
     pool_max_size: int = _env(Env.DB_POOL_MAX_SIZE, 10, ge=1, le=1000)
-    pool_timeout_seconds: float = _env(Env.DB_POOL_TIMEOUT_SECONDS, 10.0, gt=0, le=300)
+    # Also how long a request waits before its 503 while the database is unreachable.
+    pool_timeout_seconds: float = _env(Env.DB_POOL_TIMEOUT_SECONDS, 5.0, gt=0, le=300)
     pool_check_connections: bool = _env(Env.DB_POOL_CHECK_CONNECTIONS, True)
     prepared_statements: bool = _env(Env.DB_PREPARED_STATEMENTS, True)
     migrate_on_startup: bool = _env(Env.MIGRATE_ON_STARTUP, False)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
 from app.contract import READY_PATH, Env
 from tests.faults.conftest import STEPS, migrated_env, start_server, steps_body
@@ -63,11 +62,6 @@ class SteadyLoad:
             worker.join(30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server defect: a run that cannot reach PostgreSQL is a 500 (PoolTimeout/OperationalError are not mapped "
-    "to 503), and AsyncPostgresSaver's process-wide lock queues requests behind one pool timeout after another",
-)
 def test_requests_get_503_during_a_database_outage_and_recover_without_a_restart(
     own_cluster: PostgresCluster, tmp_path: Path
 ) -> None:

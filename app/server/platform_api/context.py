@@ -18,7 +18,7 @@ from fastapi import Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from app.server.errors import body_parse_problem
+from app.server.errors import body_parse_problem, database_unavailable, database_unavailable_error
 from app.server.jsonio import FastJSONResponse
 from app.server.platform_api.store import PostgresThreadStore, SqliteThreadStore, ThreadStore
 from app.server.registry import GraphNotFound, RegisteredGraph
@@ -67,7 +67,8 @@ def detail_response(status: int, detail: str, headers: dict[str, str] | None = N
 
 
 class PlatformRoute(APIRoute):
-    """A route whose errors (its own, auth's and request validation's) use the `{"detail": ...}` shape."""
+    """A route whose errors (its own, auth's, request validation's, an unreachable database's) use the
+    `{"detail": ...}` shape."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -85,5 +86,10 @@ class PlatformRoute(APIRoute):
                 ]
                 summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
                 return detail_response(422, summary, errors=errors)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                failure = database_unavailable_error(exc)
+                return detail_response(failure.status, failure.message, failure.headers)
 
         return handle

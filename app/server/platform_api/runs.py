@@ -23,9 +23,10 @@ from langgraph.types import Command, Send, StateSnapshot
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.server.drain import ServerDraining
+from app.server.errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, database_unavailable
 from app.server.inputs import InvalidInput
 from app.server.models import ThreadId
-from app.server.platform_api.context import Platform, PlatformDep, PlatformRoute
+from app.server.platform_api.context import Platform, PlatformDep, PlatformRoute, detail_response
 from app.server.platform_api.models import NATIVE_STREAM_MODES, RunCommand, RunCreate, SendSpec
 from app.server.platform_api.serde import dumps, error_payload, interrupts_by_task, to_jsonable
 from app.server.platform_api.store import ThreadBusy, ThreadNotFound
@@ -65,6 +66,7 @@ class Run:
     stream_modes: list[str]
     keep_thread: bool  # False for a stateless run whose checkpoints are deleted afterwards
     queue: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    error: BaseException | None = None  # why the run failed, once it has
     task: asyncio.Task[None] | None = None
     started: bool = False  # set by the task's first statement; a task cancelled before that never runs its cleanup
 
@@ -173,12 +175,19 @@ async def _execute(platform: Platform, run: Run) -> None:
         except ServerDraining as exc:
             error = exc
         if error is not None:
-            await run.queue.put(("error", error_payload(error)))
+            run.error = error
+            await run.queue.put(("error", _error_event(error)))
     finally:
         try:
             await asyncio.shield(_settle(platform, run, snapshot, error))
         finally:
             run.queue.put_nowait(_DONE)
+
+
+def _error_event(error: BaseException) -> dict[str, str]:
+    if database_unavailable(error):
+        return {"error": "database_unavailable", "message": DATABASE_UNAVAILABLE}
+    return error_payload(error)
 
 
 def _thread_config(thread_id: str) -> RunnableConfig:
@@ -271,6 +280,8 @@ async def _wait_response(run: Run) -> Response:
                 last_values = {"__error__": data}
     finally:
         run.cancel()
+    if run.error is not None and database_unavailable(run.error):
+        return detail_response(503, DATABASE_UNAVAILABLE, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
     return Response(
         dumps(last_values), media_type="application/json", headers={"Content-Location": run.content_location}
     )

@@ -16,6 +16,8 @@ from app.server.drain import ServerDraining
 from app.server.errors import (
     ApiError,
     ErrorBody,
+    database_unavailable,
+    database_unavailable_error,
     error_body,
     internal_error,
 )
@@ -54,7 +56,7 @@ router = APIRouter(
 _RUN_ERRORS = {
     413: {"model": ErrorBody, "description": "Body larger than MAX_BODY_BYTES"},
     500: {"model": ErrorBody, "description": "The graph raised; the error id is in the server log"},
-    503: {"model": ErrorBody, "description": "The server is draining for shutdown"},
+    503: {"model": ErrorBody, "description": "The server is draining for shutdown, or the database is unreachable"},
     504: {"model": ErrorBody, "description": "The run exceeded MAX_RUN_SECONDS"},
 }
 ThreadIdQuery = Query(min_length=1, max_length=THREAD_ID_MAX_LENGTH, pattern=THREAD_ID_PATTERN)
@@ -105,6 +107,8 @@ def _checked_input(registered: RegisteredGraph, payload: Any) -> Any:
 
 def _run_failed(runtime: Runtime, registered: RegisteredGraph, thread_id: str, error: Exception) -> ApiError:
     """Turn a failed run into the client's error; graph internals stay in the log."""
+    if database_unavailable(error):
+        return database_unavailable_error(error)
     if isinstance(error, EmptyInputError):
         return ApiError(422, "input_required", f"input is null and thread {thread_id!r} has no checkpoint of graph "
                         f"{registered.name!r} to continue from; send the graph's input")  # fmt: skip
