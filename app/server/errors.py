@@ -76,7 +76,7 @@ def database_unavailable(error: BaseException) -> bool:
         if isinstance(seen, psycopg.OperationalError):
             sqlstate = getattr(seen, "sqlstate", None)
             return sqlstate is None or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
-        seen = seen.__cause__ or seen.__context__
+        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
     return False
 
 

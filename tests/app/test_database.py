@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -186,3 +187,36 @@ def test_sqlite_exports_no_checkpoint_store_gauges(sqlite_env: dict[str, str]) -
         text = client.get(METRICS_PATH).text
     assert Metrics.CHECKPOINT_DB_SIZE not in text
     assert Metrics.OLDEST_THREAD_AGE not in text
+
+
+def _raised(make: Callable[[], object]) -> BaseException:
+    try:
+        make()
+    except Exception as error:
+        return error
+    raise AssertionError("nothing raised")
+
+
+def _wrapped(cause: BaseException, suppress: bool) -> None:
+    try:
+        raise cause
+    except Exception:
+        if suppress:
+            raise ValueError("graph's own error") from None
+        raise ValueError("graph's own error")  # noqa: B904
+
+
+def test_only_connection_failures_count_as_the_database_being_unavailable() -> None:
+    from psycopg import errors as pg_errors
+    from psycopg_pool import PoolTimeout
+
+    from app.server.errors import database_unavailable
+
+    assert database_unavailable(PoolTimeout("couldn't get a connection after 5.00 sec"))
+    assert database_unavailable(psycopg.OperationalError("connection refused"))
+    assert database_unavailable(pg_errors.AdminShutdown("terminating connection due to administrator command"))
+    assert not database_unavailable(pg_errors.SerializationFailure("could not serialize access"))
+    assert not database_unavailable(pg_errors.QueryCanceled("canceling statement due to statement timeout"))
+    assert not database_unavailable(ValueError("not a database error"))
+    assert database_unavailable(_raised(lambda: _wrapped(PoolTimeout("timeout"), suppress=False)))
+    assert not database_unavailable(_raised(lambda: _wrapped(PoolTimeout("timeout"), suppress=True)))
