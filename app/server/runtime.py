@@ -93,7 +93,8 @@ class Runtime:
             log.info("run finished", extra={"outcome": record.outcome, "duration_ms": round(elapsed * 1000, 2)})
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request."""
     return request.app.state.runtime
 
 

@@ -50,8 +50,8 @@ def _thread_store(runtime: Runtime) -> ThreadStore:
     return SqliteThreadStore(database.sqlite, lease)
 
 
-def get_platform(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Platform:
-    """FastAPI dependency: the platform of this app, built once from its runtime."""
+async def get_platform(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Platform:
+    """FastAPI dependency: the platform of this app, built once from its runtime (async: no thread-pool hop)."""
     platform: Platform | None = getattr(request.app.state, "platform", None)
     if platform is None or platform.runtime is not runtime:
         platform = Platform(runtime, _thread_store(runtime))
