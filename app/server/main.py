@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with open_database(settings, runtime.metrics.time_checkpoint_write) as database:
+        async with open_database(settings, runtime.metrics.checkpoint_write_duration.observe) as database:
             await _migrate_on_startup(database, settings)
             registry = load_registry(settings.langgraph_config, database.saver)
             runtime.attach(database, registry)

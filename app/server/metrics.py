@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -68,6 +66,10 @@ class ServerMetrics:
             Metrics.CHECKPOINT_WRITE_DURATION, "Time to write a checkpoint or pending writes",
             buckets=WRITE_BUCKETS, registry=r,
         )  # fmt: skip
+        # Labelled children by label values, so a request or run does not look its series up again; these hold
+        # exactly the series the registry holds, so they are bounded the same way.
+        self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._run_series: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
 
     def watch_pool(self, pool: AsyncConnectionPool) -> None:
         self.registry.register(PoolCollector(pool))
@@ -85,22 +87,24 @@ class ServerMetrics:
         stats.add(refresh)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(method, route, str(status)).inc()
-        self.http_duration.labels(method, route).observe(seconds)
-
-    @contextmanager
-    def time_checkpoint_write(self) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.checkpoint_write_duration.observe(time.perf_counter() - start)
+        key = (method, route, status)
+        series = self._request_series.get(key)
+        if series is None:
+            series = (self.http_requests.labels(method, route, str(status)), self.http_duration.labels(method, route))
+            self._request_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def record_run(self, graph: str, outcome: str, seconds: float) -> None:
-        if outcome not in RUN_OUTCOMES:
-            raise ValueError(f"run outcome {outcome!r} is not one of {RUN_OUTCOMES}")
-        self.runs.labels(graph, outcome).inc()
-        self.run_duration.labels(graph).observe(seconds)
+        key = (graph, outcome)
+        series = self._run_series.get(key)
+        if series is None:
+            if outcome not in RUN_OUTCOMES:
+                raise ValueError(f"run outcome {outcome!r} is not one of {RUN_OUTCOMES}")
+            series = (self.runs.labels(graph, outcome), self.run_duration.labels(graph))
+            self._run_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
