@@ -4,7 +4,9 @@
 
 Prints the server's CPU use and the functions holding the most samples (inclusive), so the cost of HTTP,
 JSON, middleware, the pool and the checkpointer can be read off; `--output` keeps the collapsed stacks
-(input for flamegraph.pl or speedscope).
+(input for flamegraph.pl or speedscope). Only samples of a thread holding the GIL are kept (`py-spy --gil`):
+uvloop waits for I/O and idle thread-pool workers wait for work without it, and py-spy counts those waits as
+busy otherwise (the event loop's `run_forever` and the pool's `_worker` then look like half the samples).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import psutil
+import uvloop
 
 from tests.pg import PostgresCluster
 
@@ -59,7 +62,7 @@ async def profile(args: argparse.Namespace) -> None:
                 await closed_loop("warm-up", run_once, concurrency=args.concurrency, duration=2, warmup=0)
                 spy = await asyncio.create_subprocess_exec(
                     py_spy, "record", "--pid", str(process.pid), "--duration", str(int(args.duration)),
-                    "--rate", "250", "--format", "raw", "--output", str(raw), "--nonblocking",
+                    "--rate", "250", "--format", "raw", "--output", str(raw), "--nonblocking", "--gil",
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 process.cpu_percent()
@@ -86,7 +89,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--top", type=int, default=45, help="how many functions to list")
     parser.add_argument("--output", type=Path, help="keep the collapsed stacks (flamegraph.pl / speedscope input)")
-    asyncio.run(profile(parser.parse_args()))
+    uvloop.run(profile(parser.parse_args()))  # the same client loop as `bench.run`
     return 0
 
 
