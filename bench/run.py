@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 import platform
+import secrets
 import shlex
 import subprocess
 import sys
@@ -116,7 +117,8 @@ def _row(result: LoadResult, report: Report) -> str:
 async def run(args: argparse.Namespace) -> Report:
     report = Report(duration=args.duration, concurrencies=args.concurrency)
     report.notes.append(f"Load average at start: {os.getloadavg()[0]:.2f} (other work on the machine skews results).")
-    with PostgresCluster() as cluster:
+    # Password (SCRAM-SHA-256) authentication over TCP, as the deployed database asks of every connection.
+    with PostgresCluster(password=secrets.token_urlsafe(18)) as cluster:
         ceiling_dsn, ours_dsn, naive_dsn = (cluster.create_database(n) for n in ("ceiling", "ours", "naive"))
         for dsn in (ceiling_dsn, ours_dsn, naive_dsn):
             _migrate(dsn)

@@ -39,8 +39,11 @@ def free_port() -> int:
 class PostgresCluster:
     """A PostgreSQL cluster that can be started, stopped (to simulate an outage) and destroyed."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, password: str | None = None) -> None:
+        """With `password`, TCP clients authenticate with SCRAM-SHA-256 as a deployed database asks;
+        otherwise every client is trusted. Admin commands use the Unix socket, which is always trusted."""
         self.port = port or free_port()
+        self.password = password
         self.root = Path(tempfile.mkdtemp(prefix="lgk8s-pg-"))
         self.data_dir = self.root / "data"
         self.socket_dir = self.root / "sock"
@@ -52,17 +55,22 @@ class PostgresCluster:
             os.chmod(self.root, 0o755)  # noqa: S103 - the postgres user must enter the cluster's directory
             for path in (self.root, self.socket_dir):
                 os.chown(path, user.pw_uid, user.pw_gid)
-        self._run(
-            _pg_bin("initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-            "--encoding=UTF8", "--no-sync",
-        )
+        auth = ["--auth=trust"]
+        if password is not None:
+            password_file = self.root / "password"
+            password_file.write_text(password)
+            if self._as_postgres:
+                os.chown(password_file, user.pw_uid, user.pw_gid)
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={password_file}"]
+        self._run(_pg_bin("initdb"), "-D", str(self.data_dir), "-U", "postgres", *auth, "--encoding=UTF8", "--no-sync")
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return self.dsn_for("postgres")
 
     def dsn_for(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        credentials = f"postgres:{self.password}" if self.password is not None else "postgres"
+        return f"postgresql://{credentials}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *argv: str) -> None:
         if self._as_postgres:
@@ -80,7 +88,7 @@ class PostgresCluster:
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop")
 
     def create_database(self, name: str) -> str:
-        self._run(_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        self._run(_pg_bin("createdb"), "-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres", name)
         return self.dsn_for(name)
 
     def destroy(self) -> None:
