@@ -1,1 +1,1 @@
-"""Example graphs bundled with the server; they need no API key and no network."""
+"""Example graphs bundled with the server; only `chat` needs a provider key (without one it is skipped)."""

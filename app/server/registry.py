@@ -3,7 +3,8 @@
 `{"graphs": {"name": "./path/to/file.py:attr" | "package.module:attr"}}` (a value may also be
 `{"path": "...", "description": "..."}`). Paths are relative to the file. `attr` may be a `StateGraph`,
 an already compiled graph, or a function returning either. Every graph is loaded and compiled once, at
-startup, with the process's checkpointer.
+startup, with the process's checkpointer. A function may raise `GraphUnavailable(reason)` when its graph cannot
+run here (e.g. no provider key): that graph is skipped with one log line; any other error stops startup.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import logging
 import re
 import sys
 from dataclasses import dataclass
@@ -27,9 +29,19 @@ from app.server.inputs import GraphInputSchema
 
 GRAPH_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
+log = logging.getLogger(__name__)
+
 
 class RegistryError(Exception):
     """The graph configuration cannot be loaded; the message names the file, graph and problem."""
+
+
+class GraphUnavailable(Exception):
+    """Raised by a graph's factory when the graph cannot run in this environment; `reason` says how to enable it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class GraphNotFound(LookupError):
@@ -106,6 +118,7 @@ def load_registry(config_path: Path, checkpointer: BaseCheckpointSaver) -> Graph
     if not isinstance(entries, dict) or not entries:
         raise RegistryError(f"graph config {config_path} needs a non-empty 'graphs' object")
     graphs: dict[str, RegisteredGraph] = {}
+    skipped: dict[str, str] = {}
     for name, entry in entries.items():
         if not GRAPH_NAME.match(name):
             raise RegistryError(f"graph name {name!r} in {config_path} must match {GRAPH_NAME.pattern}")
@@ -116,7 +129,12 @@ def load_registry(config_path: Path, checkpointer: BaseCheckpointSaver) -> Graph
         module = _import_source(source, config_path.parent, name)
         if not hasattr(module, attribute):
             raise RegistryError(f"graph {name!r}: {source} has no attribute {attribute!r}")
-        compiled = _compile(getattr(module, attribute), checkpointer, name)
+        try:
+            compiled = _compile(getattr(module, attribute), checkpointer, name)
+        except GraphUnavailable as unavailable:
+            log.warning("graph %r skipped: %s", name, unavailable.reason, extra={"graph": name})
+            skipped[name] = unavailable.reason
+            continue
         graphs[name] = RegisteredGraph(
             name=name,
             graph=compiled,
@@ -125,4 +143,7 @@ def load_registry(config_path: Path, checkpointer: BaseCheckpointSaver) -> Graph
             nodes=frozenset(compiled.nodes),
             inputs=GraphInputSchema.of(name, compiled),
         )
+    if not graphs:
+        reasons = "; ".join(f"{name!r}: {reason}" for name, reason in skipped.items())
+        raise RegistryError(f"graph config {config_path}: every graph was skipped ({reasons})")
     return GraphRegistry(graphs)
