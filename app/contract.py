@@ -42,6 +42,9 @@ class Env:
     DRAIN_TIMEOUT_SECONDS = "DRAIN_TIMEOUT_SECONDS"
     MAX_BODY_BYTES = "MAX_BODY_BYTES"
     SSE_HEARTBEAT_SECONDS = "SSE_HEARTBEAT_SECONDS"
+    RUN_LEASE_SECONDS = "RUN_LEASE_SECONDS"  # a run whose worker stops renewing it this long is resumed elsewhere
+    RUN_MAX_ATTEMPTS = "RUN_MAX_ATTEMPTS"  # attempts (first + resumptions after lost workers) before `error`
+    WORKER_CONCURRENCY = "WORKER_CONCURRENCY"  # background runs one pod's worker executes at once
     # Read by the prune command (`PRUNE_COMMAND`), not by the server.
     RETENTION_DAYS = "RETENTION_DAYS"
     RETENTION_INTERRUPTED_DAYS = "RETENTION_INTERRUPTED_DAYS"
@@ -63,6 +66,10 @@ class Metrics:
     POOL_MAX_SIZE = "langgraph_db_pool_max_size"  # gauge: configured maximum
     CHECKPOINT_DB_SIZE = "langgraph_checkpoint_db_size_bytes"  # gauge
     OLDEST_THREAD_AGE = "langgraph_oldest_thread_age_seconds"  # gauge: age of oldest thread's last checkpoint
+    RUNS_PENDING = "langgraph_runs_pending"  # gauge: runs waiting for a worker, whole deployment (same on every pod)
+    RUN_QUEUE_WAIT = "langgraph_run_queue_wait_seconds"  # histogram: creation to a worker taking the run
+    RUN_LEASE_EXPIRIES = "langgraph_run_lease_expiries_total"  # counter: runs whose worker was lost
+    RUN_RETRIES = "langgraph_run_retries_total"  # counter: runs resumed from their checkpoint by another worker
 
 
 RUN_OUTCOMES = ("success", "error", "interrupted", "cancelled")

@@ -20,6 +20,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from app.server.engine import schema as engine_schema
 from app.server.logs import configure_logging
 from app.server.platform_api import schema as platform_schema
 from app.server.settings import Settings
@@ -48,6 +49,7 @@ class Migration:
 # The project's own schema, after the checkpointer's. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "platform_threads", postgres=platform_schema.POSTGRES_SCHEMA, sqlite=platform_schema.SQLITE_SCHEMA),
+    Migration(2, "engine_runs", postgres=engine_schema.POSTGRES_SCHEMA, sqlite=engine_schema.SQLITE_SCHEMA),
 )
 
 _CREATE_TABLE = f"""

@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app.migrate import migrate_postgres, migrate_sqlite
+from app.server.engine.engine import Engine
 from app.server.errors import install_error_handlers
 from app.server.jsonio import FastJSONResponse
 from app.server.middleware import RequestMiddleware
@@ -41,7 +42,7 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
     runtime = Runtime(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_database(settings, runtime.metrics.checkpoint_write_duration.observe) as database:
             await _migrate_on_startup(database, settings)
             registry = load_registry(settings.langgraph_config, database.saver)
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
                 runtime.metrics.watch_pool(database.pool)
                 runtime.metrics.watch_checkpoint_store(database.pool, runtime.stats)
             runtime.stats.start()
+            engine = Engine.for_runtime(runtime)
+            app.state.engine = engine
+            engine.start()
             log.info(
                 "server started",
                 extra={"database": database.kind, "graphs": registry.names(), "auth": bool(runtime.api_keys)},
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
                 yield
             finally:
                 await runtime.drain.drain(settings.drain_timeout_seconds)
+                await engine.stop()
                 await runtime.stats.stop()
                 log.info("server stopped; closing the database")
 

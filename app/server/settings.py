@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     drain_timeout_seconds: float = _env(Env.DRAIN_TIMEOUT_SECONDS, 25.0, ge=0)
     max_body_bytes: int = _env(Env.MAX_BODY_BYTES, 1_048_576, ge=1024)
     sse_heartbeat_seconds: float = _env(Env.SSE_HEARTBEAT_SECONDS, 15.0, gt=0, le=300)
+    run_lease_seconds: float = _env(Env.RUN_LEASE_SECONDS, 15.0, ge=1, le=600)
+    run_max_attempts: int = _env(Env.RUN_MAX_ATTEMPTS, 3, ge=1, le=100)
+    worker_concurrency: int = _env(Env.WORKER_CONCURRENCY, 16, ge=1, le=1000)
 
     @field_validator("cors_origins", "api_keys", mode="before")
     @classmethod

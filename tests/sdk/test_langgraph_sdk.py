@@ -205,7 +205,7 @@ def test_second_run_on_a_busy_thread_is_rejected(client: SyncLangGraphClient) ->
         list(client.runs.stream(thread_id, "steps", input={"value": 1}, multitask_strategy="reject"))
     assert "busy" in raised.value.message
     with pytest.raises(httpx.HTTPStatusError) as waited:
-        client.runs.wait(thread_id, "steps", input={"value": 1})
+        client.runs.wait(thread_id, "steps", input={"value": 1}, multitask_strategy="reject")
     assert waited.value.response.status_code == 409
     with pytest.raises(ConflictError):
         client.threads.delete(thread_id)
@@ -235,8 +235,8 @@ def test_input_that_does_not_fit_the_graph_is_refused_before_the_run(client: Syn
 def test_unsupported_options_are_named(client: SyncLangGraphClient) -> None:
     thread_id = client.threads.create()["thread_id"]
     with pytest.raises(UnprocessableEntityError) as raised:
-        list(client.runs.stream(thread_id, "steps", input={"value": 1}, multitask_strategy="enqueue"))
-    assert "multitask_strategy" in raised.value.message
+        list(client.runs.stream(thread_id, "steps", input={"value": 1}, webhook="http://127.0.0.1:9/hook"))
+    assert "webhook" in raised.value.message
 
 
 def test_api_key_is_required(server_url: str) -> None:
@@ -274,7 +274,7 @@ def test_busy_thread_is_rejected_by_another_server_on_the_same_database(
         first = client.runs.stream(thread_id, "steps", input={"value": 1, "sleep_seconds": 1}, stream_mode="updates")
         assert next(first).event == "metadata"
         with get_sync_client(url=other.url, api_key=API_KEY) as second, pytest.raises(ConflictError):
-            list(second.runs.stream(thread_id, "steps", input={"value": 1}))
+            list(second.runs.stream(thread_id, "steps", input={"value": 1}, multitask_strategy="reject"))
         list(first)
         with get_sync_client(url=other.url, api_key=API_KEY) as second:
             assert second.runs.wait(thread_id, "steps", input={"value": 2})["value"] == 6

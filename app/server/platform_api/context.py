@@ -47,7 +47,7 @@ def _thread_store(runtime: Runtime) -> ThreadStore:
     if database.pool is not None:
         return PostgresThreadStore(database.pool, lease)
     assert database.sqlite is not None
-    return SqliteThreadStore(database.sqlite, lease)
+    return SqliteThreadStore(database.sqlite, lease, database.saver.lock)  # type: ignore[attr-defined]
 
 
 async def get_platform(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Platform:

@@ -163,7 +163,7 @@ class RunCommand(_Body):
 
 
 class RunCreate(_Body):
-    """Body of `runs.wait` and `runs.stream` (stateful and stateless)."""
+    """Body of `runs.wait`, `runs.stream` and `runs.create` (stateful and stateless)."""
 
     assistant_id: str
     input: JsonValue = None
@@ -180,7 +180,7 @@ class RunCreate(_Body):
     checkpoint_id: str | None = None
     checkpoint_during: bool | None = None
     durability: Literal["sync", "async", "exit"] | None = None
-    multitask_strategy: Literal["reject", "interrupt", "rollback", "enqueue"] = "reject"
+    multitask_strategy: Literal["reject", "interrupt", "rollback", "enqueue"] = "enqueue"
     if_not_exists: Literal["create", "reject"] = "reject"
     on_disconnect: Literal["cancel", "continue"] = "cancel"
     on_completion: Literal["delete", "keep"] = "delete"
@@ -204,9 +204,6 @@ class RunCreate(_Body):
         if self.input is not None and self.command is not None:
             raise ValueError("give either input or command, not both")
         checks = (
-            ("multitask_strategy", self.multitask_strategy, "reject", "only 'reject' (a busy thread answers 409)"),
-            ("on_disconnect", self.on_disconnect, "cancel", "runs execute within the request; disconnecting cancels"),
-            ("stream_resumable", self.stream_resumable, False, "streams cannot be rejoined"),
             ("webhook", self.webhook, None, "webhooks are not sent"),
             ("feedback_keys", self.feedback_keys, None, "LangSmith feedback is not available"),
             ("after_seconds", self.after_seconds, None, "runs start immediately"),

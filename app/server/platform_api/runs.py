@@ -1,221 +1,42 @@
-"""Runs of the LangGraph Server API: `runs.wait` and `runs.stream`, on a thread or stateless.
+"""Runs of the LangGraph Server API, a thin layer over the run engine (`app.server.engine`).
 
-A run executes within the request, in its own task that feeds a queue: the response reads the queue
-(SSE for `stream`, the last `values` for `wait`). The task always releases the thread and records the
-outcome, even when the client is gone before the first byte; a client that disconnects cancels it.
-
-Before the response starts, the handler resolves the assistant, claims the thread (409 if another run
-holds it, on any pod) and registers the run with drain, so every refusal is a proper HTTP status.
+`runs.wait` and `runs.stream` execute in this process when the thread is free (no queue hop) and otherwise
+wait for the run the multitask strategy queued; `runs.create` starts a background run. Every run is a record:
+`runs.get/list/join/join_stream/cancel/delete` work from any replica. `on_disconnect="cancel"` (the default)
+cancels the run when the client goes away; `"continue"` lets it finish.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import uuid
+import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Response
-from langchain_core.runnables import RunnableConfig
-from langgraph.types import Command, Send, StateSnapshot
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.server.drain import ServerDraining
+from app.server.engine.engine import Engine, EngineDep, Outcome, RunRefused, RunSpec, error_event
 from app.server.errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, database_unavailable
 from app.server.inputs import InvalidInput
 from app.server.models import ThreadId
 from app.server.platform_api.context import Platform, PlatformDep, PlatformRoute, detail_response
-from app.server.platform_api.models import NATIVE_STREAM_MODES, RunCommand, RunCreate, SendSpec
-from app.server.platform_api.serde import dumps, error_payload, interrupts_by_task, to_jsonable
-from app.server.platform_api.store import ThreadBusy, ThreadNotFound
-from app.server.registry import RegisteredGraph
-
-log = logging.getLogger(__name__)
+from app.server.platform_api.models import MAX_PAGE, RunCreate
+from app.server.platform_api.serde import dumps
+from app.server.platform_api.store import ThreadNotFound
 
 router = APIRouter(tags=["runs"], route_class=PlatformRoute)
-
-_DONE = object()
-
-
-def _send(spec: SendSpec | str) -> Send | str:
-    return spec if isinstance(spec, str) else Send(spec.node, spec.input)
+RunStatus = Literal["pending", "running", "success", "error", "interrupted", "timeout"]
 
 
-def _command(command: RunCommand) -> Command:
-    goto: Any = ()
-    if isinstance(command.goto, list):
-        goto = [_send(item) for item in command.goto]
-    elif command.goto is not None:
-        goto = _send(command.goto)
-    update = command.update
-    if isinstance(update, list):
-        update = [tuple(pair) for pair in update]
-    return Command(resume=command.resume, update=update, goto=goto)
+def _refused(error: RunRefused) -> HTTPException:
+    return HTTPException(error.status, error.message)
 
 
-@dataclass
-class Run:
-    """One run: what to execute and where its events go."""
-
-    run_id: str
-    thread_id: str
-    graph: RegisteredGraph
-    body: RunCreate
-    stream_modes: list[str]
-    keep_thread: bool  # False for a stateless run whose checkpoints are deleted afterwards
-    queue: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
-    error: BaseException | None = None  # why the run failed, once it has
-    task: asyncio.Task[None] | None = None
-    started: bool = False  # set by the task's first statement; a task cancelled before that never runs its cleanup
-
-    def cancel(self) -> None:
-        """Cancel the run if it is executing (the client went away: `on_disconnect="cancel"`)."""
-        if self.started and self.task is not None and not self.task.done():
-            self.task.cancel()
-
-    @property
-    def content_location(self) -> str:
-        if self.keep_thread:
-            return f"/threads/{self.thread_id}/runs/{self.run_id}"
-        return f"/runs/{self.run_id}"
-
-    def config(self) -> RunnableConfig:
-        body = self.body
-        config: dict[str, Any] = dict(body.config or {})
-        configurable = dict(config.get("configurable") or {})
-        if body.checkpoint is not None:
-            configurable["checkpoint_ns"] = body.checkpoint.checkpoint_ns
-            if body.checkpoint.checkpoint_id:
-                configurable["checkpoint_id"] = body.checkpoint.checkpoint_id
-        if body.checkpoint_id:
-            configurable["checkpoint_id"] = body.checkpoint_id
-        configurable.update(
-            thread_id=self.thread_id, run_id=self.run_id, graph_id=self.graph.name, assistant_id=self.graph.name
-        )
-        config["configurable"] = configurable
-        config["metadata"] = {**(config.get("metadata") or {}), **(body.metadata or {})}
-        config["run_id"] = uuid.UUID(self.run_id)
-        return config  # type: ignore[return-value]
-
-    def graph_input(self) -> Any:
-        return _command(self.body.command) if self.body.command is not None else self.body.input
-
-
-def _event_name(mode: str, namespace: tuple[str, ...]) -> str:
-    mode = "messages" if mode == "messages-tuple" else mode
-    return "|".join((mode, *namespace))
-
-
-async def _graph_events(run: Run) -> AsyncIterator[tuple[str, Any]]:
-    """The run's events as (SSE event name, data), from LangGraph's own stream modes or astream_events."""
-    body = run.body
-    wanted = set(run.stream_modes)
-    native = [m for m in NATIVE_STREAM_MODES if m in wanted]
-    if "messages-tuple" in wanted:
-        native.append("messages")
-    kwargs: dict[str, Any] = {
-        "stream_mode": native or ["values"],
-        "subgraphs": body.stream_subgraphs,
-        "interrupt_before": body.interrupt_before,
-        "interrupt_after": body.interrupt_after,
-        "context": body.context,
-    }
-    if body.durability is not None:
-        kwargs["durability"] = body.durability
-    elif body.checkpoint_during is not None:
-        kwargs["durability"] = "async" if body.checkpoint_during else "exit"
-    graph, config = run.graph.graph, run.config()
-
-    def named(chunk: tuple[Any, ...]) -> tuple[str, Any] | None:
-        namespace, mode, data = chunk if body.stream_subgraphs else ((), *chunk)
-        if not native:  # only `events` was asked for; the values stream above just drives the graph
-            return None
-        return _event_name("messages-tuple" if mode == "messages" else mode, tuple(namespace)), data
-
-    if "events" not in wanted:
-        async for chunk in graph.astream(run.graph_input(), config, **kwargs):
-            if (event := named(chunk)) is not None:
-                yield event
-        return
-    async for event in graph.astream_events(run.graph_input(), config, version="v2", **kwargs):
-        if event["event"] == "on_chain_stream" and event["run_id"] == run.run_id:
-            if (named_event := named(event["data"]["chunk"])) is not None:
-                yield named_event
-        else:
-            yield "events", event
-
-
-async def _execute(platform: Platform, run: Run) -> None:
-    """Run the graph under the server's run tracker, feed the queue, then settle the thread.
-
-    `runtime.run` admits the run (drain), bounds it by MAX_RUN_SECONDS and records the run metrics.
-    """
-    run.started = True
-    runtime = platform.runtime
-    error: BaseException | None = None
-    snapshot: StateSnapshot | None = None
-    try:
-        await run.queue.put(("metadata", {"run_id": run.run_id, "thread_id": run.thread_id, "attempt": 1}))
-        try:
-            async with runtime.run(run.graph.name) as record:
-                try:
-                    async for event in _graph_events(run):
-                        await run.queue.put(event)
-                except Exception as exc:
-                    record.outcome, error = "error", exc
-                    log.exception("run failed", extra={"run_id": run.run_id, "thread_id": run.thread_id})
-                else:
-                    snapshot = await run.graph.graph.aget_state(_thread_config(run.thread_id))
-                    if snapshot.next:
-                        record.outcome = "interrupted"
-        except TimeoutError:
-            error = TimeoutError(f"run exceeded the {runtime.settings.max_run_seconds:g}s limit (MAX_RUN_SECONDS)")
-        except ServerDraining as exc:
-            error = exc
-        if error is not None:
-            run.error = error
-            await run.queue.put(("error", _error_event(error)))
-    finally:
-        try:
-            await asyncio.shield(_settle(platform, run, snapshot, error))
-        finally:
-            run.queue.put_nowait(_DONE)
-
-
-def _error_event(error: BaseException) -> dict[str, str]:
-    if database_unavailable(error):
-        return {"error": "database_unavailable", "message": DATABASE_UNAVAILABLE}
-    return error_payload(error)
-
-
-def _thread_config(thread_id: str) -> RunnableConfig:
-    return {"configurable": {"thread_id": thread_id}}
-
-
-async def _settle(platform: Platform, run: Run, snapshot: StateSnapshot | None, error: BaseException | None) -> None:
-    """Record the thread's status and latest state, or drop a stateless run's checkpoints."""
-    try:
-        if not run.keep_thread:
-            await platform.runtime.database.saver.adelete_thread(run.thread_id)
-            return
-        if snapshot is None:
-            snapshot = await run.graph.graph.aget_state(_thread_config(run.thread_id))
-        status = "error" if error is not None else "interrupted" if snapshot.next else "idle"
-        await platform.threads.finish(
-            run.thread_id,
-            run.run_id,
-            status=status,
-            values=to_jsonable(snapshot.values),
-            interrupts=interrupts_by_task(snapshot),
-        )
-    except Exception:
-        log.exception("could not record the run's outcome", extra={"run_id": run.run_id, "thread_id": run.thread_id})
-
-
-async def _start(platform: Platform, thread_id: str | None, body: RunCreate, modes: list[str]) -> Run:
-    """Resolve the assistant and claim the thread (404, 409, 503 before any byte is sent); start the run."""
+def _spec(platform: Platform, thread_id: str | None, body: RunCreate, modes: list[str], background: bool) -> RunSpec:
+    """Validate the body against the assistant's graph (404, 422) and describe the run."""
     graph = platform.assistant(body.assistant_id)
     try:
         body.input = graph.inputs.validate_input(body.input)
@@ -223,89 +44,335 @@ async def _start(platform: Platform, thread_id: str | None, body: RunCreate, mod
             body.command.update = graph.inputs.validate_update(body.command.update, "command.update")
     except InvalidInput as error:
         raise HTTPException(422, str(error)) from None
-    if platform.runtime.drain.draining:
-        raise HTTPException(503, "the server is shutting down; retry on another replica", {"Retry-After": "1"})
-    stateless = thread_id is None
-    run = Run(
-        run_id=str(uuid.uuid4()),
-        thread_id=thread_id or str(uuid.uuid4()),
+    checkpoint_ns, checkpoint_id = "", body.checkpoint_id
+    if body.checkpoint is not None:
+        checkpoint_ns = body.checkpoint.checkpoint_ns
+        checkpoint_id = checkpoint_id or body.checkpoint.checkpoint_id
+    durability = body.durability
+    if durability is None and body.checkpoint_during is not None:
+        durability = "async" if body.checkpoint_during else "exit"
+    return RunSpec(
         graph=graph,
-        body=body,
+        thread_id=thread_id,
+        input=body.input,
+        command=body.command.model_dump(exclude_none=True) if body.command is not None else None,
+        config=body.config,
+        metadata=body.metadata or {},
         stream_modes=modes,
-        keep_thread=not stateless or body.on_completion == "keep",
-    )
-    if run.keep_thread:
-        try:
-            await platform.threads.claim(
-                run.thread_id,
-                run.run_id,
-                {"graph_id": graph.name, "assistant_id": graph.name},
-                create=stateless or body.if_not_exists == "create",
-            )
-        except ThreadNotFound as error:
-            raise HTTPException(404, f"{error}; create it first or pass if_not_exists='create'") from None
-        except ThreadBusy as error:
-            raise HTTPException(409, str(error)) from None
-    run.task = asyncio.create_task(_execute(platform, run), name=f"run-{run.run_id}")
-    return run
-
-
-async def _events(run: Run) -> AsyncIterator[tuple[str, Any]]:
-    while (item := await run.queue.get()) is not _DONE:
-        yield item
-
-
-def _stream_response(platform: Platform, run: Run) -> EventSourceResponse:
-    async def frames() -> AsyncIterator[ServerSentEvent]:
-        try:
-            async for event, data in _events(run):
-                yield ServerSentEvent(data=dumps(data), event=event)
-        finally:
-            run.cancel()
-
-    return EventSourceResponse(
-        frames(),
-        headers={"Content-Location": run.content_location},
-        ping=max(1, int(platform.runtime.settings.sse_heartbeat_seconds)),
+        stream_subgraphs=body.stream_subgraphs,
+        interrupt_before=body.interrupt_before,
+        interrupt_after=body.interrupt_after,
+        context=body.context,
+        durability=durability,
+        checkpoint_ns=checkpoint_ns,
+        checkpoint_id=checkpoint_id,
+        multitask_strategy=body.multitask_strategy,
+        create_thread=thread_id is None or body.if_not_exists == "create",
+        keep_thread=thread_id is None and body.on_completion == "keep",
+        persist_events=background or body.stream_resumable or body.on_disconnect == "continue",
     )
 
 
-async def _wait_response(run: Run) -> Response:
-    last_values: Any = None
+async def _submit(engine: Engine, spec: RunSpec, *, start: bool) -> dict[str, Any]:
     try:
-        async for event, data in _events(run):
-            if event == "values":
-                last_values = data
-            elif event == "error":
-                last_values = {"__error__": data}
+        return await engine.submit(spec, start=start)
+    except RunRefused as error:
+        raise _refused(error) from None
+    except ServerDraining as error:
+        raise HTTPException(503, str(error), {"Retry-After": "1"}) from None
+
+
+def _when(value: datetime | str | None) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def run_response(run: dict[str, Any]) -> dict[str, Any]:
+    """The client's `Run` shape."""
+    return {
+        "run_id": run["run_id"],
+        "thread_id": run["thread_id"],
+        "assistant_id": run["graph_id"],
+        "created_at": _when(run.get("created_at")),
+        "updated_at": _when(run.get("updated_at")),
+        "status": run["status"],
+        "metadata": run.get("metadata") or {},
+        "kwargs": run.get("kwargs") or {},
+        "multitask_strategy": run.get("multitask_strategy", "reject"),
+    }
+
+
+def _locations(run: dict[str, Any], tail: str | None) -> dict[str, str]:
+    """Content-Location names the run; Location (kept threads only) is where a cut-off client reconnects."""
+    if run.get("temporary"):
+        return {"Content-Location": f"/runs/{run['run_id']}"}
+    path = f"/threads/{run['thread_id']}/runs/{run['run_id']}"
+    headers = {"Content-Location": path}
+    if tail is not None:
+        headers["Location"] = f"{path}/{tail}"
+    return headers
+
+
+async def _client_gone(request: Request) -> None:
+    """Returns when the client disconnects (the body has been read, so only `http.disconnect` arrives)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _until_done_or_gone(request: Request, work: asyncio.Future[Any]) -> bool:
+    """Wait for `work`; False if the client disconnected first."""
+    gone = asyncio.ensure_future(_client_gone(request))
+    try:
+        await asyncio.wait((work, gone), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        run.cancel()
-    if run.error is not None and database_unavailable(run.error):
-        return detail_response(503, DATABASE_UNAVAILABLE, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
-    return Response(
-        dumps(last_values), media_type="application/json", headers={"Content-Location": run.content_location}
+        gone.cancel()
+    return work.done()
+
+
+async def _thread_values(platform: Platform, run: dict[str, Any]) -> Any:
+    """What `join` returns: the thread's latest values, or `{"__error__": ...}` if the run failed."""
+    if run["status"] in ("error", "timeout") and run.get("error"):
+        return {"__error__": {"error": "run_" + run["status"], "message": run["error"]}}
+    try:
+        return (await platform.threads.get(run["thread_id"]))["state_values"]
+    except LookupError:
+        return None
+
+
+def _outcome_body(outcome: Outcome) -> Any:
+    if outcome.error is not None and outcome.status != "interrupted":
+        return {"__error__": error_event(outcome)}
+    if outcome.interrupts:
+        return {**(outcome.values or {}), "__interrupt__": outcome.interrupts}
+    return outcome.values
+
+
+async def _wait(
+    request: Request, platform: Platform, engine: Engine, thread_id: str | None, body: RunCreate
+) -> Response:
+    spec = _spec(platform, thread_id, body, ["values"], background=False)
+    run = await _submit(engine, spec, start=True)
+    headers = _locations(run, "join")
+    if run["status"] == "running":
+        work: asyncio.Future[Any] = asyncio.ensure_future(engine.execute(run))
+    else:
+        work = asyncio.ensure_future(engine.join(run["run_id"]))
+    if not await _until_done_or_gone(request, work):
+        if body.on_disconnect == "cancel":
+            with contextlib.suppress(RunRefused):
+                await engine.cancel(run["run_id"], None, "interrupt")
+        return Response(status_code=499)
+    result = work.result()
+    if isinstance(result, Outcome):
+        if result.error is not None and database_unavailable(result.error):
+            return detail_response(503, DATABASE_UNAVAILABLE, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+        payload = _outcome_body(result)
+    else:
+        payload = await _thread_values(platform, result)
+    return Response(dumps(payload), media_type="application/json", headers=headers)
+
+
+async def _live_events(engine: Engine, run: dict[str, Any], on_disconnect: str) -> AsyncIterator[ServerSentEvent]:
+    """Execute the run here and send its events as they come; the client leaving cancels it (unless continue)."""
+    queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
+
+    async def sink(event: str, data: Any) -> None:
+        queue.put_nowait((event, data))
+
+    async def execute() -> Outcome:
+        try:
+            return await engine.execute(run, sink)
+        finally:
+            queue.put_nowait(None)
+
+    task = asyncio.create_task(execute(), name=f"run-{run['run_id']}")
+    try:
+        yield ServerSentEvent(data=dumps({"run_id": run["run_id"], "attempt": 1}), event="metadata")
+        while (item := await queue.get()) is not None:
+            yield ServerSentEvent(data=dumps(item[1]), event=item[0])
+        outcome = await task
+        if outcome.error is not None and outcome.status != "interrupted":
+            yield ServerSentEvent(data=dumps(error_event(outcome)), event="error")
+    finally:
+        if not task.done() and on_disconnect == "cancel":
+            task.cancel()
+
+
+async def _recorded_events(engine: Engine, run_id: str, after: int) -> AsyncIterator[ServerSentEvent]:
+    async for seq, event, data in engine.stream(run_id, after):
+        if event == "end":
+            continue
+        yield ServerSentEvent(data=data, event=event, id=str(seq))
+
+
+def _last_event_id(value: str | None) -> int:
+    if value is None or value == "":
+        return 0
+    try:
+        return max(0, int(value))
+    except ValueError:
+        raise HTTPException(
+            422, f"Last-Event-ID must be an event id this server sent (an integer), got {value!r}"
+        ) from None
+
+
+def _sse(events: AsyncIterator[ServerSentEvent], platform: Platform, headers: dict[str, str]) -> EventSourceResponse:
+    return EventSourceResponse(
+        events, headers=headers, ping=max(1, int(platform.runtime.settings.sse_heartbeat_seconds))
     )
+
+
+async def _stream(platform: Platform, engine: Engine, thread_id: str | None, body: RunCreate) -> EventSourceResponse:
+    spec = _spec(platform, thread_id, body, body.stream_modes, background=False)
+    run = await _submit(engine, spec, start=True)
+    if run["status"] == "running" and not spec.persist_events:
+        return _sse(_live_events(engine, run, body.on_disconnect), platform, _locations(run, None))
+    if run["status"] == "running":
+        engine.spawn(run)
+    return _sse(_recorded_events(engine, run["run_id"], 0), platform, _locations(run, "stream"))
 
 
 @router.post("/threads/{thread_id}/runs/stream", response_class=EventSourceResponse)
-async def stream_thread_run(thread_id: ThreadId, body: RunCreate, platform: PlatformDep):
+async def stream_thread_run(thread_id: ThreadId, body: RunCreate, platform: PlatformDep, engine: EngineDep):
     """Create a run on a thread and stream its events as SSE."""
-    return _stream_response(platform, await _start(platform, thread_id, body, body.stream_modes))
+    return await _stream(platform, engine, thread_id, body)
 
 
 @router.post("/runs/stream", response_class=EventSourceResponse)
-async def stream_stateless_run(body: RunCreate, platform: PlatformDep):
+async def stream_stateless_run(body: RunCreate, platform: PlatformDep, engine: EngineDep):
     """Run on a temporary thread and stream its events as SSE."""
-    return _stream_response(platform, await _start(platform, None, body, body.stream_modes))
+    return await _stream(platform, engine, None, body)
 
 
 @router.post("/threads/{thread_id}/runs/wait")
-async def wait_thread_run(thread_id: ThreadId, body: RunCreate, platform: PlatformDep) -> Response:
+async def wait_thread_run(
+    thread_id: ThreadId, body: RunCreate, request: Request, platform: PlatformDep, engine: EngineDep
+) -> Response:
     """Create a run on a thread and return its final values (with `__interrupt__` when it paused)."""
-    return await _wait_response(await _start(platform, thread_id, body, ["values"]))
+    return await _wait(request, platform, engine, thread_id, body)
 
 
 @router.post("/runs/wait")
-async def wait_stateless_run(body: RunCreate, platform: PlatformDep) -> Response:
+async def wait_stateless_run(body: RunCreate, request: Request, platform: PlatformDep, engine: EngineDep) -> Response:
     """Run on a temporary thread and return its final values."""
-    return await _wait_response(await _start(platform, None, body, ["values"]))
+    return await _wait(request, platform, engine, None, body)
+
+
+async def _create(platform: Platform, engine: Engine, thread_id: str | None, body: RunCreate) -> Response:
+    run = await _submit(engine, _spec(platform, thread_id, body, body.stream_modes, background=True), start=True)
+    if run["status"] == "running":
+        engine.spawn(run)
+    stored = await engine.get(run["run_id"])
+    return Response(dumps(run_response(stored)), media_type="application/json", headers=_locations(run, None))
+
+
+@router.post("/threads/{thread_id}/runs")
+async def create_thread_run(thread_id: ThreadId, body: RunCreate, platform: PlatformDep, engine: EngineDep):
+    """Start a background run on a thread; follow it with get, join, join_stream, cancel."""
+    return await _create(platform, engine, thread_id, body)
+
+
+@router.post("/runs")
+async def create_stateless_run(body: RunCreate, platform: PlatformDep, engine: EngineDep):
+    """Start a background run on a new thread (kept: its id is in the response, so it can be followed)."""
+    body.on_completion = "keep"
+    return await _create(platform, engine, None, body)
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(
+    thread_id: str,
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    status: RunStatus | None = None,
+) -> list[dict[str, Any]]:
+    """The thread's runs, newest first."""
+    return [run_response(run) for run in await engine.list(thread_id, limit=limit, offset=offset, status=status)]
+
+
+async def _get(engine: Engine, run_id: str, thread_id: str) -> dict[str, Any]:
+    try:
+        return await engine.get(run_id, thread_id)
+    except RunRefused as error:
+        raise _refused(error) from None
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}")
+async def get_run(thread_id: str, run_id: str, engine: EngineDep) -> dict[str, Any]:
+    return run_response(await _get(engine, run_id, thread_id))
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join")
+async def join_run(thread_id: str, run_id: str, platform: PlatformDep, engine: EngineDep) -> Response:
+    """Wait for the run to end (on any replica) and return the thread's values."""
+    await _get(engine, run_id, thread_id)
+    run = await engine.join(run_id, thread_id)
+    return Response(dumps(await _thread_values(platform, run)), media_type="application/json")
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream", response_class=EventSourceResponse)
+async def join_run_stream(
+    thread_id: str,
+    run_id: str,
+    platform: PlatformDep,
+    engine: EngineDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+):
+    """The run's events (from any replica), after `Last-Event-ID` when reconnecting."""
+    run = await _get(engine, run_id, thread_id)
+    after = _last_event_id(last_event_id)
+    return _sse(_recorded_events(engine, run_id, after), platform, _locations(run, "stream"))
+
+
+@router.get("/threads/{thread_id}/stream", response_class=EventSourceResponse)
+async def join_thread_stream(
+    thread_id: str,
+    platform: PlatformDep,
+    engine: EngineDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+):
+    """The events of the thread's current run (pending or running), if it has one."""
+    try:
+        await platform.threads.get(thread_id)
+    except ThreadNotFound as error:
+        raise HTTPException(404, str(error)) from None
+    runs = await engine.list(thread_id, limit=MAX_PAGE, offset=0, status=None)
+    active = [run for run in runs if run["status"] in ("pending", "running")]
+    if not active:
+        return _sse(_no_events(), platform, {})
+    run = active[-1]
+    return _sse(_recorded_events(engine, run["run_id"], _last_event_id(last_event_id)), platform, _locations(run, None))
+
+
+async def _no_events() -> AsyncIterator[ServerSentEvent]:
+    return
+    yield  # an async generator that ends at once
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+async def cancel_run(
+    thread_id: str,
+    run_id: str,
+    engine: EngineDep,
+    wait: bool = False,
+    action: Literal["interrupt", "rollback"] = "interrupt",
+) -> Response:
+    """Cancel a pending or running run on any replica; `wait` returns once it has stopped."""
+    try:
+        run = await engine.cancel(run_id, thread_id, action)
+    except RunRefused as error:
+        raise _refused(error) from None
+    if wait:
+        run = await engine.join(run_id, thread_id)
+        return Response(dumps(run_response(run)), media_type="application/json")
+    return Response(status_code=202)
+
+
+@router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)
+async def delete_run(thread_id: str, run_id: str, engine: EngineDep) -> Response:
+    """Delete a finished run's record (a pending or running one is a 409: cancel it first)."""
+    try:
+        await engine.delete(run_id, thread_id)
+    except RunRefused as error:
+        raise _refused(error) from None
+    return Response(status_code=204)

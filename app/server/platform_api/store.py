@@ -15,6 +15,7 @@ process) filters metadata in Python after a plain scan.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -249,9 +250,10 @@ class PostgresThreadStore:
 class SqliteThreadStore:
     """The embedded store: one process, one aiosqlite connection (shared with the checkpointer)."""
 
-    def __init__(self, conn: aiosqlite.Connection, lease: timedelta) -> None:
+    def __init__(self, conn: aiosqlite.Connection, lease: timedelta, lock: asyncio.Lock) -> None:
         self.lease = lease
         self.conn = conn
+        self.lock = lock  # the checkpointer's: statements on the shared connection never interleave
 
     @staticmethod
     def _now() -> str:
@@ -269,13 +271,19 @@ class SqliteThreadStore:
         return row
 
     async def _fetch(self, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        async with self.conn.execute(query, params) as cursor:
+        async with self.lock, self.conn.execute(query, params) as cursor:
             return [self._row(cursor, raw) for raw in await cursor.fetchall()]
 
     async def _write(self, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-        rows = await self._fetch(query, params)
-        await self.conn.commit()
-        return rows
+        async with self.lock:
+            try:
+                async with self.conn.execute(query, params) as cursor:
+                    rows = [self._row(cursor, raw) for raw in await cursor.fetchall()]
+            except BaseException:
+                await self.conn.rollback()
+                raise
+            await self.conn.commit()
+            return rows
 
     async def create(self, thread_id: str, metadata: Mapping[str, Any], *, if_exists: str) -> dict[str, Any]:
         now = self._now()

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
-from langgraph.types import Command, StateSnapshot
+from langgraph.types import StateSnapshot
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.contract import Env
 from app.server.auth import require_api_key
 from app.server.drain import ServerDraining
+from app.server.engine.engine import (
+    CheckpointMissing,
+    Engine,
+    EngineDep,
+    GraphMismatch,
+    NotPaused,
+    Outcome,
+    RunRefused,
+    RunSpec,
+    ThreadBusy,
+    ThreadMissing,
+)
 from app.server.errors import (
     ApiError,
     ErrorBody,
     database_unavailable,
     database_unavailable_error,
     error_body,
-    internal_error,
 )
 from app.server.inputs import InvalidInput
 from app.server.jsonio import FastJSONResponse, dumps
@@ -105,34 +117,70 @@ def _checked_input(registered: RegisteredGraph, payload: Any) -> Any:
         raise _invalid_input(error) from None
 
 
-def _run_failed(runtime: Runtime, registered: RegisteredGraph, thread_id: str, error: Exception) -> ApiError:
-    """Turn a failed run into the client's error; graph internals stay in the log."""
+def _refused(error: RunRefused) -> ApiError:
+    return ApiError(error.status, _REFUSAL_CODES.get(type(error), "conflict"), error.message)
+
+
+_REFUSAL_CODES = {
+    ThreadBusy: "thread_busy",
+    GraphMismatch: "thread_of_another_graph",
+    ThreadMissing: "thread_not_found",
+    CheckpointMissing: "checkpoint_not_found",
+    NotPaused: "not_paused",
+}
+
+
+def _run_failed(runtime: Runtime, registered: RegisteredGraph, thread_id: str, outcome: Outcome) -> ApiError:
+    """Turn a failed run into the client's error; graph internals stay in the log (under the outcome's error id)."""
+    error = outcome.error
+    assert error is not None
+    if isinstance(error, RunRefused):
+        return _refused(error)
     if database_unavailable(error):
         return database_unavailable_error(error)
     if isinstance(error, EmptyInputError):
         return ApiError(422, "input_required", f"input is null and thread {thread_id!r} has no checkpoint of graph "
                         f"{registered.name!r} to continue from; send the graph's input")  # fmt: skip
-    if isinstance(error, TimeoutError):
+    if outcome.status == "timeout":
         limit = runtime.settings.max_run_seconds
         return ApiError(504, "run_timeout", f"the run exceeded {Env.MAX_RUN_SECONDS}={limit}s")
     if isinstance(error, GraphRecursionError):
         return ApiError(422, "recursion_limit", f"graph {registered.name!r} hit its recursion limit; raise "
                         "config.recursion_limit or check the input")  # fmt: skip
-    return internal_error(f"graph {registered.name!r} raised an error")
+    return ApiError(
+        500, "internal_error", f"graph {registered.name!r} raised an error; quote error id {outcome.error_id} when "
+        "reporting it", error_id=outcome.error_id,
+    )  # fmt: skip
 
 
-async def _run(runtime: Runtime, registered: RegisteredGraph, payload: Any, thread_id: str, config: dict) -> Response:
+def _spec(registered: RegisteredGraph, thread_id: str, payload: Any, config: RunConfig | None, **extra: Any) -> RunSpec:
+    return RunSpec(
+        graph=registered,
+        thread_id=thread_id,
+        config=config.model_dump(exclude_none=True) if config else None,
+        checkpoint_id=((config.configurable or {}).get("checkpoint_id") if config else None),
+        **({"input": payload} | extra),
+    )
+
+
+async def _submit(engine: Engine, spec: RunSpec) -> dict[str, Any]:
     try:
-        async with runtime.run(registered.name) as run:
-            output = await registered.graph.ainvoke(payload, config)
-            interrupts = output.pop("__interrupt__", ()) if isinstance(output, dict) else ()
-            if interrupts:
-                run.outcome = "interrupted"
-    except (ServerDraining, ApiError):
-        raise
-    except Exception as error:
-        raise _run_failed(runtime, registered, thread_id, error) from None
-    body = {"thread_id": thread_id, "status": run.outcome, "state": output, "interrupts": _interrupts(interrupts)}
+        return await engine.submit(spec, start=True)
+    except RunRefused as error:
+        raise _refused(error) from None
+
+
+async def _run(runtime: Runtime, engine: Engine, registered: RegisteredGraph, spec: RunSpec) -> Response:
+    run = await _submit(engine, spec)
+    outcome = await engine.execute(run)
+    if outcome.error is not None:
+        raise _run_failed(runtime, registered, run["thread_id"], outcome)
+    body = {
+        "thread_id": run["thread_id"],
+        "status": outcome.status,
+        "state": outcome.values,
+        "interrupts": _interrupts(outcome.interrupts),
+    }
     return FastJSONResponse(body)
 
 
@@ -151,27 +199,25 @@ async def list_graphs(runtime: RuntimeDep) -> Response:
     responses=_RUN_ERRORS,
     summary="Run the graph on a thread to the end, or until it pauses at interrupt()",
 )
-async def invoke(name: str, request: InvokeRequest, runtime: RuntimeDep) -> Response:
+async def invoke(name: str, request: InvokeRequest, runtime: RuntimeDep, engine: EngineDep) -> Response:
     registered = _graph(runtime, name, request.thread_id)
     payload = _checked_input(registered, request.input)
-    return await _run(runtime, registered, payload, request.thread_id, _config(request.thread_id, request.config))
+    return await _run(runtime, engine, registered, _spec(registered, request.thread_id, payload, request.config))
 
 
 @router.post(
     "/{name}/resume",
     response_model=RunResponse,
-    responses={**_RUN_ERRORS, 409: {"model": ErrorBody, "description": "The thread is not paused"}},
+    responses={**_RUN_ERRORS, 409: {"model": ErrorBody, "description": "The thread is not paused, or is busy"}},
     summary="Resume a thread paused at interrupt(); `resume` is what interrupt() returns",
 )
-async def resume(name: str, request: ResumeRequest, runtime: RuntimeDep) -> Response:
+async def resume(name: str, request: ResumeRequest, runtime: RuntimeDep, engine: EngineDep) -> Response:
     registered = _graph(runtime, name, request.thread_id)
-    config = _config(request.thread_id, request.config)
-    snapshot = await registered.graph.aget_state(config)
-    if not snapshot.interrupts:
-        raise ApiError(
-            409, "not_paused", f"thread {request.thread_id!r} of graph {name!r} is not paused at an interrupt"
-        )
-    return await _run(runtime, registered, Command(resume=request.resume), request.thread_id, config)
+    spec = _spec(
+        registered, request.thread_id, None, request.config, command={"resume": request.resume},
+        require_interrupt=True,
+    )  # fmt: skip
+    return await _run(runtime, engine, registered, spec)
 
 
 @router.post(
@@ -185,45 +231,52 @@ async def resume(name: str, request: ResumeRequest, runtime: RuntimeDep) -> Resp
     response_class=EventSourceResponse,
     responses={200: {"content": {"text/event-stream": {}}}, 503: _RUN_ERRORS[503]},
 )
-async def stream(name: str, request: StreamRequest, runtime: RuntimeDep) -> EventSourceResponse:
+async def stream(name: str, request: StreamRequest, runtime: RuntimeDep, engine: EngineDep) -> EventSourceResponse:
     registered = _graph(runtime, name, request.thread_id)
     if runtime.drain.draining:
         raise ServerDraining("the server is shutting down; retry on another replica")
-    config = _config(request.thread_id, request.config)
     payload = _checked_input(registered, request.input)
+    mode = request.stream_mode
+    modes = [mode] if mode == "updates" else [mode, "updates"]  # "updates" also carries the interrupts
+    run = await _submit(engine, _spec(registered, request.thread_id, payload, request.config, stream_modes=modes))
     return EventSourceResponse(
-        _stream_events(runtime, registered, request, payload, config),
+        _stream_events(runtime, engine, registered, run, mode),
         ping=runtime.settings.sse_heartbeat_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
     )
 
 
 async def _stream_events(
-    runtime: Runtime, registered: RegisteredGraph, request: StreamRequest, payload: Any, config: dict
+    runtime: Runtime, engine: Engine, registered: RegisteredGraph, run: dict[str, Any], mode: str
 ) -> AsyncIterator[ServerSentEvent]:
     graph_var.set(registered.name)
-    thread_id_var.set(request.thread_id)
-    mode = request.stream_mode
-    modes = [mode] if mode == "updates" else [mode, "updates"]  # "updates" also carries the interrupts
-    interrupts: list[Any] = []
+    thread_id_var.set(run["thread_id"])
+    queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
+
+    async def sink(event: str, data: Any) -> None:
+        queue.put_nowait((event, data))
+
+    async def execute() -> Outcome:
+        try:
+            return await engine.execute(run, sink)
+        finally:
+            queue.put_nowait(None)
+
+    task = asyncio.create_task(execute(), name=f"run-{run['run_id']}")
     try:
-        async with runtime.run(registered.name) as run:
-            async for chunk_mode, chunk in registered.graph.astream(payload, config, stream_mode=modes):
-                if chunk_mode == "updates" and isinstance(chunk, dict) and "__interrupt__" in chunk:
-                    interrupts.extend(chunk["__interrupt__"])
-                if chunk_mode == mode:
-                    yield ServerSentEvent(event=mode, data=dumps(chunk).decode())
-            if interrupts:
-                run.outcome = "interrupted"
-    except ServerDraining as error:
-        yield ServerSentEvent(event="error", data=dumps(error_body("draining", str(error))).decode())
-        return
-    except Exception as error:
-        failure = _run_failed(runtime, registered, request.thread_id, error)
+        while (item := await queue.get()) is not None:
+            if item[0] == mode:
+                yield ServerSentEvent(event=mode, data=dumps(item[1]).decode())
+        outcome = await task
+    finally:
+        if not task.done():
+            task.cancel()
+    if outcome.error is not None:
+        failure = _run_failed(runtime, registered, run["thread_id"], outcome)
         body = error_body(failure.code, failure.message, error_id=failure.error_id)
         yield ServerSentEvent(event="error", data=dumps(body).decode())
         return
-    end = {"thread_id": request.thread_id, "status": run.outcome, "interrupts": _interrupts(interrupts)}
+    end = {"thread_id": run["thread_id"], "status": outcome.status, "interrupts": _interrupts(outcome.interrupts)}
     yield ServerSentEvent(event="end", data=dumps(end).decode())
 
 

@@ -1,0 +1,633 @@
+"""The run engine: every graph run of both HTTP APIs is a record in the `runs` table and executes here.
+
+- `submit` records a run. With the thread free and `start=True` the run is `running` at once, leased to
+  this process, and the caller executes it (`execute`) without a queue hop; otherwise it is `pending` and
+  a worker takes it. The multitask strategy decides what a busy thread means (see `store`).
+- Every process runs a worker: it takes pending runs (`FOR UPDATE SKIP LOCKED`), renews the lease of the
+  runs it executes, cancels those whose cancellation was requested from any pod, and turns runs whose
+  lease expired (their process died) back to `pending`, to be resumed from their last checkpoint, up to
+  `RUN_MAX_ATTEMPTS`; then they are `error` with the reason. A draining process takes no new work.
+- Background runs (and resumable streams) write their events to `run_events`, so a client can join the
+  stream from any pod and resume after `Last-Event-ID`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Command, Send
+from prometheus_client import Counter, Gauge, Histogram
+
+from app.contract import Metrics
+from app.server.drain import ServerDraining
+from app.server.errors import database_unavailable, new_error_id
+from app.server.platform_api.serde import dumps, interrupts_by_task, to_jsonable
+from app.server.registry import GraphNotFound, RegisteredGraph
+from app.server.runtime import Runtime
+
+from .store import TERMINAL_STATUSES, PostgresRunStore, RunStore, SqliteRunStore
+
+log = logging.getLogger("app.runs")
+
+NATIVE_STREAM_MODES = ("values", "updates", "debug", "custom", "tasks", "checkpoints", "messages")
+WORKER_POLL_SECONDS = 0.5
+JOIN_POLL_SECONDS = 0.05
+EVENT_POLL_SECONDS = 0.1
+FINISH_RETRY_SECONDS = 0.5
+
+Sink = Callable[[str, Any], Awaitable[None]]
+
+
+class RunRefused(Exception):
+    """A run or a thread operation the engine refuses; `status` is the HTTP status that says why."""
+
+    status = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ThreadBusy(RunRefused):
+    def __init__(self, thread_id: str, active_run: str | None) -> None:
+        super().__init__(
+            f"thread {thread_id!r} is busy with run {active_run!r}; wait for it (runs.join), or send "
+            "multitask_strategy 'enqueue', 'interrupt' or 'rollback'"
+        )
+
+
+class GraphMismatch(RunRefused):
+    def __init__(self, thread_id: str, bound: str, requested: str) -> None:
+        super().__init__(
+            f"thread {thread_id!r} belongs to graph {bound!r}; it cannot run graph {requested!r} (use a new thread id)"
+        )
+
+
+class ThreadMissing(RunRefused):
+    status = 404
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"thread {thread_id!r} not found; create it first or pass if_not_exists='create'")
+
+
+class CheckpointMissing(RunRefused):
+    status = 404
+
+    def __init__(self, thread_id: str, checkpoint_id: str) -> None:
+        super().__init__(f"checkpoint {checkpoint_id!r} of thread {thread_id!r} not found")
+
+
+class NotPaused(RunRefused):
+    def __init__(self, thread_id: str, graph: str) -> None:
+        super().__init__(f"thread {thread_id!r} of graph {graph!r} is not paused at an interrupt")
+
+
+class RunMissing(RunRefused):
+    status = 404
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id!r} not found")
+
+
+@dataclass
+class RunSpec:
+    """What to run. `thread_id=None` runs on a temporary thread, deleted afterwards unless `keep_thread`."""
+
+    graph: RegisteredGraph
+    thread_id: str | None
+    input: Any = None
+    command: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    stream_modes: list[str] = field(default_factory=lambda: ["values"])
+    stream_subgraphs: bool = False
+    interrupt_before: Any = None
+    interrupt_after: Any = None
+    context: dict[str, Any] | None = None
+    durability: str | None = None
+    checkpoint_ns: str = ""
+    checkpoint_id: str | None = None
+    multitask_strategy: str = "reject"
+    create_thread: bool = True
+    keep_thread: bool = False
+    persist_events: bool = False  # background runs and resumable streams: events go to `run_events`
+    require_interrupt: bool = False  # a resume: refused (NotPaused) unless the thread is paused when it starts
+
+
+@dataclass
+class Outcome:
+    """How a run ended: `status` is the run's; `values` its last state; `interrupts` pending `Interrupt`s."""
+
+    run_id: str
+    thread_id: str
+    status: str
+    values: Any = None
+    interrupts: list[Any] = field(default_factory=list)
+    error: BaseException | None = None
+    error_id: str | None = None
+
+
+@dataclass
+class _Local:
+    """A run executing in this process."""
+
+    task: asyncio.Task[Any] | None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    cancel_action: str | None = None  # interrupt | rollback | shutdown
+
+
+def _send(spec: Any) -> Any:
+    return Send(spec["node"], spec.get("input")) if isinstance(spec, dict) else spec
+
+
+def graph_input(kwargs: dict[str, Any]) -> Any:
+    """The graph's input from a stored run: its input, or a `Command` rebuilt from JSON."""
+    command = kwargs.get("command")
+    if command is None:
+        return kwargs.get("input")
+    goto = command.get("goto")
+    goto = [_send(item) for item in goto] if isinstance(goto, list) else () if goto is None else _send(goto)
+    update = command.get("update")
+    if isinstance(update, list):
+        update = [tuple(pair) for pair in update]
+    return Command(resume=command.get("resume"), update=update, goto=goto)
+
+
+def _event_name(mode: str, namespace: tuple[str, ...]) -> str:
+    return "|".join(("messages" if mode == "messages-tuple" else mode, *namespace))
+
+
+class EngineMetrics:
+    def __init__(self, runtime: Runtime) -> None:
+        registry = runtime.metrics.registry
+        self.pending = Gauge(Metrics.RUNS_PENDING, "Runs waiting for a worker (whole deployment)", registry=registry)
+        self.queue_wait = Histogram(
+            Metrics.RUN_QUEUE_WAIT, "Time from a run's creation to a worker taking it", registry=registry,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+        )  # fmt: skip
+        self.lease_expiries = Counter(
+            Metrics.RUN_LEASE_EXPIRIES, "Runs whose worker stopped renewing the lease", registry=registry
+        )
+        self.retries = Counter(Metrics.RUN_RETRIES, "Runs resumed by a worker after a lease expiry", registry=registry)
+
+
+class Engine:
+    """One per process; `start()` after the database opens, `stop()` after the drain."""
+
+    def __init__(self, runtime: Runtime, store: RunStore) -> None:
+        self.runtime = runtime
+        self.store = store
+        settings = runtime.settings
+        self.lease = timedelta(seconds=settings.run_lease_seconds)
+        self.max_attempts = settings.run_max_attempts
+        self.concurrency = settings.worker_concurrency
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.metrics = EngineMetrics(runtime)
+        self._local: dict[str, _Local] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def for_runtime(cls, runtime: Runtime) -> Engine:
+        database = runtime.database
+        if database.pool is not None:
+            return cls(runtime, PostgresRunStore(database.pool))
+        assert database.sqlite is not None
+        return cls(runtime, SqliteRunStore(database.sqlite, database.saver.lock))  # type: ignore[attr-defined]
+
+    # ---- submitting and executing ----
+
+    async def submit(self, spec: RunSpec, *, start: bool) -> dict[str, Any]:
+        """Record a run; `start` asks to run it here at once when its thread is free. Returns the run with its
+        `status`: `running` (the caller must `execute` it) or `pending` (a worker will)."""
+        if self.runtime.drain.draining:
+            raise ServerDraining("the server is shutting down; retry on another replica")
+        temporary = spec.thread_id is None and not spec.keep_thread
+        thread_id = spec.thread_id or str(uuid.uuid4())
+        if spec.checkpoint_id is not None:
+            await self._require_checkpoint(thread_id, spec)
+        run = {
+            "run_id": str(uuid.uuid4()),
+            "thread_id": thread_id,
+            "graph_id": spec.graph.name,
+            "multitask_strategy": spec.multitask_strategy,
+            "temporary": temporary,
+            "metadata": spec.metadata,
+            "kwargs": {
+                "input": spec.input, "command": spec.command, "config": spec.config or {},
+                "stream_modes": spec.stream_modes, "subgraphs": spec.stream_subgraphs,
+                "interrupt_before": spec.interrupt_before, "interrupt_after": spec.interrupt_after,
+                "context": spec.context, "durability": spec.durability, "checkpoint_ns": spec.checkpoint_ns,
+                "checkpoint_id": spec.checkpoint_id, "persist_events": spec.persist_events,
+                "require_interrupt": spec.require_interrupt,
+            },
+        }  # fmt: skip
+        decided = await self.store.submit(
+            run, create_thread=spec.create_thread or spec.thread_id is None, start=start,
+            worker=self.worker_id, lease=self.lease,
+        )  # fmt: skip
+        if decided.outcome == "busy":
+            raise ThreadBusy(thread_id, decided.active_run)
+        if decided.outcome == "graph_conflict":
+            raise GraphMismatch(thread_id, decided.bound_graph or "?", spec.graph.name)
+        if decided.outcome == "thread_not_found":
+            raise ThreadMissing(thread_id)
+        if decided.outcome == "started":
+            run["status"] = "running"
+            self._local[run["run_id"]] = _Local(task=None)
+        else:
+            run["status"] = "pending"
+            if decided.active_run is not None and spec.multitask_strategy in ("interrupt", "rollback"):
+                self._cancel_local(decided.active_run, spec.multitask_strategy)
+            self._wake.set()
+        run["attempts"] = 1
+        return run
+
+    def spawn(self, run: dict[str, Any]) -> None:
+        """Execute a run this process started (`submit(start=True)`) in the background, like a worker does."""
+        self._launch(run)
+
+    async def _require_checkpoint(self, thread_id: str, spec: RunSpec) -> None:
+        assert spec.checkpoint_id is not None
+        config = {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": spec.checkpoint_ns,
+                             "checkpoint_id": spec.checkpoint_id}
+        }  # fmt: skip
+        if await self.runtime.database.saver.aget_tuple(config) is None:  # type: ignore[arg-type]
+            raise CheckpointMissing(thread_id, spec.checkpoint_id)
+
+    def _config(self, run: dict[str, Any]) -> RunnableConfig:
+        kwargs = run["kwargs"]
+        config: dict[str, Any] = dict(kwargs.get("config") or {})
+        configurable = dict(config.get("configurable") or {})
+        if kwargs.get("checkpoint_ns"):
+            configurable["checkpoint_ns"] = kwargs["checkpoint_ns"]
+        if kwargs.get("checkpoint_id") and run.get("attempts", 1) <= 1:
+            configurable["checkpoint_id"] = kwargs["checkpoint_id"]
+        configurable.update(
+            thread_id=run["thread_id"], run_id=run["run_id"], graph_id=run["graph_id"], assistant_id=run["graph_id"]
+        )
+        config["configurable"] = configurable
+        config["metadata"] = {**(config.get("metadata") or {}), **(run.get("metadata") or {})}
+        config["run_id"] = uuid.UUID(run["run_id"])
+        return config  # type: ignore[return-value]
+
+    async def _input(self, run: dict[str, Any], graph: RegisteredGraph) -> Any:
+        """A first attempt gets its input; a resumed one continues from its last checkpoint if it wrote one."""
+        if run.get("attempts", 1) > 1:
+            thread = {"configurable": {"thread_id": run["thread_id"], "checkpoint_ns": ""}}
+            async for _ in self.runtime.database.saver.alist(thread, filter={"run_id": run["run_id"]}, limit=1):  # type: ignore[arg-type]
+                return None
+        return graph_input(run["kwargs"])
+
+    async def _events(
+        self, graph: RegisteredGraph, run: dict[str, Any], config: RunnableConfig
+    ) -> AsyncIterator[tuple[str, Any]]:
+        """The run's events as (event name, data), from LangGraph's stream modes or astream_events."""
+        kwargs = run["kwargs"]
+        wanted = list(kwargs.get("stream_modes") or ["values"])
+        native = [m for m in NATIVE_STREAM_MODES if m in wanted or m == "values"]
+        if "messages-tuple" in wanted and "messages" not in native:
+            native.append("messages")
+        subgraphs = bool(kwargs.get("subgraphs"))
+        options: dict[str, Any] = {
+            "stream_mode": native, "subgraphs": subgraphs, "interrupt_before": kwargs.get("interrupt_before"),
+            "interrupt_after": kwargs.get("interrupt_after"), "context": kwargs.get("context"),
+        }  # fmt: skip
+        if kwargs.get("durability"):
+            options["durability"] = kwargs["durability"]
+        payload = await self._input(run, graph)
+
+        def named(chunk: tuple[Any, ...]) -> tuple[str, Any]:
+            namespace, mode, data = chunk if subgraphs else ((), *chunk)
+            return _event_name(mode, tuple(namespace)), data
+
+        if "events" not in wanted:
+            async for chunk in graph.graph.astream(payload, config, **options):
+                yield named(chunk)
+            return
+        async for event in graph.graph.astream_events(payload, config, version="v2", **options):
+            if event["event"] == "on_chain_stream" and event["run_id"] == run["run_id"]:
+                yield named(event["data"]["chunk"])
+            else:
+                yield "events", event
+
+    async def execute(self, run: dict[str, Any], sink: Sink | None = None) -> Outcome:
+        """Run a `running` run of this process to its end, feed `sink` the requested events, record the outcome.
+
+        A graph error is logged with an error id and returned (never raised); cancelling the calling task
+        cancels the run (it is recorded `interrupted`) and re-raises.
+        """
+        run_id, thread_id = run["run_id"], run["thread_id"]
+        local = self._local.setdefault(run_id, _Local(task=None))
+        local.task = asyncio.current_task()
+        outcome = Outcome(run_id, thread_id, "success")
+        try:
+            graph = self.runtime.registry.get(run["graph_id"])
+        except GraphNotFound as error:
+            outcome.status, outcome.error = "error", error
+            await self._finish(run, outcome, None)
+            return outcome
+        wanted = set(run["kwargs"].get("stream_modes") or ["values"])
+        if "messages-tuple" in wanted:
+            wanted.add("messages")
+        events = None
+        if run["kwargs"].get("persist_events"):
+            events = _EventLog(
+                self.store, run_id, await self.store.last_seq(run_id) if run.get("attempts", 1) > 1 else 0
+            )
+        paused = False
+        try:
+            if events is not None:
+                await events.add("metadata", {"run_id": run_id, "thread_id": thread_id, "attempt": run.get("attempts")})
+            if run["kwargs"].get("require_interrupt") and run.get("attempts", 1) <= 1:
+                snapshot = await graph.graph.aget_state({"configurable": {"thread_id": thread_id}})
+                if not snapshot.interrupts:
+                    raise NotPaused(thread_id, graph.name)
+            async with self.runtime.run(graph.name) as record:
+                async for name, data in self._events(graph, run, self._config(run)):
+                    if name == "values" and isinstance(data, dict):
+                        if "__interrupt__" in data:
+                            data = dict(data)
+                            outcome.interrupts = list(data.pop("__interrupt__"))
+                            paused = True
+                        outcome.values = data
+                    if name.split("|", 1)[0] in wanted or name == "events":
+                        if sink is not None:
+                            await sink(name, data)
+                        if events is not None:
+                            await events.add(name, data)
+                if paused or run["kwargs"].get("interrupt_before") or run["kwargs"].get("interrupt_after"):
+                    record.outcome = "interrupted"
+                    paused = True
+            outcome.status = "interrupted" if paused else "success"
+        except ServerDraining:
+            await self.store.requeue(run_id, self.worker_id)
+            self._forget(run_id)
+            raise
+        except asyncio.CancelledError:
+            outcome.status = "interrupted"
+            if local.cancel_action == "shutdown":
+                await asyncio.shield(self.store.requeue(run_id, self.worker_id))
+                self._forget(run_id)
+                raise
+            outcome.error = RuntimeError(f"run cancelled ({local.cancel_action or 'client disconnected'})")
+            await asyncio.shield(self._finish(run, outcome, events, rollback=local.cancel_action == "rollback"))
+            raise
+        except TimeoutError as error:
+            outcome.status, outcome.error = "timeout", error
+        except NotPaused as error:
+            outcome.status, outcome.error = "error", error
+        except Exception as error:
+            outcome.status, outcome.error = "error", error
+            if not database_unavailable(error):
+                outcome.error_id = new_error_id()
+                log.exception(
+                    "run failed", extra={"run_id": run_id, "thread_id": thread_id, "error_id": outcome.error_id}
+                )
+        await asyncio.shield(self._finish(run, outcome, events))
+        return outcome
+
+    async def _finish(
+        self, run: dict[str, Any], outcome: Outcome, events: _EventLog | None, *, rollback: bool = False
+    ) -> None:
+        """Record the outcome (retried while the database is unreachable, for at most a lease) and wake joiners."""
+        try:
+            if events is not None:
+                with contextlib.suppress(Exception):
+                    await events.add("end" if outcome.error is None else "error", self._end_event(outcome))
+            deadline = time.monotonic() + self.lease.total_seconds()
+            while True:
+                try:
+                    await self._record(run, outcome, rollback)
+                    return
+                except Exception as error:
+                    if not database_unavailable(error) or time.monotonic() > deadline:
+                        log.exception("could not record the run's outcome", extra={"run_id": run["run_id"]})
+                        return
+                    await asyncio.sleep(FINISH_RETRY_SECONDS)
+        finally:
+            self._forget(run["run_id"])
+
+    def _end_event(self, outcome: Outcome) -> dict[str, Any]:
+        if outcome.error is None:
+            return {"status": outcome.status}
+        return error_event(outcome)
+
+    async def _record(self, run: dict[str, Any], outcome: Outcome, rollback: bool) -> None:
+        graph = self.runtime.registry.graphs.get(run["graph_id"])
+        values: Any = None
+        interrupts: dict[str, Any] = {}
+        thread_status = "idle"
+        if run.get("temporary"):
+            await self.runtime.database.saver.adelete_thread(run["thread_id"])
+        elif rollback:
+            await self.store.rollback(run["run_id"], run["thread_id"])
+        if graph is not None and not run.get("temporary") and (outcome.status != "success" or rollback):
+            snapshot = await graph.graph.aget_state({"configurable": {"thread_id": run["thread_id"]}})
+            values, interrupts = to_jsonable(snapshot.values), interrupts_by_task(snapshot)
+            thread_status = "interrupted" if snapshot.next else "idle"
+        elif outcome.status == "success":
+            values = to_jsonable(outcome.values)
+        if outcome.status in ("error", "timeout") and not isinstance(outcome.error, RunRefused):
+            thread_status = "error"
+        error = None
+        if outcome.error is not None:
+            error = error_event(outcome)["message"]
+        await self.store.finish(
+            run["run_id"], self.worker_id, status=outcome.status, error=error, thread_status=thread_status,
+            values=values, interrupts=interrupts, temporary=bool(run.get("temporary")),
+        )  # fmt: skip
+
+    def _forget(self, run_id: str) -> None:
+        local = self._local.pop(run_id, None)
+        if local is not None:
+            local.done.set()
+
+    # ---- reading and controlling runs ----
+
+    async def get(self, run_id: str, thread_id: str | None = None) -> dict[str, Any]:
+        run = await self.store.get(run_id)
+        if run is None or (thread_id is not None and run["thread_id"] != thread_id):
+            raise RunMissing(run_id)
+        return run
+
+    async def list(self, thread_id: str, *, limit: int, offset: int, status: str | None) -> list[dict[str, Any]]:
+        return await self.store.list(thread_id, limit=limit, offset=offset, status=status)
+
+    async def join(self, run_id: str, thread_id: str | None = None) -> dict[str, Any]:
+        """Wait until the run has ended (executing here or on any other pod) and return its record."""
+        deadline = time.monotonic() + (self.runtime.settings.max_run_seconds + self.lease.total_seconds()) * (
+            self.max_attempts + 1
+        )
+        while True:
+            local = self._local.get(run_id)
+            if local is not None:
+                await local.done.wait()
+            run = await self.get(run_id, thread_id)
+            if run["status"] in TERMINAL_STATUSES or time.monotonic() > deadline:
+                return run
+            await asyncio.sleep(JOIN_POLL_SECONDS)
+
+    async def cancel(self, run_id: str, thread_id: str | None, action: str = "interrupt") -> dict[str, Any]:
+        """Cancel a pending or running run on any pod; `rollback` also removes what it wrote."""
+        await self.get(run_id, thread_id)
+        run = await self.store.cancel(run_id, action)
+        if run is None:
+            raise RunMissing(run_id)
+        self._cancel_local(run_id, action)
+        return run
+
+    def _cancel_local(self, run_id: str, action: str) -> None:
+        local = self._local.get(run_id)
+        if local is not None and local.task is not None and not local.task.done():
+            local.cancel_action = action
+            local.task.cancel()
+
+    async def delete(self, run_id: str, thread_id: str | None) -> None:
+        await self.get(run_id, thread_id)
+        if not await self.store.delete(run_id):
+            raise RunRefused(f"run {run_id!r} is still pending or running; cancel it first")
+
+    async def stream(self, run_id: str, after: int = 0) -> AsyncIterator[tuple[int, str, str]]:
+        """The run's recorded events after sequence number `after`, as (seq, event, JSON data), until it ends."""
+        deadline = time.monotonic() + (self.runtime.settings.max_run_seconds + self.lease.total_seconds()) * (
+            self.max_attempts + 1
+        )
+        while time.monotonic() < deadline:
+            rows = await self.store.events_after(run_id, after)
+            for seq, event, data in rows:
+                after = seq
+                yield seq, event, data
+            if rows:
+                continue
+            run = await self.store.get(run_id)
+            if run is None or run["status"] in TERMINAL_STATUSES:
+                for seq, event, data in await self.store.events_after(run_id, after):
+                    yield seq, event, data
+                return
+            await asyncio.sleep(EVENT_POLL_SECONDS)
+
+    # ---- the worker ----
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._work(), name="run-worker"),
+            asyncio.create_task(self._keep_leases(), name="run-leases"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop taking work; hand back the runs still executing here (they resume on another pod)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for run_id in list(self._local):
+            self._cancel_local(run_id, "shutdown")
+        if self._background:
+            await asyncio.wait(self._background, timeout=5)
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                self._wake.clear()
+                if not self.runtime.drain.draining and len(self._background) < self.concurrency:
+                    run = await self.store.take(self.worker_id, self.lease)
+                    if run is not None:
+                        self._launch(run)
+                        continue
+            except Exception as error:
+                log.warning("worker could not take a run", extra={"error": f"{type(error).__name__}: {error}"[:300]})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), WORKER_POLL_SECONDS)
+
+    def _launch(self, run: dict[str, Any]) -> None:
+        if "waited_seconds" in run:
+            self.metrics.queue_wait.observe(max(0.0, float(run["waited_seconds"] or 0)))
+        if run["attempts"] > 1:
+            self.metrics.retries.inc()
+            log.info(
+                "resuming a run whose worker was lost", extra={"run_id": run["run_id"], "attempts": run["attempts"]}
+            )
+        self._local[run["run_id"]] = _Local(task=None)
+        task = asyncio.create_task(self._execute_background(run), name=f"run-{run['run_id']}")
+        self._local[run["run_id"]].task = task
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _execute_background(self, run: dict[str, Any]) -> None:
+        with contextlib.suppress(asyncio.CancelledError, ServerDraining):
+            await self.execute(run)
+        self._wake.set()
+
+    async def _keep_leases(self) -> None:
+        """Renew this process's leases, apply cancellations asked on other pods, expire abandoned runs."""
+        interval = min(1.0, self.lease.total_seconds() / 3)
+        while True:
+            try:
+                if self._local:
+                    requested = await self.store.heartbeat(self.worker_id, self.lease, list(self._local))
+                    for run_id, action in requested.items():
+                        if action:
+                            self._cancel_local(run_id, action)
+                expired = await self.store.expire(self.max_attempts)
+                for run in expired:
+                    self.metrics.lease_expiries.inc()
+                    log.warning("run lease expired", extra={"run_id": run.run_id, "now": run.status})
+                if expired:
+                    self._wake.set()
+                self.metrics.pending.set(await self.store.pending_count())
+            except Exception as error:
+                log.warning("lease upkeep failed", extra={"error": f"{type(error).__name__}: {error}"[:300]})
+            await asyncio.sleep(interval)
+
+
+def error_event(outcome: Outcome) -> dict[str, str]:
+    """The client's view of a failed run: a code and a safe message; details stay in the log under the error id."""
+    error = outcome.error
+    if error is None:
+        return {"error": "none", "message": ""}
+    if database_unavailable(error):
+        return {"error": "database_unavailable", "message": "the database was unreachable during the run; retry"}
+    if outcome.status == "timeout":
+        return {"error": "run_timeout", "message": "the run exceeded MAX_RUN_SECONDS"}
+    if outcome.status == "interrupted":
+        return {"error": "cancelled", "message": str(error)}
+    if isinstance(error, GraphNotFound | RunRefused):
+        return {"error": type(error).__name__, "message": str(error)}
+    return {
+        "error": type(error).__name__,
+        "message": f"the graph raised an error; quote error id {outcome.error_id} when reporting it",
+        "error_id": outcome.error_id or "",
+    }
+
+
+class _EventLog:
+    """Appends a run's events to `run_events` (sequence numbers from 1), for joiners on any pod."""
+
+    def __init__(self, store: RunStore, run_id: str, seq: int) -> None:
+        self.store, self.run_id, self.seq = store, run_id, seq
+
+    async def add(self, event: str, data: Any) -> None:
+        self.seq += 1
+        await self.store.add_events(self.run_id, self.seq, [(event, dumps(data))])
+
+
+async def get_engine(request: Request) -> Engine:
+    """FastAPI dependency: the process's engine (async: no thread-pool hop)."""
+    return request.app.state.engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]

@@ -1,0 +1,130 @@
+"""The `runs` and `run_events` tables of the run engine, applied by `app.migrate` (migration 2, both backends).
+
+At most one run per thread is `running`: a partial unique index says so, whatever process asks. Submitting
+a run locks its thread's row (PostgreSQL: `app_submit_run`, one round trip), so the multitask strategy is
+decided against every pending and running run of the thread, on any pod.
+"""
+
+ACTIVE_STATUSES = ("pending", "running")
+RUN_STATUSES = ("pending", "running", "success", "error", "interrupted", "timeout")
+
+POSTGRES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id text PRIMARY KEY,
+    thread_id text NOT NULL,
+    graph_id text NOT NULL,
+    status text NOT NULL CHECK (status IN ('pending', 'running', 'success', 'error', 'interrupted', 'timeout')),
+    kwargs jsonb NOT NULL,
+    metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+    multitask_strategy text NOT NULL DEFAULT 'reject',
+    temporary boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    started_at timestamptz,
+    ended_at timestamptz,
+    worker_id text,
+    lease_expires_at timestamptz,
+    attempts integer NOT NULL DEFAULT 0,
+    cancel_requested text CHECK (cancel_requested IN ('interrupt', 'rollback')),
+    error text
+);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_one_running_per_thread ON runs (thread_id) WHERE status = 'running';
+CREATE INDEX IF NOT EXISTS runs_pending_idx ON runs (created_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS runs_lease_idx ON runs (lease_expires_at) WHERE status = 'running';
+CREATE INDEX IF NOT EXISTS runs_thread_idx ON runs (thread_id, created_at);
+CREATE TABLE IF NOT EXISTS run_events (
+    run_id text NOT NULL,
+    seq integer NOT NULL,
+    event text NOT NULL,
+    data text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, seq)
+);
+CREATE OR REPLACE FUNCTION app_submit_run(
+    p_run_id text, p_thread_id text, p_graph_id text, p_strategy text, p_create_thread boolean,
+    p_kwargs jsonb, p_metadata jsonb, p_temporary boolean, p_start boolean, p_worker text, p_lease interval
+) RETURNS TABLE (outcome text, bound_graph text, active_run text) LANGUAGE plpgsql AS $$
+DECLARE
+    thread record;
+    active text;
+BEGIN
+    IF p_create_thread THEN
+        INSERT INTO threads (thread_id, metadata)
+        VALUES (p_thread_id, jsonb_build_object('graph_id', p_graph_id, 'assistant_id', p_graph_id))
+        ON CONFLICT (thread_id) DO NOTHING;
+    END IF;
+    SELECT * INTO thread FROM threads WHERE thread_id = p_thread_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'thread_not_found'::text, NULL::text, NULL::text;
+        RETURN;
+    END IF;
+    IF coalesce(thread.metadata->>'graph_id', p_graph_id) <> p_graph_id THEN
+        RETURN QUERY SELECT 'graph_conflict'::text, thread.metadata->>'graph_id', NULL::text;
+        RETURN;
+    END IF;
+    SELECT r.run_id INTO active FROM runs r
+    WHERE r.thread_id = p_thread_id AND r.status IN ('pending', 'running') ORDER BY r.created_at LIMIT 1;
+    IF active IS NULL AND thread.run_id IS NOT NULL AND thread.run_started_at > now() - p_lease THEN
+        active := thread.run_id;  -- a state update holds the thread
+    END IF;
+    IF active IS NOT NULL AND p_strategy = 'reject' THEN
+        RETURN QUERY SELECT 'busy'::text, NULL::text, active;
+        RETURN;
+    END IF;
+    IF active IS NOT NULL AND p_strategy IN ('interrupt', 'rollback') THEN
+        UPDATE runs SET status = 'interrupted', ended_at = now(), updated_at = now(),
+            error = 'cancelled before it started: a newer run used multitask_strategy ' || p_strategy
+        WHERE thread_id = p_thread_id AND status = 'pending';
+        UPDATE runs SET cancel_requested = p_strategy, updated_at = now()
+        WHERE thread_id = p_thread_id AND status = 'running';
+    END IF;
+    IF active IS NULL AND p_start THEN
+        INSERT INTO runs (run_id, thread_id, graph_id, status, kwargs, metadata, multitask_strategy, temporary,
+                          started_at, worker_id, lease_expires_at, attempts)
+        VALUES (p_run_id, p_thread_id, p_graph_id, 'running', p_kwargs, p_metadata, p_strategy, p_temporary,
+                now(), p_worker, now() + p_lease, 1);
+    ELSE
+        INSERT INTO runs (run_id, thread_id, graph_id, status, kwargs, metadata, multitask_strategy, temporary)
+        VALUES (p_run_id, p_thread_id, p_graph_id, 'pending', p_kwargs, p_metadata, p_strategy, p_temporary);
+    END IF;
+    UPDATE threads SET status = 'busy', updated_at = now(),
+        metadata = metadata || jsonb_build_object('graph_id', p_graph_id, 'assistant_id', p_graph_id)
+    WHERE thread_id = p_thread_id;
+    RETURN QUERY SELECT (CASE WHEN active IS NULL AND p_start THEN 'started' ELSE 'queued' END)::text,
+        NULL::text, active;
+END
+$$
+"""
+
+SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    graph_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'success', 'error', 'interrupted', 'timeout')),
+    kwargs TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    multitask_strategy TEXT NOT NULL DEFAULT 'reject',
+    temporary INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    started_at TEXT,
+    ended_at TEXT,
+    worker_id TEXT,
+    lease_expires_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    cancel_requested TEXT CHECK (cancel_requested IN ('interrupt', 'rollback')),
+    error TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_one_running_per_thread ON runs (thread_id) WHERE status = 'running';
+CREATE INDEX IF NOT EXISTS runs_pending_idx ON runs (created_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS runs_thread_idx ON runs (thread_id, created_at);
+CREATE TABLE IF NOT EXISTS run_events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    PRIMARY KEY (run_id, seq)
+)
+"""
