@@ -93,7 +93,7 @@ def test_join_stream_resumes_after_last_event_id(client: SyncLangGraphClient) ->
     run = client.runs.create(thread_id, "steps", input=SLOW, stream_mode="updates")
     client.runs.join(thread_id, run["run_id"])
     everything = list(client.runs.join_stream(thread_id, run["run_id"]))
-    assert [p.event for p in everything][0] == "metadata"
+    assert everything[0].event == "metadata"
     rest = list(client.runs.join_stream(thread_id, run["run_id"], last_event_id="2"))
     assert [p.data for p in rest] == [p.data for p in everything[2:]]
 
@@ -155,7 +155,7 @@ def test_sixteen_concurrent_clients_get_no_failures(server_url: str) -> None:
                     assert sdk.runs.wait(thread_id, "steps", input={"value": n})["value"] == (n + 1) * 2
                     sdk.threads.get(thread_id)
                     done[0] += 1
-                except Exception as error:  # noqa: BLE001 - every failure is collected and reported
+                except Exception as error:  # every failure is collected and reported
                     failures.append(repr(error)[:200])
 
     workers = [threading.Thread(target=client_loop, args=(n,)) for n in range(16)]
