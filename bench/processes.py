@@ -112,7 +112,7 @@ def start_our_server(database_url: str, *, env: dict[str, str] | None = None, ti
         Env.HOST: "127.0.0.1",
         Env.PORT: str(port),
         Env.DATABASE_URL: database_url,
-        Env.LOG_LEVEL: "WARNING",
+        Env.LOG_LEVEL: "INFO",  # the deployed default
         Env.DATA_DIR: str(workdir),
         **(env or {}),
     }

@@ -38,7 +38,9 @@ def official_graph_ref() -> str:
 async def in_process_ceiling(database_url: str, pool_max_size: int | None = None) -> AsyncIterator[RunOnce]:
     """The graph compiled once on the server's own pool and checkpointer (`open_database`), called without HTTP."""
     overrides = {"DB_POOL_MAX_SIZE": pool_max_size} if pool_max_size else {}
-    settings = Settings(DATABASE_URL=database_url, **overrides)
+    # Fixed here, not inherited from the server's defaults: no round trip per pool checkout (the server pays
+    # for DB_POOL_CHECK_CONNECTIONS; the ceiling does not, so the ratio is not inflated by a slower ceiling).
+    settings = Settings(DATABASE_URL=database_url, DB_POOL_CHECK_CONNECTIONS=False, **overrides)
     async with open_database(settings) as database:
         graph = load_registry(DEFAULT_LANGGRAPH_CONFIG, database.saver).get(GRAPH_NAME).graph
 
@@ -77,6 +79,21 @@ async def langgraph_sdk_wait(base_url: str, concurrency: int) -> AsyncIterator[R
         async def run_once(thread_id: str) -> None:
             state = await client.runs.wait(thread_id, GRAPH_NAME, input=GRAPH_INPUT, if_not_exists="create")
             _check(state)
+
+        yield run_once
+    finally:
+        await client.http.client.aclose()
+
+
+@asynccontextmanager
+async def langgraph_sdk_background(base_url: str, concurrency: int) -> AsyncIterator[RunOnce]:
+    """Background runs through the official client: `runs.create` on a new thread, then `runs.join`."""
+    client = get_client(url=base_url, api_key=None, timeout=60.0)
+    try:
+
+        async def run_once(thread_id: str) -> None:
+            run = await client.runs.create(thread_id, GRAPH_NAME, input=GRAPH_INPUT, if_not_exists="create")
+            _check(await client.runs.join(thread_id, run["run_id"]))
 
         yield run_once
     finally:
