@@ -109,6 +109,13 @@ def test_tests_run_make_test_on_every_pull_request_and_push():
     assert "make test" in runs
 
 
+def test_tests_get_the_schemas_from_the_make_target_not_outside_the_checkout():
+    steps = load("test.yml")["jobs"]["test"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    assert runs.index("make schemas") < runs.index("make test")
+    assert not any("curl" in run or "../shared" in run for run in runs)
+
+
 def test_reusable_pulumi_job_runs_the_stack_in_its_environment():
     workflow = load("pulumi.yml")
     assert set(workflow["on"]) == {"workflow_call"}

@@ -20,11 +20,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from app.server.registry import load_registry
 from infra.mocks import MOCK_IMAGE_DIGEST, PROJECT_ROOT, is_secret, reveal
-from tests.render import validators
+from tools import schemas, validators
 
 EXAMPLE = PROJECT_ROOT / "examples" / "reuse"
 RUNNER = Path(__file__).with_name("run_example.py")
-PROJECT_SCHEMA = PROJECT_ROOT.parent / "shared" / "schemas" / "pulumi-project.json"
 PACKAGE_FILES = ("pyproject.toml", "README.md", "infra", "app")
 STACK = "dev"
 REPOSITORY = "registry.example.com/support/agent"
@@ -104,9 +103,9 @@ def one(report, type_token):
     return found[0]
 
 
-def test_example_project_file_is_schema_valid():
+def test_example_project_file_is_schema_valid(pinned_schema_dir):
     project = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())
-    jsonschema.validate(project, json.loads(PROJECT_SCHEMA.read_text()))
+    jsonschema.validate(project, json.loads((pinned_schema_dir / schemas.PROJECT_SCHEMA).read_text()))
     stack = yaml.safe_load((EXAMPLE / f"Pulumi.{STACK}.yaml").read_text())["config"]
     declared = set(project["config"])
     assert {key.split(":", 1)[1] for key in stack} <= declared
@@ -251,10 +250,10 @@ def test_example_runs_as_the_project_its_pulumi_yaml_names(example_run):
     assert example_run["stack_outputs"]["url"] == "https://support-agent.dev.example.com"
 
 
-def test_example_render_passes_the_schema_validators(example_render):
+def test_example_render_passes_the_schema_validators(example_render, pinned_schema_dir):
     manifests = validators.load_manifests(example_render)
     assert {m.body["kind"] for m in manifests} >= {"Deployment", "StatefulSet", "Job", "HTTPRoute", "PrometheusRule"}
-    crds = validators.CustomResourceSchemas.from_directory(validators.CRD_DIR)
+    crds = validators.CustomResourceSchemas.from_directory(pinned_schema_dir / schemas.CRD_SUBDIR)
     findings = [*validators.check_builtin_schemas(manifests, custom_groups=crds.groups), *crds.check(manifests)]
     assert findings == []
 
