@@ -11,14 +11,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from app import contract
-from infra.config import POSTGRES_IMAGE
-from infra.labels import (
+
+from .config import POSTGRES_IMAGE
+from .labels import (
     resources_spec,
     run_once_pod,
     selector_labels,
     standard_labels,
 )
-from infra.postgres import POSTGRES_PORT, ResourcesArgs, database_client_policy
+from .postgres import POSTGRES_PORT, ResourcesArgs, database_client_policy
 
 BACKUP_DIR = "/backups"
 PASSWORD_DIR = "/var/run/secrets/postgres"  # noqa: S105 - a mount path, not a password

@@ -14,7 +14,8 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from app.contract import Metrics
-from infra.labels import standard_labels
+
+from .labels import standard_labels
 
 HPA_METRIC = Metrics.RUNS_IN_FLIGHT
 """The custom metric the HPA targets and the adapter exposes (same as the server's gauge)."""

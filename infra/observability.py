@@ -9,8 +9,9 @@ import pulumi_kubernetes as k8s
 
 from app import contract
 from app.contract import Metrics
-from infra.config import Thresholds
-from infra.labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
+
+from .config import Thresholds
+from .labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
 
 RUNBOOK_DOCUMENT = "README.md"
 

@@ -8,8 +8,9 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from app import contract
-from infra.config import POSTGRES_IMAGE
-from infra.labels import (
+
+from .config import POSTGRES_IMAGE
+from .labels import (
     DB_CLIENT_LABEL,
     DNS_EGRESS,
     container_security_context,
