@@ -14,10 +14,13 @@ SCHEMAS_READY := $(if $(LANGGRAPH_K8S_SCHEMA_DIR),schemas,$(SCHEMA_CACHE)/.verif
 
 .PHONY: run test lint format render validate snapshots bench tools schemas clean
 
-$(STAMP): requirements.txt app/requirements.txt requirements-dev.txt
+# The checkout itself is installed editable, so `langgraph_k8s.infra` (how a consumer imports the components) works
+# here too, e.g. for `make render PROJECT=examples/reuse`.
+$(STAMP): requirements.txt app/requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 ## run: start the bundled server on $(HOST):$(PORT) (embedded SQLite unless DATABASE_URL is set)

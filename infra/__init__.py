@@ -1,6 +1,7 @@
 """Reusable Pulumi components that deploy a LangGraph server to Kubernetes."""
 
 from .backup import CheckpointBackup, CheckpointBackupArgs
+from .bundled_server import SERVER_DIR
 from .config import StackConfig, StackConfigError, load_stack_config, parse_stack_config, read_secrets
 from .dashboard import GrafanaDashboard, GrafanaDashboardArgs
 from .image import ServerImage, ServerImageArgs
@@ -30,6 +31,7 @@ COMPONENTS = (
 __all__ = [
     "ALERTS",
     "COMPONENTS",
+    "SERVER_DIR",
     "CheckpointBackup",
     "CheckpointBackupArgs",
     "CheckpointRetention",

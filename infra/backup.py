@@ -10,8 +10,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app import contract
-
+from .bundled_server import contract
 from .config import POSTGRES_IMAGE
 from .labels import (
     resources_spec,

@@ -10,8 +10,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app.contract import Metrics
-
+from .bundled_server import Metrics
 from .labels import metrics_job, standard_labels
 
 DASHBOARD_UID_PREFIX = "langgraph-"

@@ -13,8 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from app.contract import Metrics
-
+from .bundled_server import Metrics
 from .labels import standard_labels
 
 HPA_METRIC = Metrics.RUNS_IN_FLIGHT

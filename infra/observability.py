@@ -7,9 +7,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app import contract
-from app.contract import Metrics
-
+from .bundled_server import Metrics, contract
 from .config import Thresholds
 from .labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
 

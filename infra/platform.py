@@ -6,9 +6,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from app import contract
-
 from .backup import CheckpointBackup
+from .bundled_server import contract
 from .config import StackConfig
 from .dashboard import GrafanaDashboard
 from .image import ServerImage

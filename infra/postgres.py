@@ -7,8 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from app import contract
-
+from .bundled_server import contract
 from .config import POSTGRES_IMAGE
 from .labels import (
     DB_CLIENT_LABEL,

@@ -5,8 +5,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app import contract
-
+from .bundled_server import contract
 from .image import env_secret_checkov_skips
 from .labels import (
     resources_spec,
