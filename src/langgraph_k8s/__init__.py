@@ -1,4 +1,4 @@
-"""langgraph-k8s, as installed: the Pulumi components (`langgraph_k8s.infra`) and the server they deploy (`langgraph_k8s.app`).
+"""langgraph-k8s as installed: the components (`langgraph_k8s.infra`) and the server they deploy (`langgraph_k8s.app`).
 
     from langgraph_k8s.infra import LangGraphService, PostgresCheckpointStore
 
