@@ -200,7 +200,7 @@ def test_prod_route_and_alerts(run):
     rules = run.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs["spec"]["groups"][0]["rules"]
     for rule in rules:
         assert rule["labels"]["severity"] in {"critical", "warning"}
-        assert rule["annotations"]["runbook_url"] == f"README.md#alert-{rule['alert'].lower()}"
+        assert rule["annotations"]["runbook_url"] == f"docs/runbooks.md#alert-{rule['alert'].lower()}"
         assert "$job" not in rule["expr"] and "$namespace" not in rule["expr"]
 
 
