@@ -30,13 +30,12 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Send
 from prometheus_client import Counter, Gauge, Histogram
 
-from app.contract import Metrics
-from app.server.drain import ServerDraining
-from app.server.errors import database_unavailable, new_error_id
-from app.server.platform_api.serde import dumps, interrupts_by_task, to_jsonable
-from app.server.registry import GraphNotFound, RegisteredGraph
-from app.server.runtime import Runtime
-
+from ...contract import Metrics
+from ..drain import ServerDraining
+from ..errors import database_unavailable, new_error_id
+from ..platform_api.serde import dumps, interrupts_by_task, to_jsonable
+from ..registry import GraphNotFound, RegisteredGraph
+from ..runtime import Runtime
 from .store import TERMINAL_STATUSES, PostgresRunStore, RunStore, SqliteRunStore
 
 log = logging.getLogger("app.runs")

@@ -20,7 +20,7 @@ from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from app.server.platform_api.serde import dumps
+from ..platform_api.serde import dumps
 
 TERMINAL_STATUSES = ("success", "error", "interrupted", "timeout")
 

@@ -17,15 +17,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.server.drain import ServerDraining
-from app.server.engine.engine import Engine, EngineDep, Outcome, RunRefused, RunSpec, error_event
-from app.server.errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, database_unavailable
-from app.server.inputs import InvalidInput
-from app.server.models import ThreadId
-from app.server.platform_api.context import Platform, PlatformDep, PlatformRoute, detail_response
-from app.server.platform_api.models import MAX_PAGE, RunCreate
-from app.server.platform_api.serde import dumps
-from app.server.platform_api.store import ThreadNotFound
+from ..drain import ServerDraining
+from ..engine.engine import Engine, EngineDep, Outcome, RunRefused, RunSpec, error_event
+from ..errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, database_unavailable
+from ..inputs import InvalidInput
+from ..models import ThreadId
+from .context import Platform, PlatformDep, PlatformRoute, detail_response
+from .models import MAX_PAGE, RunCreate
+from .serde import dumps
+from .store import ThreadNotFound
 
 router = APIRouter(tags=["runs"], route_class=PlatformRoute)
 RunStatus = Literal["pending", "running", "success", "error", "interrupted", "timeout"]
