@@ -440,7 +440,7 @@ class Engine:
             values, interrupts = to_jsonable(snapshot.values), interrupts_by_task(snapshot)
             thread_status = "interrupted" if snapshot.next else "idle"
         elif outcome.status == "success":
-            values = to_jsonable(outcome.values)
+            values = outcome.values  # encoded once, by the store (serde.dumps knows LangGraph types)
         if outcome.status in ("error", "timeout") and not isinstance(outcome.error, RunRefused):
             thread_status = "error"
         error = None
