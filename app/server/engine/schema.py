@@ -76,9 +76,6 @@ BEGIN
     END IF;
     SELECT r.run_id INTO active FROM runs r
     WHERE r.thread_id = p_thread_id AND r.status IN ('pending', 'running') ORDER BY r.created_at LIMIT 1;
-    IF active IS NULL AND thread.run_id IS NOT NULL AND thread.run_started_at > now() - p_lease THEN
-        active := thread.run_id;  -- a state update holds the thread
-    END IF;
     IF active IS NOT NULL AND p_strategy = 'reject' THEN
         RETURN QUERY SELECT 'busy'::text, NULL::text, active;
         RETURN;

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Response
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import InvalidUpdateError
 
+from ..engine.engine import EngineDep, RunRefused
 from ..inputs import InvalidInput
 from ..registry import RegisteredGraph
 from .context import Platform, PlatformDep, PlatformRoute
@@ -27,7 +28,7 @@ from .models import (
     ThreadPatch,
     ThreadSearch,
 )
-from .serde import empty_thread_state, interrupts_by_task, thread_state, to_jsonable
+from .serde import empty_thread_state, thread_state, to_jsonable
 from .store import SearchFilter, ThreadBusy, ThreadExists, ThreadNotFound, thread_response
 
 router = APIRouter(tags=["threads"], route_class=PlatformRoute)
@@ -104,8 +105,8 @@ async def patch_thread(thread_id: str, body: ThreadPatch, platform: PlatformDep)
 
 
 @router.delete("/threads/{thread_id}", status_code=204)
-async def delete_thread(thread_id: str, platform: PlatformDep) -> Response:
-    """Delete the thread and all its checkpoints; a thread with a run in progress is a 409."""
+async def delete_thread(thread_id: str, platform: PlatformDep, engine: EngineDep) -> Response:
+    """Delete the thread, its checkpoints and its runs; a thread with a run in progress is a 409."""
     try:
         await platform.threads.delete(thread_id)
     except ThreadNotFound as error:
@@ -113,6 +114,7 @@ async def delete_thread(thread_id: str, platform: PlatformDep) -> Response:
     except ThreadBusy as error:
         raise HTTPException(409, f"{error}; it cannot be deleted now") from None
     await platform.runtime.database.saver.adelete_thread(thread_id)
+    await engine.store.delete_thread_runs(thread_id)
     return Response(status_code=204)
 
 
@@ -144,10 +146,10 @@ async def post_state_at(thread_id: str, body: StateAtCheckpoint, platform: Platf
 
 
 @router.post("/threads/{thread_id}/state")
-async def update_state(thread_id: str, body: StateUpdate, platform: PlatformDep) -> dict[str, Any]:
+async def update_state(thread_id: str, body: StateUpdate, platform: PlatformDep, engine: EngineDep) -> dict[str, Any]:
     """Write `values` as if node `as_node` produced them, on the latest (or given) checkpoint.
 
-    The update claims the thread like a run does, so it never interleaves with one (409 if busy).
+    The update holds the thread like a run does (the engine's `hold`), so it never interleaves with one.
     """
     thread = await _thread(platform, thread_id)
     graph = _graph_of(platform, thread)
@@ -161,29 +163,14 @@ async def update_state(thread_id: str, body: StateUpdate, platform: PlatformDep)
         values = graph.inputs.validate_update(body.values)
     except InvalidInput as error:
         raise HTTPException(422, str(error)) from None
-    holder = f"update-state-{uuid.uuid4()}"
     try:
-        await platform.threads.claim(thread_id, holder, {}, create=False)
-    except ThreadBusy as error:
-        raise HTTPException(409, str(error)) from None
-    except ThreadNotFound as error:
-        raise HTTPException(404, str(error)) from None
-    status = thread["status"] if thread["status"] != "busy" else "idle"
-    try:
-        config = _config(thread_id, body.checkpoint, body.checkpoint_id)
-        try:
+        async with engine.hold(thread_id, graph, create=False):
+            config = _config(thread_id, body.checkpoint, body.checkpoint_id)
             next_config = await graph.graph.aupdate_state(config, values, as_node=body.as_node)
-        except InvalidUpdateError as error:
-            raise HTTPException(400, f"cannot update the state of thread {thread_id!r}: {error}") from None
-        snapshot = await graph.graph.aget_state(_config(thread_id))
-        status = "interrupted" if snapshot.next else "idle"
-        values, interrupts = to_jsonable(snapshot.values), interrupts_by_task(snapshot)
-    except BaseException:
-        await platform.threads.finish(
-            thread_id, holder, status=status, values=thread["state_values"], interrupts=thread["interrupts"]
-        )
-        raise
-    await platform.threads.finish(thread_id, holder, status=status, values=values, interrupts=interrupts)
+    except RunRefused as error:
+        raise HTTPException(error.status, error.message) from None
+    except InvalidUpdateError as error:
+        raise HTTPException(400, f"cannot update the state of thread {thread_id!r}: {error}") from None
     return {"checkpoint": to_jsonable(next_config["configurable"])}
 
 
