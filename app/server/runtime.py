@@ -63,13 +63,17 @@ class Runtime:
         return self._registry
 
     @asynccontextmanager
-    async def run(self, graph: str) -> AsyncIterator[RunRecord]:
+    async def run(self, graph: str, *, admitted: bool = False) -> AsyncIterator[RunRecord]:
         """Admit a run (`ServerDraining` when shutting down), bound it by `MAX_RUN_SECONDS`, record its metrics.
+
+        `admitted`: the caller already counted the run with `drain.begin_run()` (the run engine does, when it
+        records the run) and ends it itself; a drain that began since then does not refuse it.
 
         An exception leaving the block marks the run "error" (a timeout, cancellation or disconnect: "cancelled");
         set `record.outcome = "interrupted"` when the graph paused.
         """
-        self.drain.begin_run()
+        if not admitted:
+            self.drain.begin_run()
         self.metrics.runs_in_flight.inc()
         record = RunRecord(graph)
         start = time.perf_counter()
@@ -88,7 +92,8 @@ class Runtime:
         finally:
             elapsed = time.perf_counter() - start
             self.metrics.runs_in_flight.dec()
-            self.drain.end_run()
+            if not admitted:
+                self.drain.end_run()
             self.metrics.record_run(graph, record.outcome, elapsed)
             log.info("run finished", extra={"outcome": record.outcome, "duration_ms": round(elapsed * 1000, 2)})
 
