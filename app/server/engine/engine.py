@@ -578,7 +578,8 @@ class Engine:
         """Stop taking work; hand back the runs still executing here (they resume on another pod)."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
         self._tasks = []
         for run_id in list(self._local):
             self._cancel_local(run_id, "shutdown")
@@ -596,8 +597,9 @@ class Engine:
                         continue
             except Exception as error:
                 log.warning("worker could not take a run", extra={"error": f"{type(error).__name__}: {error}"[:300]})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), WORKER_POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: wait_for can swallow a cancellation (3.11)
+                async with asyncio.timeout(WORKER_POLL_SECONDS):
+                    await self._wake.wait()
 
     def _launch(self, run: dict[str, Any]) -> None:
         if "waited_seconds" in run:

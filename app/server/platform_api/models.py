@@ -22,6 +22,7 @@ NATIVE_STREAM_MODES = ("values", "updates", "debug", "custom", "tasks", "checkpo
 SUPPORTED_STREAM_MODES = (*NATIVE_STREAM_MODES, "events", "messages-tuple")
 
 MAX_PAGE = 1000
+MAX_OFFSET = 1_000_000  # a larger offset is a 422, not a database error
 
 
 class _Body(BaseModel):
@@ -76,7 +77,7 @@ class ThreadSearch(_Body):
     ids: list[str] | None = None
     status: ThreadStatus | None = None
     limit: int = Field(10, ge=1, le=MAX_PAGE)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
     sort_by: Literal["thread_id", "status", "created_at", "updated_at"] = "created_at"
     sort_order: Literal["asc", "desc"] = "desc"
     select: list[str] | None = None
@@ -102,7 +103,7 @@ class AssistantSearch(_Body):
     graph_id: str | None = None
     name: str | None = None
     limit: int = Field(10, ge=1, le=MAX_PAGE)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
     sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] | None = None
     sort_order: Literal["asc", "desc"] | None = None
     select: list[str] | None = None
