@@ -5,16 +5,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 BENCH_OFFICIAL_VENV := .venv-bench-official
+LOCK_VENV := .venv-lock
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STACK ?= dev
 
-.PHONY: run test lint format render validate snapshots bench tools clean
+.PHONY: run test lint format render validate snapshots bench tools clean lock e2e
 
-$(STAMP): requirements.txt app/requirements.txt requirements-dev.txt
+# The test venv installs the image's own lock (app/requirements.lock) plus the rest of the dev lock.
+$(STAMP): app/requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --require-hashes -r app/requirements.lock -r requirements-dev.lock
 	touch $@
 
 ## run: start the bundled server on $(HOST):$(PORT) (embedded SQLite unless DATABASE_URL is set)
@@ -67,5 +69,23 @@ $(BENCH_OFFICIAL_VENV)/.installed: bench/official-requirements.txt
 	$(BENCH_OFFICIAL_VENV)/bin/pip install -q -r bench/official-requirements.txt
 	touch $@
 
+## lock: re-pin every distribution, with hashes, from the top-level requirements files (after editing them)
+# From PyPI only (no local pip config or find-links), so the hashes are those any machine downloads.
+PIP_COMPILE = env -u PIP_FIND_LINKS -u PIP_CONSTRAINT -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null \
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	--strip-extras --no-emit-index-url --index-url https://pypi.org/simple
+lock: $(LOCK_VENV)/.installed
+	$(PIP_COMPILE) --output-file app/requirements.lock app/requirements.txt
+	$(PIP_COMPILE) --constraint app/requirements.lock --output-file requirements-dev.lock requirements-dev.txt
+
+$(LOCK_VENV)/.installed:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q pip-tools==7.6.2
+	touch $@
+
+## e2e: build the image with podman and run every workload of the dev and prod renders in containers
+e2e: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.e2e $(E2E_ARGS)
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_OFFICIAL_VENV) rendered
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_OFFICIAL_VENV) $(LOCK_VENV) rendered

@@ -108,7 +108,7 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
                 opts=child,
             )
             credentials_secret_name = credentials.metadata.name
-            self._in_cluster(name, service_name, args, namespace, credentials, client_labels, child)
+            self._in_cluster(name, service_name, args, namespace, credentials, client_labels, user, database, child)
 
         dsn_secret = k8s.core.v1.Secret(
             f"{name}-dsn",
@@ -138,14 +138,16 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
             }
         )
 
-    def _in_cluster(self, name, service_name, args, namespace, credentials, client_labels, child) -> None:
+    def _in_cluster(
+        self, name, service_name, args, namespace, credentials, client_labels, user, database, child
+    ) -> None:
         labels = standard_labels(name, "postgres")
         selector = selector_labels(name, "postgres")
         resources = args.get("resources") or {
             "requests": {"cpu": "250m", "memory": "512Mi"},
             "limits": {"cpu": "1", "memory": "1Gi"},
         }
-        probe = {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-p", str(POSTGRES_PORT)]}}
+        probe = {"exec": {"command": readiness_command(user, database)}}
         service = k8s.core.v1.Service(
             f"{name}-service",
             metadata={"name": service_name, "namespace": namespace, "labels": labels},
@@ -237,6 +239,16 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
             },
             opts=child,
         )
+
+
+def readiness_command(user: str, database: str) -> list[str]:
+    """`pg_isready` over TCP on loopback, as the store's own user and database.
+
+    TCP, not the socket: the image's first-start initialisation runs a server on the socket only, so the probe
+    passes only once the real server accepts connections. `-U`/`-d` explicit: without them libpq takes the user
+    name from the passwd entry of the uid, which the restricted pod's uid does not have (exit 3, no attempt).
+    """
+    return ["pg_isready", "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", user, "-d", database]
 
 
 def _dsn_host(dsn: str) -> str:
