@@ -255,9 +255,9 @@ class Cluster:
             if result.returncode != 0 or not code:
                 raise E2EError(f"{label(workload)}{what}: did not finish within {deadline:.0f} s\n{logs}")
             if code == "0":
-                self.log(
-                    f"ok  {label(workload)}{what}: completed (attempt {attempt}, {time.monotonic() - begun:.1f} s)"
-                )
+                last_line = logs.splitlines()[-1][:160] if logs else "(no output)"
+                seconds = time.monotonic() - begun
+                self.log(f"ok  {label(workload)}{what}: completed (attempt {attempt}, {seconds:.1f} s): {last_line}")
                 return logs
             failures.append(f"attempt {attempt} exited {code}: {logs.splitlines()[-1] if logs else ''}")
             time.sleep(1)
@@ -357,7 +357,7 @@ def session(keep_images: bool = False, log: Callable[[str], None] = say) -> Iter
         if not pause_before:  # podman builds its pod infra image on first use; leave none behind
             pause = podman("images", "--quiet", "--filter", "reference=localhost/podman-pause", check=False)
             for image_id in set(pause.stdout.split()):
-                podman("rmi", "--force", image_id, check=False)
+                podman("rmi", image_id, check=False)  # not --force: a pod of another run may use it
         shutil.rmtree(root, ignore_errors=True)
         log(f"[e2e] cleaned up: {len(leftovers)} pod(s), {len(images.tags)} image tag(s), {root}")
 
@@ -395,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     stacks = args.stack or list(STACKS)
     begun = time.monotonic()
     try:
+        if missing_tools():
+            raise E2EError(f"missing {', '.join(missing_tools())}: {INSTALL_HINT}")
         renders = [load_render(stack) for stack in stacks]
         with session() as (images, root):
             for stack_render in renders:
