@@ -9,14 +9,20 @@ LOCK_VENV := .venv-lock
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STACK ?= dev
+SCHEMA_CACHE := .schemas
+# With LANGGRAPH_K8S_SCHEMA_DIR set (an offline copy), check it; otherwise download into the cache once.
+SCHEMAS_READY := $(if $(LANGGRAPH_K8S_SCHEMA_DIR),schemas,$(SCHEMA_CACHE)/.verified)
 
-.PHONY: run test lint format render validate snapshots bench tools clean lock e2e
+.PHONY: run test lint format render validate snapshots bench tools schemas clean lock e2e
 
-# The test venv installs the image's own lock (app/requirements.lock) plus the rest of the dev lock.
-$(STAMP): app/requirements.lock requirements-dev.lock
+# The test venv installs the image's own lock (app/requirements.lock) plus the rest of the dev lock, then the
+# checkout itself editable, so `langgraph_k8s.infra` (how a consumer imports the components) works here too,
+# e.g. for `make render PROJECT=examples/reuse`.
+$(STAMP): app/requirements.lock requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q --require-hashes -r app/requirements.lock -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 ## run: start the bundled server on $(HOST):$(PORT) (embedded SQLite unless DATABASE_URL is set)
@@ -34,9 +40,16 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/pip install -q checkov==3.3.30
 	touch $@
 
+## schemas: download the pinned upstream CRD and Pulumi project schemas into .schemas/, or check $$LANGGRAPH_K8S_SCHEMA_DIR
+schemas: $(STAMP)
+	$(BIN)/python -m tools.schemas
+
+$(SCHEMA_CACHE)/.verified: tools/schemas.py | $(STAMP)
+	$(BIN)/python -m tools.schemas
+	touch $@
+
 ## test: lint, then the whole suite (mocks, render gate, server against real PostgreSQL); containers: make e2e
-test: $(STAMP) tools
-	$(BIN)/ruff check .
+test: lint tools $(SCHEMAS_READY)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest --ignore=tests/e2e
 
 ## render: write the Kubernetes objects of stack $(STACK) to rendered/$(STACK)/ (offline, secrets redacted)
@@ -44,14 +57,15 @@ render: $(STAMP)
 	$(BIN)/python -m infra.render $(STACK) $(if $(PROJECT),--project $(PROJECT))
 
 ## validate: render $(STACK), then run the validation gate on it and on app/Dockerfile
-validate: render tools
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.render.validators rendered/$(STACK) --dockerfile app/Dockerfile
+validate: render tools $(SCHEMAS_READY)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tools.validators rendered/$(STACK) --dockerfile app/Dockerfile
 
 ## snapshots: re-render every stack into tests/render/snapshots/ (review and commit the diff)
 snapshots: $(STAMP)
 	@for stack in $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml)); do \
 	  $(BIN)/python -m infra.render $$stack --out tests/render/snapshots/$$stack || exit 1; done
 
+## lint: ruff's checks and formatting
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -90,4 +104,4 @@ e2e: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest tests/e2e
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_OFFICIAL_VENV) $(LOCK_VENV) rendered
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_OFFICIAL_VENV) $(LOCK_VENV) $(SCHEMA_CACHE) rendered
