@@ -175,16 +175,13 @@ class Cluster:
             return self.images.postgres
         raise E2EError(f"{where}: no local stand-in for image {reference!r}")
 
-    def start_pod(
-        self, workload: dict, *, template: dict | None = None, pod_name: str | None = None
-    ) -> list[Container]:
-        """Create and start the pod of `workload` (its init containers to completion first)."""
+    def start_pod(self, workload: dict, template: dict | None = None) -> list[Container]:
+        """Create and start a pod of `workload` (its init containers to completion first)."""
         template = template or pod_template(workload)
         spec = template["spec"]
         self.runs += 1
-        name = pod_name or f"{workload['metadata']['name']}-{self.runs}"
-        if workload["kind"] == "StatefulSet":
-            name = f"{workload['metadata']['name']}-0"
+        ordinal = "0" if workload["kind"] == "StatefulSet" else str(self.runs)
+        name = f"{workload['metadata']['name']}-{ordinal}"
         claim_names = {
             claim["metadata"]["name"]: f"{claim['metadata']['name']}-{workload['metadata']['name']}-0"
             for claim in workload["spec"].get("volumeClaimTemplates") or []
