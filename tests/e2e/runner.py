@@ -139,7 +139,7 @@ class Cluster:
 
     def __post_init__(self) -> None:
         suffix = uuid.uuid4().hex[:6]
-        self.node = Node(f"langgraph-e2e-{self.render.stack}-{suffix}")
+        self.node = Node(f"{pod_prefix(self.images.run_id)}{self.render.stack}-{suffix}")
         namespace = self.render.namespace
         self.objects = podspec.Objects(
             namespace=namespace,
@@ -330,6 +330,11 @@ def run_stack(
 # --- resources and cleanup -----------------------------------------------------------------------------------------
 
 
+def pod_prefix(run_id: str) -> str:
+    """Names of the podman pods of one run start with this."""
+    return f"langgraph-e2e-{run_id}-"
+
+
 @contextlib.contextmanager
 def session(keep_images: bool = False, log: Callable[[str], None] = say) -> Iterator[tuple[Images, Path]]:
     """Images built once and a scratch directory; both removed on exit, on an exception, at interpreter exit
@@ -346,7 +351,9 @@ def session(keep_images: bool = False, log: Callable[[str], None] = say) -> Iter
         if done.is_set():
             return
         done.set()
-        leftovers = podman("pod", "ls", "--quiet", "--filter", "name=langgraph-e2e-", check=False).stdout.split()
+        # Only this run's pods: another e2e may be running on the same machine.
+        mine = f"name=^{pod_prefix(images.run_id)}"
+        leftovers = podman("pod", "ls", "--quiet", "--filter", mine, check=False).stdout.split()
         for pod_id in leftovers:
             podman("pod", "rm", "--force", "--time=0", pod_id, check=False)
         for tag in images.tags:
