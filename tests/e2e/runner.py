@@ -146,6 +146,7 @@ class Cluster:
             config_maps={c["metadata"]["name"]: dict(c.get("data") or {}) for c in self.render.of_kind("ConfigMap")},
             secrets=self.render.secret_values,
             claims={c["metadata"]["name"] for c in self.render.of_kind("PersistentVolumeClaim")},
+            services=self.render.of_kind("Service"),
         )
 
     def start_node(self) -> None:
