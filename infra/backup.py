@@ -113,6 +113,7 @@ class CheckpointBackup(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CheckpointBackupArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:CheckpointBackup", name, None, opts)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         namespace = args["namespace"]
         keep = args.get("keep", 7)
         if keep < 1:
@@ -132,7 +133,7 @@ class CheckpointBackup(pulumi.ComponentResource):
                 "resources": {"requests": {"storage": args.get("storage_size", "10Gi")}},
                 **({"storageClassName": args["storage_class"]} if args.get("storage_class") else {}),
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         script = pulumi.Output.from_input(args["host"]).apply(
             lambda host: backup_script(
@@ -187,9 +188,9 @@ class CheckpointBackup(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
-        database_client_policy(self, name, namespace, labels, selector_labels(name, "backup"))
+        database_client_policy(child, name, namespace, labels, selector_labels(name, "backup"))
         self.claim_name = claim.metadata.name
         self.cron_job_name = cron_job.metadata.name
         self.register_outputs({"claim_name": self.claim_name, "cron_job_name": self.cron_job_name})

@@ -35,6 +35,7 @@ class ServerImage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServerImageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:ServerImage", name, None, opts)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         reference = args.get("reference")
         if reference:
             self.image_ref = pulumi.Output.from_input(reference)
@@ -51,7 +52,7 @@ class ServerImage(pulumi.ComponentResource):
                     args=args.get("build_args"),
                 ),
                 skip_push=not push,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=child,
             )
             self.image_ref = image.repo_digest if push else image.image_name
         self.digest = self.image_ref.apply(lambda ref: ref.split("@", 1)[1] if "@" in ref else "")

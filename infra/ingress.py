@@ -61,7 +61,7 @@ class Ingress(pulumi.ComponentResource):
         host = args.get("host", "")
         timeout = args.get("max_run_seconds", 600) + STREAM_MARGIN_SECONDS
         backend = {"name": args["service_name"], "port": args["service_port"]}
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         if mode != "none" and not host:
             raise ValueError(f"Ingress mode {mode!r} needs a host")
         if mode == "gateway":

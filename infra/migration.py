@@ -36,6 +36,7 @@ class SchemaMigration(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SchemaMigrationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:SchemaMigration", name, None, opts)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         namespace = args["namespace"]
         labels = standard_labels(name, "migration")
         pod_labels = pulumi.Output.from_input(args.get("pod_labels") or {}).apply(lambda extra: {**labels, **extra})
@@ -71,10 +72,10 @@ class SchemaMigration(pulumi.ComponentResource):
                     },
                 ),
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         database_client_policy(
-            self, name, namespace, labels, selector_labels(name, "migration"), args.get("database_egress_cidrs")
+            child, name, namespace, labels, selector_labels(name, "migration"), args.get("database_egress_cidrs")
         )
         self.job_name = job.metadata.name
         self.register_outputs({"job_name": self.job_name})

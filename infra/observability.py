@@ -203,6 +203,7 @@ class Observability(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:Observability", name, None, opts)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         namespace = args["namespace"]
         instance = args["service_instance"]
         extra_labels = args.get("rule_labels", {})
@@ -219,7 +220,7 @@ class Observability(pulumi.ComponentResource):
                 "endpoints": [{"port": contract.HTTP_PORT_NAME, "path": contract.METRICS_PATH, "interval": "30s"}],
                 "targetLabels": [],
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         rules = pulumi.Output.from_input(namespace).apply(
             lambda ns: alert_rules(job, ns, args.get("thresholds", {}), args.get("runbook_base", RUNBOOK_DOCUMENT))
@@ -230,7 +231,7 @@ class Observability(pulumi.ComponentResource):
             kind="PrometheusRule",
             metadata={"namespace": namespace, "labels": labels},
             spec={"groups": [{"name": "langgraph", "rules": rules}]},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         self.rule_name = rule.metadata.apply(lambda m: m["name"])
         self.register_outputs({"rule_name": self.rule_name})

@@ -47,7 +47,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
     def __init__(self, name: str, args: LangGraphPlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:LangGraphPlatform", name, None, opts)
         cfg = StackConfig.model_validate(args["settings"])
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
 
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
@@ -115,7 +115,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 "pod_labels": client_labels,
                 "database_egress_cidrs": database_cidrs,
             },
-            pulumi.ResourceOptions(parent=self, depends_on=[store]),
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[store])),
         )
 
         api_keys: pulumi.Output[list[str]] | None = None
@@ -170,7 +170,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 "database_egress_cidrs": database_cidrs,
                 "https_egress_cidrs": list(cfg.egress.https_cidrs),
             },
-            pulumi.ResourceOptions(parent=self, depends_on=[migration]),
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[migration])),
         )
 
         retention = cfg.retention
@@ -188,7 +188,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                     "pod_labels": client_labels,
                     "database_egress_cidrs": database_cidrs,
                 },
-                pulumi.ResourceOptions(parent=self, depends_on=[migration]),
+                pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[migration])),
             )
         if cfg.backup.enabled:
             backup = cfg.backup
@@ -207,7 +207,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                     **({"storage_class": backup.storage_class} if backup.storage_class else {}),
                     "pod_labels": client_labels,
                 },
-                pulumi.ResourceOptions(parent=self, depends_on=[store]),
+                pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[store])),
             )
         if scaling.enabled and scaling.in_flight_runs_target:
             PrometheusAdapterRule(f"{name}-metrics-adapter", {"namespace": ns}, child)

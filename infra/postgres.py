@@ -72,7 +72,7 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PostgresCheckpointStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:PostgresCheckpointStore", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         namespace = args["namespace"]
         mode = args.get("mode", "in-cluster")
         if mode not in ("in-cluster", "external"):
@@ -219,7 +219,7 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
                 },
                 "volumeClaimTemplates": [volume_claim],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service])),
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
@@ -248,7 +248,7 @@ def _dsn_port(dsn: str) -> int:
 
 
 def database_client_policy(
-    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
     name: str,
     namespace: pulumi.Input[str],
     labels: dict,
@@ -270,5 +270,5 @@ def database_client_policy(
             "ingress": [],
             "egress": [DNS_EGRESS, {"to": database_peers, "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}]}],
         },
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=opts,
     )

@@ -51,6 +51,7 @@ class CheckpointRetention(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CheckpointRetentionArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:CheckpointRetention", name, None, opts)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         namespace = args["namespace"]
         days = args["days"]
         interrupted_days = args.get("interrupted_days", days)
@@ -100,10 +101,10 @@ class CheckpointRetention(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         database_client_policy(
-            self, name, namespace, labels, selector_labels(name, "retention"), args.get("database_egress_cidrs")
+            child, name, namespace, labels, selector_labels(name, "retention"), args.get("database_egress_cidrs")
         )
         self.cron_job_name = cron_job.metadata.name
         self.register_outputs({"cron_job_name": self.cron_job_name})

@@ -68,7 +68,7 @@ class LangGraphServiceArgs(TypedDict):
 class LangGraphService(pulumi.ComponentResource):
     """The LangGraph server: restricted pods behind a ClusterIP Service, autoscaled, disruption-safe.
 
-    The Deployment waits for everything the component depends on (`opts.depends_on`), e.g. the migration Job.
+    Every child gets the component's options, so the Deployment waits for `opts.depends_on` (e.g. the migration).
     """
 
     service_name: pulumi.Output[str]
@@ -79,7 +79,7 @@ class LangGraphService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LangGraphServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:LangGraphService", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         namespace = args["namespace"]
         labels = standard_labels(name, "server")
         selector = selector_labels(name, "server")
@@ -214,7 +214,7 @@ class LangGraphService(pulumi.ComponentResource):
             f"{name}-deployment",
             metadata={"namespace": namespace, "labels": labels, "annotations": annotations},
             spec=deployment_spec,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=(opts.depends_on if opts else None)),
+            opts=child,
         )
         service = k8s.core.v1.Service(
             f"{name}-service",
@@ -234,7 +234,7 @@ class LangGraphService(pulumi.ComponentResource):
         )
         floor = autoscaling["min_replicas"] if autoscaling else args.get("replicas", 1)
         if autoscaling:
-            self._autoscaler(name, namespace, labels, deployment, autoscaling)
+            self._autoscaler(name, namespace, labels, deployment, autoscaling, child)
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata={"namespace": namespace, "labels": labels},
@@ -244,7 +244,7 @@ class LangGraphService(pulumi.ComponentResource):
             },
             opts=child,
         )
-        self._network_policy(name, namespace, labels, selector, args)
+        self._network_policy(name, namespace, labels, selector, args, child)
 
         self.service_name = service.metadata.name
         self.dns_name = pulumi.Output.concat(service.metadata.name, ".", namespace, ".svc.cluster.local")
@@ -259,7 +259,7 @@ class LangGraphService(pulumi.ComponentResource):
             }
         )
 
-    def _autoscaler(self, name, namespace, labels, deployment, autoscaling: AutoscalingArgs) -> None:
+    def _autoscaler(self, name, namespace, labels, deployment, autoscaling: AutoscalingArgs, child) -> None:
         metrics = [
             {
                 "type": "Resource",
@@ -313,10 +313,10 @@ class LangGraphService(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
 
-    def _network_policy(self, name, namespace, labels, selector, args: LangGraphServiceArgs) -> None:
+    def _network_policy(self, name, namespace, labels, selector, args: LangGraphServiceArgs, child) -> None:
         http = [{"protocol": "TCP", "port": contract.HTTP_PORT}]
         ingress = [
             {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}], "ports": http}
@@ -342,5 +342,5 @@ class LangGraphService(pulumi.ComponentResource):
                 "ingress": ingress,
                 "egress": egress,
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )

@@ -1,0 +1,58 @@
+"""A component's own resource options (depends_on, provider) reach every resource it creates.
+
+The order of a first deploy rests on this: the migration Job waits for Postgres, the server and the
+CronJobs wait for the migration. Ordering is read from the dependencies the program registers.
+"""
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+import infra
+from infra.mocks import run_program, run_stack
+
+SERVER_IMAGE = "ghcr.io/a/server@sha256:" + "1" * 64
+COMPONENT_ARGS = {
+    "PostgresCheckpointStore": {"namespace": "team-a"},
+    "SchemaMigration": {"namespace": "team-a", "image": SERVER_IMAGE, "dsn_secret_name": "dsn"},
+    "LangGraphService": {"namespace": "team-a", "image": SERVER_IMAGE, "database_url": "postgresql://x"},
+    "Observability": {"namespace": "team-a", "service_instance": "api"},
+    "Ingress": {
+        "namespace": "team-a",
+        "mode": "gateway",
+        "service_name": "api",
+        "service_port": 8000,
+        "host": "a.example.com",
+        "gateway": {"name": "gw", "namespace": "gw"},
+    },
+    "ServerImage": {"repository": "ghcr.io/a/server"},
+    "CheckpointRetention": {"namespace": "team-a", "image": SERVER_IMAGE, "dsn_secret_name": "dsn", "days": 7},
+    "CheckpointBackup": {"namespace": "team-a", "host": "db", "credentials_secret_name": "creds"},
+    "GrafanaDashboard": {"namespace": "team-a", "service_instance": "api"},
+    "PrometheusAdapterRule": {"namespace": "team-a"},
+}
+
+
+@pytest.mark.parametrize("component", [c for c in infra.COMPONENTS if c.__name__ in COMPONENT_ARGS])
+def test_depends_on_given_to_a_component_reaches_every_child(component):
+    def program():
+        first = k8s.core.v1.ConfigMap("must-exist-first", metadata={"namespace": "team-a"})
+        component("unit", COMPONENT_ARGS[component.__name__], pulumi.ResourceOptions(depends_on=[first]))
+
+    run = run_program(program)
+    first = next(r for r in run.resources if r.name == "must-exist-first")
+    children = [r for r in run.resources if r.custom and r.name != first.name]
+    assert children
+    for child in children:
+        assert first.urn in child.dependencies, f"{child.type} {child.name} does not wait for depends_on"
+
+
+def test_first_deploy_order_postgres_then_migration_then_server_and_cronjobs():
+    run = run_stack("prod")
+    statefulset = run.one("kubernetes:apps/v1:StatefulSet")
+    migration = run.one("kubernetes:batch/v1:Job")
+    assert statefulset.urn in migration.dependencies
+    assert migration.urn in run.one("kubernetes:apps/v1:Deployment").dependencies
+    cron_jobs = {r.name: r for r in run.of_type("kubernetes:batch/v1:CronJob")}
+    assert migration.urn in cron_jobs["langgraph-retention-cronjob"].dependencies  # prunes the migrated tables
+    assert statefulset.urn in cron_jobs["langgraph-backup-cronjob"].dependencies  # dumps whatever the database holds
