@@ -65,6 +65,11 @@ class Metrics:
     OLDEST_THREAD_AGE = "langgraph_oldest_thread_age_seconds"  # gauge: age of oldest thread's last checkpoint
 
 
+# Defaults both halves need, each in this one place: the server's settings and the stack config use them.
+DEFAULT_MAX_RUN_SECONDS = 600
+DEFAULT_DB_POOL_MAX_SIZE = 10
+DEFAULT_PRUNE_BATCH_SIZE = 500
+
 RUN_OUTCOMES = ("success", "error", "interrupted", "cancelled")
 
 MIGRATE_COMMAND = ["python", "-m", "app.migrate"]

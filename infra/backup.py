@@ -11,7 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from app import contract
-from infra.config import POSTGRES_IMAGE
+from infra.config import Backup, Postgres, default
 from infra.labels import (
     resources_spec,
     run_once_pod,
@@ -115,7 +115,7 @@ class CheckpointBackup(pulumi.ComponentResource):
         super().__init__("langgraph:index:CheckpointBackup", name, None, opts)
         child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         namespace = args["namespace"]
-        keep = args.get("keep", 7)
+        keep = args.get("keep", default(Backup, "keep"))
         if keep < 1:
             raise ValueError(f"CheckpointBackup keep must be at least 1 (got {keep})")
         labels = standard_labels(name, "backup")
@@ -130,21 +130,24 @@ class CheckpointBackup(pulumi.ComponentResource):
             },
             spec={
                 "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": args.get("storage_size", "10Gi")}},
+                "resources": {"requests": {"storage": args.get("storage_size", default(Backup, "storage_size"))}},
                 **({"storageClassName": args["storage_class"]} if args.get("storage_class") else {}),
             },
             opts=child,
         )
         script = pulumi.Output.from_input(args["host"]).apply(
             lambda host: backup_script(
-                host, args.get("port", POSTGRES_PORT), args.get("user", "langgraph"), args.get("database", "langgraph")
+                host,
+                args.get("port", POSTGRES_PORT),
+                args.get("user", default(Postgres, "user")),
+                args.get("database", default(Postgres, "database")),
             )
         )
         cron_job = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
             metadata={"namespace": namespace, "labels": labels},
             spec={
-                "schedule": args.get("schedule", "30 2 * * *"),
+                "schedule": args.get("schedule", default(Backup, "schedule")),
                 "timeZone": "Etc/UTC",
                 "concurrencyPolicy": "Forbid",
                 "startingDeadlineSeconds": 3600,
@@ -159,7 +162,7 @@ class CheckpointBackup(pulumi.ComponentResource):
                             pod_labels,
                             {
                                 "name": "pg-dump",
-                                "image": args.get("image", POSTGRES_IMAGE),
+                                "image": args.get("image", default(Postgres, "image")),
                                 "command": ["/bin/sh", "-c", script],
                                 "env": [
                                     {"name": "BACKUP_DIR", "value": BACKUP_DIR},

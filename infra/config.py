@@ -7,9 +7,11 @@ resource exists. Secrets are never read from here: the external DSN and provider
 `pulumi config set --secret` and are read as Pulumi secrets by `read_secrets`.
 """
 
+import difflib
 import ipaddress
 import json
 import re
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -18,6 +20,8 @@ import pulumi
 from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from app import contract
 
 PROJECT = "langgraph-k8s"
 
@@ -194,7 +198,7 @@ class Retention(_Model):
     """Threads waiting on a human (interrupted) are kept this long instead; at least `days` (default: `days`)."""
     schedule: Cron = "17 3 * * *"
     """When the prune runs (cron, UTC)."""
-    batch_size: int = Field(500, ge=1, le=10000)
+    batch_size: int = Field(contract.DEFAULT_PRUNE_BATCH_SIZE, ge=1, le=10000)
     """Threads deleted per transaction, so no lock is held long."""
 
     @model_validator(mode="after")
@@ -319,9 +323,9 @@ class Server(_Model):
     """Browser origins allowed by CORS, each `scheme://host[:port]`; `*` is refused."""
     auth: bool = True
     """Require an API key on the graph routes; one is generated and exported as the secret `apiKey`."""
-    max_run_seconds: int = Field(600, ge=10, le=86400)
+    max_run_seconds: int = Field(contract.DEFAULT_MAX_RUN_SECONDS, ge=10, le=86400)
     """Longest a graph run may take; also sets the drain timeout and the pod's termination grace period."""
-    db_pool_max_size: int = Field(10, ge=1, le=200)
+    db_pool_max_size: int = Field(contract.DEFAULT_DB_POOL_MAX_SIZE, ge=1, le=200)
     """Connections per server pod (`replicas x this` bounds Postgres connections)."""
 
     @field_validator("cors_origins")
@@ -390,11 +394,67 @@ class StackConfig(_Model):
         return self
 
 
+def default(model: type[BaseModel], field: str) -> Any:
+    """The stack config's default of `model.field`, as plain data: what a component used alone falls back to."""
+    value = model.model_fields[field].get_default(call_default_factory=True)
+    return value.model_dump() if isinstance(value, BaseModel) else value
+
+
 TOP_LEVEL_KEYS: tuple[str, ...] = tuple(f.alias or name for name, f in StackConfig.model_fields.items())
 SECRET_KEYS = {
     "databaseUrl": "DSN of an external PostgreSQL (required when postgres.mode is 'external')",
     "providerKeys": "object of model-provider env vars to values, e.g. {OPENAI_API_KEY: ...}",
 }
+RESERVED_PROVIDER_KEYS = frozenset(
+    value for name, value in vars(contract.Env).items() if not name.startswith("_") and isinstance(value, str)
+)
+"""Environment variables the server sets itself; `providerKeys` may not override them."""
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose keys are valid at `loc` (a path of camelCase keys from the top of the stack config)."""
+    model: type[BaseModel] | None = StackConfig
+    for part in loc:
+        fields = {f.alias or name: f for name, f in model.model_fields.items()} if model else {}
+        field = fields.get(str(part))
+        if field is None:
+            return None
+        model = next(
+            (
+                t
+                for t in (field.annotation, *typing.get_args(field.annotation))
+                if isinstance(t, type) and issubclass(t, BaseModel)
+            ),
+            None,
+        )
+    return model
+
+
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    """`<path>: unknown key`, with the closest valid key as a suggestion, or the valid keys when none is close."""
+    model = _model_at(loc[:-1])
+    known = [f.alias or name for name, f in model.model_fields.items()] if model else []
+    message = f"{PROJECT}:{_path(loc)}: unknown key"
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    if close:
+        return f"{message}; did you mean '{close[0]}'?"
+    return f"{message} (known keys: {', '.join(known)})" if known else message
+
+
+def provider_key_problems(value: Any) -> list[str]:
+    """What is wrong with a `providerKeys` value: it must map env var names the server does not own to strings."""
+    key = f"{PROJECT}:providerKeys"
+    if not isinstance(value, dict):
+        return [f"{key}: must be an object of env var names to values, e.g. {{OPENAI_API_KEY: ...}}"]
+    problems = []
+    for name, item in value.items():
+        if not _ENV_NAME.match(str(name)):
+            problems.append(f"{key}.{name}: must be an environment variable name (A-Z, 0-9, _)")
+        elif name in RESERVED_PROVIDER_KEYS:
+            problems.append(f"{key}.{name}: is reserved for the server's own setting; use another name")
+        if isinstance(item, (dict, list)) or item is None:
+            problems.append(f"{key}.{name}: must be a string (got {type(item).__name__})")
+    return problems
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -412,7 +472,7 @@ def _describe(error: Mapping[str, Any]) -> str:
         expected = error["ctx"]["expected"].replace(" or ", ", ")
         message = f"must be one of {expected} (got {given!r})"
     elif kind == "extra_forbidden":
-        return f"{PROJECT}:{_path(loc)}: unknown key"
+        return _unknown_key(loc)
     elif kind == "missing":
         message = "is required"
     elif kind == "value_error":
@@ -430,23 +490,42 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         raise StackConfigError(stack, [_describe(e) for e in exc.errors()]) from None
 
 
+def _configured_keys() -> set[str]:
+    """Every key this stack sets under the project's namespace, without the `<project>:` prefix."""
+    full_keys = {*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.get_config_env()}
+    return {key.split(":", 1)[1] for key in full_keys if key.startswith(f"{PROJECT}:")}
+
+
+def _decode(key: str, text: str, problems: list[str]) -> Any:
+    try:
+        return json.loads(text) if text[:1] in "{[" else text
+    except json.JSONDecodeError as exc:
+        problems.append(f"{PROJECT}:{key}: is not valid JSON ({exc.msg})")
+        return None
+
+
 def load_stack_config(config: pulumi.Config | None = None) -> StackConfig:
-    """Read and validate this stack's non-secret config from the Pulumi runtime."""
+    """Read and validate this stack's config (secret `providerKeys` names too) from the Pulumi runtime.
+
+    Every key under the project's namespace must be known: a typo is an error naming the closest key.
+    """
     config = config or pulumi.Config(PROJECT)
     stack = pulumi.get_stack()
     raw: dict[str, Any] = {}
     problems = []
-    for key in TOP_LEVEL_KEYS:
-        text = config.get(key)
-        if text is None:
-            continue
-        try:
-            raw[key] = json.loads(text) if text[:1] in "{[" else text
-        except json.JSONDecodeError as exc:
-            problems.append(f"{PROJECT}:{key}: is not valid JSON ({exc.msg})")
+    for key in sorted(_configured_keys() - set(SECRET_KEYS)):
+        text = config.get(key) if key in TOP_LEVEL_KEYS else pulumi.runtime.get_config(f"{PROJECT}:{key}")
+        if text is not None:
+            raw[key] = _decode(key, text, problems)
+    provider_keys = pulumi.runtime.get_config(f"{PROJECT}:providerKeys")
+    if provider_keys is not None:
+        problems += provider_key_problems(_decode("providerKeys", provider_keys, problems))
+    try:
+        stack_config = parse_stack_config(stack, raw)
+    except StackConfigError as error:
+        raise StackConfigError(stack, [*problems, *error.problems]) from None
     if problems:
         raise StackConfigError(stack, problems)
-    stack_config = parse_stack_config(stack, raw)
     if stack_config.postgres.mode == "external" and config.get_secret("databaseUrl") is None:
         raise StackConfigError(
             stack,
@@ -478,6 +557,7 @@ def read_secrets(config: pulumi.Config | None = None) -> StackSecrets:
 
 
 def _provider_keys(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(_ENV_NAME.match(str(k)) for k in value):
-        raise ValueError(f"{PROJECT}:providerKeys must map env var names (A-Z, 0-9, _) to strings")
+    problems = provider_key_problems(value)
+    if problems:
+        raise ValueError("; ".join(problems))
     return {str(k): str(v) for k, v in value.items()}

@@ -5,6 +5,8 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_docker as docker
 
+from infra.config import BuildImage, Image, default
+
 
 class ServerImageArgs(TypedDict):
     repository: NotRequired[str]
@@ -40,15 +42,17 @@ class ServerImage(pulumi.ComponentResource):
         if reference:
             self.image_ref = pulumi.Output.from_input(reference)
         else:
-            image_name = f"{args.get('repository', 'localhost:5000/langgraph-server')}:{args.get('tag', 'latest')}"
-            push = args.get("push", True)
+            image_name = (
+                f"{args.get('repository', default(Image, 'repository'))}:{args.get('tag', default(Image, 'tag'))}"
+            )
+            push = args.get("push", default(BuildImage, "push"))
             image = docker.Image(
                 f"{name}-build",
                 image_name=image_name,
                 build=docker.DockerBuildArgs(
-                    context=args.get("context", "app"),
-                    dockerfile=args.get("dockerfile", "app/Dockerfile"),
-                    platform=args.get("platform", "linux/amd64"),
+                    context=args.get("context", default(BuildImage, "context")),
+                    dockerfile=args.get("dockerfile", default(BuildImage, "dockerfile")),
+                    platform=args.get("platform", default(BuildImage, "platform")),
                     args=args.get("build_args"),
                 ),
                 skip_push=not push,

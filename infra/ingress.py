@@ -5,6 +5,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.config import Server, default
 from infra.labels import standard_labels
 
 STREAM_MARGIN_SECONDS = 60
@@ -59,7 +60,7 @@ class Ingress(pulumi.ComponentResource):
         namespace = args["namespace"]
         labels = standard_labels(name, "ingress")
         host = args.get("host", "")
-        timeout = args.get("max_run_seconds", 600) + STREAM_MARGIN_SECONDS
+        timeout = args.get("max_run_seconds", default(Server, "max_run_seconds")) + STREAM_MARGIN_SECONDS
         backend = {"name": args["service_name"], "port": args["service_port"]}
         child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         if mode != "none" and not host:

@@ -232,6 +232,7 @@ def run_program(
     config: dict[str, str] | None = None,
     preview: bool = False,
     mocks: pulumi.runtime.Mocks | None = None,
+    secret_keys: list[str] | None = None,
 ) -> ProgramRun:
     """Run `program` as `project`/`stack` under mocks with engine-shaped config; return everything it registered.
 
@@ -241,7 +242,7 @@ def run_program(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     monitor = RecordingMonitor(mocks or RecordingMocks())
-    pulumi.runtime.set_all_config(config or {}, [])
+    pulumi.runtime.set_all_config(config or {}, secret_keys or [])
     pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     exports: dict[str, Any] = {}
 
@@ -273,10 +274,11 @@ def run_stack(
     *,
     root: Path = PROJECT_ROOT,
     overrides: dict[str, Any] | None = None,
+    secrets: tuple[str, ...] | list[str] = (),
     preview: bool = False,
 ) -> ProgramRun:
     """Run the project at `root` (its `__main__.py`, as the project named in its `Pulumi.yaml`) with
-    `Pulumi.<stack>.yaml` plus `overrides` (bare or full keys)."""
+    `Pulumi.<stack>.yaml` plus `overrides` (bare or full keys); `secrets` names the keys set with `--secret`."""
     project = project_name(root)
     config = stack_config(stack, root, project)
     config.update(encode_config(overrides or {}, project))
@@ -289,6 +291,7 @@ def run_stack(
             stack=stack,
             config=config,
             preview=preview,
+            secret_keys=[key if ":" in key else f"{project}:{key}" for key in secrets],
         )
     finally:
         sys.path.remove(str(root))

@@ -8,7 +8,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from app import contract
-from infra.config import POSTGRES_IMAGE
+from infra.config import Postgres, default
 from infra.labels import (
     DB_CLIENT_LABEL,
     DNS_EGRESS,
@@ -77,8 +77,8 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
         mode = args.get("mode", "in-cluster")
         if mode not in ("in-cluster", "external"):
             raise ValueError(f"PostgresCheckpointStore mode must be 'in-cluster' or 'external' (got {mode!r})")
-        database = args.get("database", "langgraph")
-        user = args.get("user", "langgraph")
+        database = args.get("database", default(Postgres, "database"))
+        user = args.get("user", default(Postgres, "user"))
         client_labels = {DB_CLIENT_LABEL: args.get("client_label_value", name)}
 
         credentials_secret_name = pulumi.Output.from_input("")
@@ -141,10 +141,7 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
     def _in_cluster(self, name, service_name, args, namespace, credentials, client_labels, child) -> None:
         labels = standard_labels(name, "postgres")
         selector = selector_labels(name, "postgres")
-        resources = args.get("resources") or {
-            "requests": {"cpu": "250m", "memory": "512Mi"},
-            "limits": {"cpu": "1", "memory": "1Gi"},
-        }
+        resources = args.get("resources") or default(Postgres, "resources")
         probe = {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-p", str(POSTGRES_PORT)]}}
         service = k8s.core.v1.Service(
             f"{name}-service",
@@ -159,7 +156,7 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
             "metadata": {"name": "data"},
             "spec": {
                 "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": args.get("storage_size", "5Gi")}},
+                "resources": {"requests": {"storage": args.get("storage_size", default(Postgres, "storage_size"))}},
                 **({"storageClassName": args["storage_class"]} if args.get("storage_class") else {}),
             },
         }
@@ -178,7 +175,7 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
                         "containers": [
                             {
                                 "name": "postgres",
-                                "image": args.get("image", POSTGRES_IMAGE),
+                                "image": args.get("image", default(Postgres, "image")),
                                 "imagePullPolicy": "Always",
                                 "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT}],
                                 # The image's entrypoint reads each `<NAME>_FILE`: no secret in the environment.

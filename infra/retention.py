@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from app import contract
+from infra.config import Retention, default
 from infra.image import env_secret_checkov_skips
 from infra.labels import (
     resources_spec,
@@ -36,7 +37,7 @@ class CheckpointRetentionArgs(TypedDict):
     schedule: NotRequired[str]
     """Cron schedule in UTC (default: daily at 03:17)."""
     batch_size: NotRequired[int]
-    """Threads deleted per transaction (default 500)."""
+    """Threads deleted per transaction (default: `Retention.batch_size`)."""
     pod_labels: NotRequired[pulumi.Input[dict[str, str]]]
     """Extra pod labels, e.g. the store's client label so its NetworkPolicy admits the pods."""
     resources: NotRequired[ResourcesArgs]
@@ -71,13 +72,16 @@ class CheckpointRetention(pulumi.ComponentResource):
             },
             {"name": contract.Env.RETENTION_DAYS, "value": str(days)},
             {"name": contract.Env.RETENTION_INTERRUPTED_DAYS, "value": str(interrupted_days)},
-            {"name": contract.Env.PRUNE_BATCH_SIZE, "value": str(args.get("batch_size", 500))},
+            {
+                "name": contract.Env.PRUNE_BATCH_SIZE,
+                "value": str(args.get("batch_size", default(Retention, "batch_size"))),
+            },
         ]
         cron_job = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
             metadata={"namespace": namespace, "labels": labels, "annotations": annotations},
             spec={
-                "schedule": args.get("schedule", "17 3 * * *"),
+                "schedule": args.get("schedule", default(Retention, "schedule")),
                 "timeZone": "Etc/UTC",
                 "concurrencyPolicy": "Forbid",
                 "startingDeadlineSeconds": 600,

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from app import contract
+from infra.config import Server, StackConfig, default
 from infra.image import env_secret_checkov_skips
 from infra.labels import (
     DNS_EGRESS,
@@ -83,7 +84,7 @@ class LangGraphService(pulumi.ComponentResource):
         namespace = args["namespace"]
         labels = standard_labels(name, "server")
         selector = selector_labels(name, "server")
-        max_run_seconds = args.get("max_run_seconds", 600)
+        max_run_seconds = args.get("max_run_seconds", default(Server, "max_run_seconds"))
         drain_seconds = max_run_seconds + 5
         autoscaling = args.get("autoscaling")
 
@@ -96,11 +97,11 @@ class LangGraphService(pulumi.ComponentResource):
         settings = {
             contract.Env.HOST: "0.0.0.0",
             contract.Env.PORT: str(contract.HTTP_PORT),
-            contract.Env.LOG_LEVEL: args.get("log_level", "INFO"),
+            contract.Env.LOG_LEVEL: args.get("log_level", default(Server, "log_level")),
             contract.Env.CORS_ORIGINS: ",".join(args.get("cors_origins", [])),
             contract.Env.MAX_RUN_SECONDS: str(max_run_seconds),
             contract.Env.DRAIN_TIMEOUT_SECONDS: str(drain_seconds),
-            contract.Env.DB_POOL_MAX_SIZE: str(args.get("db_pool_max_size", 10)),
+            contract.Env.DB_POOL_MAX_SIZE: str(args.get("db_pool_max_size", default(Server, "db_pool_max_size"))),
             contract.Env.MIGRATE_ON_STARTUP: "false",
             contract.Env.DATA_DIR: contract.TMP_DIR,
         }
@@ -176,13 +177,7 @@ class LangGraphService(pulumi.ComponentResource):
                                 {"secretRef": {"name": secret.metadata.name}},
                             ],
                             "securityContext": container_security_context(),
-                            "resources": resources_spec(
-                                args.get("resources")
-                                or {
-                                    "requests": {"cpu": "250m", "memory": "512Mi"},
-                                    "limits": {"cpu": "1", "memory": "1Gi"},
-                                }
-                            ),
+                            "resources": resources_spec(args.get("resources") or default(StackConfig, "resources")),
                             "startupProbe": {
                                 **http_probe(contract.HEALTH_PATH),
                                 "periodSeconds": 2,

@@ -3,7 +3,7 @@
 import pytest
 
 from infra.config import StackConfigError
-from infra.mocks import run_stack
+from infra.mocks import reveal, run_stack
 
 BAD_CONFIGS = [
     (
@@ -36,7 +36,28 @@ BAD_CONFIGS = [
         {"resources": {"limits": {"cpu": "lots", "memory": "1Gi"}}},
         "langgraph-k8s:resources.limits.cpu: must be a Kubernetes quantity",
     ),
-    ({"postgres": {"storagSize": "1Gi"}}, "langgraph-k8s:postgres.storagSize: unknown key"),
+    (
+        {"postgres": {"storagSize": "1Gi"}},
+        "langgraph-k8s:postgres.storagSize: unknown key; did you mean 'storageSize'?",
+    ),
+    (
+        {"autoscalling": {"enabled": True}},
+        "langgraph-k8s:autoscalling: unknown key; did you mean 'autoscaling'?",
+    ),
+    ({"frobnicate": 1}, "langgraph-k8s:frobnicate: unknown key (known keys: namespace, image,"),
+    (
+        {"providerKeys": {"DATABASE_URL": "postgresql://attacker/db"}},
+        "langgraph-k8s:providerKeys.DATABASE_URL: is reserved for the server's own setting",
+    ),
+    (
+        {"providerKeys": {"API_KEYS": "k"}},
+        "langgraph-k8s:providerKeys.API_KEYS: is reserved for the server's own setting",
+    ),
+    (
+        {"providerKeys": {"openai-key": "k"}},
+        "langgraph-k8s:providerKeys.openai-key: must be an environment variable name (A-Z, 0-9, _)",
+    ),
+    ({"providerKeys": ["OPENAI_API_KEY"]}, "langgraph-k8s:providerKeys: must be an object of env var names"),
     ({"postgres": {"image": "postgres:17"}}, "langgraph-k8s:postgres.image: must pin a digest"),
     (
         {"postgres": {"mode": "external"}, "backup": {"enabled": False}},
@@ -106,3 +127,16 @@ def test_all_problems_are_listed_in_one_message():
         run_stack("dev", overrides={"namespace": "kube-system", "server": {"logLevel": "LOUD", "auth": "maybe"}})
     assert len(caught.value.problems) == 3
     assert {p.split(":")[1] for p in caught.value.problems} == {"namespace", "server.logLevel", "server.auth"}
+
+
+def test_secret_provider_keys_are_checked_with_the_rest_of_the_config():
+    with pytest.raises(StackConfigError, match=r"providerKeys\.LOG_LEVEL: is reserved"):
+        run_stack(
+            "dev", overrides={"providerKeys": {"LOG_LEVEL": "DEBUG", "OPENAI_API_KEY": "sk"}}, secrets=["providerKeys"]
+        )
+
+
+def test_good_provider_keys_reach_the_server_secret():
+    run = run_stack("dev", overrides={"providerKeys": {"OPENAI_API_KEY": "sk-1"}}, secrets=["providerKeys"])
+    secret = next(r for r in run.of_type("kubernetes:core/v1:Secret") if r.name == "langgraph-server-secret")
+    assert reveal(secret.inputs["stringData"])["OPENAI_API_KEY"] == "sk-1"

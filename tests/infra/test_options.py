@@ -56,3 +56,25 @@ def test_first_deploy_order_postgres_then_migration_then_server_and_cronjobs():
     cron_jobs = {r.name: r for r in run.of_type("kubernetes:batch/v1:CronJob")}
     assert migration.urn in cron_jobs["langgraph-retention-cronjob"].dependencies  # prunes the migrated tables
     assert statefulset.urn in cron_jobs["langgraph-backup-cronjob"].dependencies  # dumps whatever the database holds
+
+
+def test_each_default_both_halves_need_has_one_value():
+    """The server's own defaults, the stack config's and a component's used alone agree."""
+    from app.prune import DEFAULT_BATCH_SIZE
+    from app.server.settings import Settings
+    from infra.config import Retention, StackConfig
+
+    server = Settings(_env_file=None)
+    stack = StackConfig()
+    assert server.max_run_seconds == stack.server.max_run_seconds
+    assert server.pool_max_size == stack.server.db_pool_max_size
+    assert Retention(days=1).batch_size == DEFAULT_BATCH_SIZE
+
+    run = run_program(lambda: infra.LangGraphService("api", COMPONENT_ARGS["LangGraphService"]))
+    env = run.one("kubernetes:core/v1:ConfigMap").inputs["data"]
+    assert float(env["MAX_RUN_SECONDS"]) == server.max_run_seconds
+    assert int(env["DB_POOL_MAX_SIZE"]) == server.pool_max_size
+    run = run_program(lambda: infra.CheckpointRetention("prune", COMPONENT_ARGS["CheckpointRetention"]))
+    container = run.one("kubernetes:batch/v1:CronJob").inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in container["containers"][0]["env"]}
+    assert int(env["PRUNE_BATCH_SIZE"]) == DEFAULT_BATCH_SIZE
