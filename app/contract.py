@@ -9,6 +9,9 @@ This module must stay free of third-party imports so `infra/` can load it.
 HTTP_PORT = 8000
 HTTP_PORT_NAME = "http"
 
+API_PATH_PREFIXES = ("/assistants", "/graphs", "/runs", "/threads")
+"""The only paths the Ingress routes from outside; probes, metrics and the API docs stay in the cluster."""
+
 HEALTH_PATH = "/health"
 READY_PATH = "/ready"
 METRICS_PATH = "/metrics"

@@ -5,6 +5,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from app import contract
 from infra.config import Server, default
 from infra.labels import standard_labels
 
@@ -47,7 +48,10 @@ class IngressArgs(TypedDict):
 
 
 class Ingress(pulumi.ComponentResource):
-    """Outside access to the LangGraph server, with timeouts that suit long SSE streams."""
+    """Outside access to the server's API paths (`contract.API_PATH_PREFIXES`), with timeouts for long SSE streams.
+
+    Probes, `/metrics` and the API docs are not routed: in-cluster scrapers reach them through the Service.
+    """
 
     url: pulumi.Output[str]
     """Public URL, empty in `none` mode."""
@@ -87,7 +91,10 @@ class Ingress(pulumi.ComponentResource):
                     "hostnames": [host],
                     "rules": [
                         {
-                            "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                            "matches": [
+                                {"path": {"type": "PathPrefix", "value": prefix}}
+                                for prefix in contract.API_PATH_PREFIXES
+                            ],
                             "backendRefs": [backend],
                             "timeouts": {"request": f"{timeout}s", "backendRequest": f"{timeout}s"},
                         }
@@ -114,7 +121,7 @@ class Ingress(pulumi.ComponentResource):
                             "http": {
                                 "paths": [
                                     {
-                                        "path": "/",
+                                        "path": prefix,
                                         "pathType": "Prefix",
                                         "backend": {
                                             "service": {
@@ -123,6 +130,7 @@ class Ingress(pulumi.ComponentResource):
                                             }
                                         },
                                     }
+                                    for prefix in contract.API_PATH_PREFIXES
                                 ]
                             },
                         }
