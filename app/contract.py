@@ -56,7 +56,7 @@ class Metrics:
 
     HTTP_REQUESTS = "langgraph_http_requests_total"  # labels: method, route, status
     HTTP_DURATION = "langgraph_http_request_duration_seconds"  # histogram; labels: method, route
-    RUNS = "langgraph_runs_total"  # labels: graph, outcome (success|error|interrupted|cancelled)
+    RUNS = "langgraph_runs_total"  # labels: graph, outcome (one of RUN_OUTCOMES)
     RUN_DURATION = "langgraph_run_duration_seconds"  # histogram; labels: graph
     RUNS_IN_FLIGHT = "langgraph_runs_in_flight"  # gauge per pod, no labels (HPA pods metric)
     CHECKPOINT_WRITE_DURATION = "langgraph_checkpoint_write_duration_seconds"  # histogram
@@ -73,7 +73,11 @@ DEFAULT_MAX_RUN_SECONDS = 600
 DEFAULT_DB_POOL_MAX_SIZE = 10
 DEFAULT_PRUNE_BATCH_SIZE = 500
 
-RUN_OUTCOMES = ("success", "error", "interrupted", "cancelled")
+RUN_OUTCOMES = ("success", "error", "interrupted", "cancelled", "timeout")
+"""`timeout`: cut off at MAX_RUN_SECONDS; `cancelled`: the client went away or the task was cancelled."""
+
+RUN_ROUTE_SUFFIXES = ("/invoke", "/resume", "/stream", "/wait")
+"""Routes ending so hold the request open for a whole graph run; request-latency alerts leave them out."""
 
 MIGRATE_COMMAND = ["python", "-m", "app.migrate"]
 PRUNE_COMMAND = ["python", "-m", "app.prune"]

@@ -294,6 +294,8 @@ class Thresholds(_Model):
     """Alert when a pod uses this share of its memory limit."""
     run_error_ratio: float = Field(0.1, gt=0, lt=1)
     """Alert when this share of a graph's runs ends in error."""
+    run_timeout_ratio: float = Field(0.05, gt=0, lt=1)
+    """Alert when this share of a graph's runs is cut off at `server.maxRunSeconds`."""
     checkpoint_write_p95_seconds: float = Field(0.5, gt=0)
     """Alert when p95 checkpoint write latency exceeds this."""
     checkpoint_db_growth_6h_bytes: float = Field(2 * 1024**3, gt=0, alias="checkpointDbGrowth6hBytes")
@@ -312,6 +314,28 @@ class Observability(_Model):
     rule_labels: dict[str, str] = {}
     """Extra labels on the PrometheusRule, e.g. what your Prometheus `ruleSelector` matches."""
     thresholds: Thresholds = Thresholds()
+    runbook_base_url: str | None = None
+    """Absolute URL of the runbooks document; each alert links to `<this>#alert-<name>`. Required when enabled."""
+
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s#]+(/[^\s#]*)?$", value):
+            raise ValueError(
+                "must be an absolute http(s) URL without a '#' fragment, e.g. "
+                f"'https://github.com/acme/langgraph-k8s/blob/main/README.md' (got {value!r})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _runbooks_when_enabled(self) -> "Observability":
+        if self.enabled and self.runbook_base_url is None:
+            raise ConfigProblem(
+                "runbookBaseUrl",
+                "is required when enabled: alerts link to '<runbookBaseUrl>#alert-<name>', which Alertmanager "
+                "must be able to open (e.g. your repository's README.md URL)",
+            )
+        return self
 
 
 class Server(_Model):

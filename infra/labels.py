@@ -99,5 +99,5 @@ JOB_LABEL = "langgraph-k8s.io/job"
 
 
 def metrics_job(instance: str) -> str:
-    """The Prometheus `job` of a LangGraphService's metrics."""
-    return f"{instance}-server"
+    """The Prometheus `job` of a LangGraphService's metrics: the service's own name."""
+    return instance

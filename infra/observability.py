@@ -12,14 +12,13 @@ from app.contract import Metrics
 from infra.config import Thresholds
 from infra.labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
 
-RUNBOOK_DOCUMENT = "README.md"
-
 
 class ThresholdsArgs(TypedDict):
     http_5xx_ratio: NotRequired[float]
     p95_latency_seconds: NotRequired[float]
     memory_limit_ratio: NotRequired[float]
     run_error_ratio: NotRequired[float]
+    run_timeout_ratio: NotRequired[float]
     checkpoint_write_p95_seconds: NotRequired[float]
     checkpoint_db_growth_6h_bytes: NotRequired[float]
     oldest_thread_age_days: NotRequired[float]
@@ -42,6 +41,13 @@ def oldest_thread_age_days(configured: float | None, retention_kept_days: int | 
     if retention_kept_days is not None:
         return retention_kept_days + RETENTION_ALERT_SLACK_DAYS
     return DEFAULT_OLDEST_THREAD_AGE_DAYS
+
+
+SHORT_REQUESTS_EXCLUDE = "|".join(
+    [f".*{suffix}" for suffix in contract.RUN_ROUTE_SUFFIXES]
+    + [contract.HEALTH_PATH, contract.READY_PATH, contract.METRICS_PATH]
+)
+"""Routes the latency alert leaves out (a PromQL regex, anchored): whole graph runs and probes."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +81,11 @@ ALERTS: tuple[Alert, ...] = (
         "LangGraphSlowP95",
         "warning",
         "10m",
-        f'histogram_quantile(0.95, sum by (le) (rate({Metrics.HTTP_DURATION}_bucket{{job="$job"}}[5m]))) '
-        "> $p95_latency_seconds",
+        f"histogram_quantile(0.95, sum by (le) (rate({Metrics.HTTP_DURATION}_bucket"
+        f'{{job="$job",route!~"{SHORT_REQUESTS_EXCLUDE}"}}[5m]))) > $p95_latency_seconds',
         "LangGraph server p95 latency above ${p95_latency_seconds}s",
-        "The 95th percentile request latency has been above ${p95_latency_seconds}s for 10 minutes.",
+        "The 95th percentile latency of requests that do not run a graph (runs, streams, invoke and probes are "
+        "left out) has been above ${p95_latency_seconds}s for 10 minutes.",
     ),
     Alert(
         "LangGraphMemoryNearLimit",
@@ -125,6 +132,15 @@ ALERTS: tuple[Alert, ...] = (
         "More than $run_error_ratio_pct% of runs of graph {{ $labels.graph }} ended in error for 10 minutes.",
     ),
     Alert(
+        "LangGraphRunsTimingOut",
+        "warning",
+        "10m",
+        f'sum by (graph) (rate({Metrics.RUNS}{{job="$job",outcome="timeout"}}[10m])) '
+        f'/ clamp_min(sum by (graph) (rate({Metrics.RUNS}{{job="$job"}}[10m])), 1e-9) > $run_timeout_ratio',
+        "Runs of graph {{ $labels.graph }} cut off at the time limit",
+        "More than $run_timeout_ratio_pct% of runs of graph {{ $labels.graph }} hit MAX_RUN_SECONDS for 10 minutes.",
+    ),
+    Alert(
         "LangGraphCheckpointWriteSlow",
         "warning",
         "10m",
@@ -155,8 +171,8 @@ ALERTS: tuple[Alert, ...] = (
 """Every alert the platform ships; the README has one `alert-<name>` runbook section per entry."""
 
 
-def alert_rules(job: str, namespace: str, thresholds: ThresholdsArgs, runbook_base: str = RUNBOOK_DOCUMENT) -> list:
-    """The PrometheusRule `rules` for a server scraped as `job` in `namespace`."""
+def alert_rules(job: str, namespace: str, thresholds: ThresholdsArgs, runbook_base_url: str | None = None) -> list:
+    """The PrometheusRule `rules` for a server scraped as `job` in `namespace`; runbook links when a base is given."""
     values = {**DEFAULT_THRESHOLDS, **thresholds}
     fields = {
         "job": job,
@@ -177,7 +193,7 @@ def alert_rules(job: str, namespace: str, thresholds: ThresholdsArgs, runbook_ba
             "annotations": {
                 "summary": Template(alert.summary).safe_substitute(fields),
                 "description": Template(alert.description).safe_substitute(fields),
-                "runbook_url": f"{runbook_base}#{alert.anchor}",
+                **({"runbook_url": f"{runbook_base_url}#{alert.anchor}"} if runbook_base_url else {}),
             },
         }
         for alert in ALERTS
@@ -192,8 +208,8 @@ class ObservabilityArgs(TypedDict):
     thresholds: NotRequired[ThresholdsArgs]
     rule_labels: NotRequired[dict[str, str]]
     """Labels your Prometheus selects rules and monitors by, e.g. `{release: kube-prometheus-stack}`."""
-    runbook_base: NotRequired[str]
-    """Document the runbook anchors point into, e.g. a URL of the README."""
+    runbook_base_url: NotRequired[str]
+    """Absolute URL of the runbooks document; each alert's `runbook_url` is `<this>#alert-<name>`."""
 
 
 class Observability(pulumi.ComponentResource):
@@ -223,7 +239,7 @@ class Observability(pulumi.ComponentResource):
             opts=child,
         )
         rules = pulumi.Output.from_input(namespace).apply(
-            lambda ns: alert_rules(job, ns, args.get("thresholds", {}), args.get("runbook_base", RUNBOOK_DOCUMENT))
+            lambda ns: alert_rules(job, ns, args.get("thresholds", {}), args.get("runbook_base_url"))
         )
         rule = k8s.apiextensions.CustomResource(
             f"{name}-rules",

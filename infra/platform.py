@@ -224,6 +224,11 @@ class LangGraphPlatform(pulumi.ComponentResource):
                     "service_instance": f"{name}-server",
                     "thresholds": thresholds,
                     "rule_labels": dict(cfg.observability.rule_labels),
+                    **(
+                        {"runbook_base_url": cfg.observability.runbook_base_url}
+                        if cfg.observability.runbook_base_url
+                        else {}
+                    ),
                 },
                 child,
             )

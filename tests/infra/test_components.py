@@ -79,10 +79,15 @@ def test_service_alone():
 
 
 def test_observability_alone_has_one_rule_per_alert():
-    run = with_provider(lambda o: infra.Observability("obs", {"namespace": "team-a", "service_instance": "api"}, o))
+    base = "https://git.example.com/ops/runbooks.md"
+    run = with_provider(
+        lambda o: infra.Observability(
+            "obs", {"namespace": "team-a", "service_instance": "api", "runbook_base_url": base}, o
+        )
+    )
     rules = run.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs["spec"]["groups"][0]["rules"]
     assert [r["alert"] for r in rules] == [a.name for a in infra.ALERTS]
-    assert {r["annotations"]["runbook_url"].split("#")[1] for r in rules} == README_ANCHORS
+    assert {r["annotations"]["runbook_url"] for r in rules} == {f"{base}#{anchor}" for anchor in README_ANCHORS}
     names = {
         "LangGraphHigh5xxRatio",
         "LangGraphSlowP95",
@@ -91,6 +96,7 @@ def test_observability_alone_has_one_rule_per_alert():
         "LangGraphPodCrashLooping",
         "LangGraphServerNotReady",
         "LangGraphRunErrorRatio",
+        "LangGraphRunsTimingOut",
         "LangGraphCheckpointWriteSlow",
         "LangGraphCheckpointDbGrowingFast",
         "LangGraphOldThreadsNotPruned",

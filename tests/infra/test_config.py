@@ -44,6 +44,14 @@ BAD_CONFIGS = [
         {"autoscalling": {"enabled": True}},
         "langgraph-k8s:autoscalling: unknown key; did you mean 'autoscaling'?",
     ),
+    (
+        {"observability": {"enabled": True}},
+        "langgraph-k8s:observability.runbookBaseUrl is required when enabled",
+    ),
+    (
+        {"observability": {"enabled": True, "runbookBaseUrl": "README.md"}},
+        "langgraph-k8s:observability.runbookBaseUrl: must be an absolute http(s) URL",
+    ),
     ({"frobnicate": 1}, "langgraph-k8s:frobnicate: unknown key (known keys: namespace, image,"),
     (
         {"providerKeys": {"DATABASE_URL": "postgresql://attacker/db"}},

@@ -193,7 +193,7 @@ def test_dashboard_alone_is_a_labelled_configmap():
         "Database pool saturation",
         "Checkpoint database size",
     } <= titles
-    assert all('job="api-server"' in q for q in dashboard_queries(dashboard))
+    assert all('job="api"' in q for q in dashboard_queries(dashboard))
 
 
 def metric_names(expr: str) -> set[str]:
@@ -300,14 +300,15 @@ def test_adapter_rule_exposes_the_metric_the_hpa_requests():
 
 
 def test_new_alerts_use_configured_thresholds_and_have_runbooks():
-    rules = {r["alert"]: r for r in alert_rules("api-server", "team-a", {"oldest_thread_age_days": 32})}
+    base = "https://git.example.com/ops/runbooks.md"
+    rules = {r["alert"]: r for r in alert_rules("api-server", "team-a", {"oldest_thread_age_days": 32}, base)}
     growth = rules["LangGraphCheckpointDbGrowingFast"]
     assert growth["expr"] == f'max(delta({Metrics.CHECKPOINT_DB_SIZE}{{job="api-server"}}[6h])) > {2 * 1024**3}'
     oldest = rules["LangGraphOldThreadsNotPruned"]
     assert oldest["expr"] == f'max({Metrics.OLDEST_THREAD_AGE}{{job="api-server"}}) > {32 * 86400}'
     assert oldest["annotations"]["summary"] == "Checkpoint threads older than 32 days"
     for rule in (growth, oldest):
-        assert rule["annotations"]["runbook_url"] == f"README.md#alert-{rule['alert'].lower()}"
+        assert rule["annotations"]["runbook_url"] == f"{base}#alert-{rule['alert'].lower()}"
 
 
 # --- the stacks -----------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from app import contract
 from infra.mocks import PROJECT_ROOT, contains_secret, is_secret, run_stack
 
 K = "kubernetes:"
+PROD_RUNBOOKS = "https://github.com/example/langgraph-k8s/blob/main/README.md"
 EXPECTED = {
     "dev": {
         "kubernetes:core/v1:Namespace": 1,
@@ -200,7 +201,7 @@ def test_prod_route_and_alerts(run):
     rules = run.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs["spec"]["groups"][0]["rules"]
     for rule in rules:
         assert rule["labels"]["severity"] in {"critical", "warning"}
-        assert rule["annotations"]["runbook_url"] == f"README.md#alert-{rule['alert'].lower()}"
+        assert rule["annotations"]["runbook_url"] == f"{PROD_RUNBOOKS}#alert-{rule['alert'].lower()}"
         assert "$job" not in rule["expr"] and "$namespace" not in rule["expr"]
 
 
@@ -210,3 +211,8 @@ def test_pulumi_yaml_matches_the_project_schema():
     project = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
     jsonschema.Draft202012Validator(schema).validate(project)
     assert project["name"] == "langgraph-k8s"
+
+
+def test_scrape_job_is_named_after_the_service(run):
+    service = next(r for r in run.of_type("kubernetes:core/v1:Service") if r.name == "langgraph-server-service")
+    assert service.inputs["metadata"]["labels"]["langgraph-k8s.io/job"] == "langgraph-server"
