@@ -18,7 +18,8 @@ from infra.labels import (
     selector_labels,
     standard_labels,
 )
-from infra.postgres import POSTGRES_PORT, ResourcesArgs, database_client_policy
+from infra.network import POSTGRES_PORT, NetworkPeerArgs, database_client_policy
+from infra.postgres import ResourcesArgs
 
 BACKUP_DIR = "/backups"
 PASSWORD_DIR = "/var/run/secrets/postgres"  # noqa: S105 - a mount path, not a password
@@ -103,6 +104,8 @@ class CheckpointBackupArgs(TypedDict):
     pod_labels: NotRequired[pulumi.Input[dict[str, str]]]
     """Extra pod labels, e.g. the store's client label so its NetworkPolicy admits the pods."""
     resources: NotRequired[ResourcesArgs]
+    dns_peers: NotRequired[list[NetworkPeerArgs]]
+    """Where the pods resolve names (default: the kube-dns pods; see `infra.network.DNS_PRESETS`)."""
 
 
 class CheckpointBackup(pulumi.ComponentResource):
@@ -193,7 +196,9 @@ class CheckpointBackup(pulumi.ComponentResource):
             },
             opts=child,
         )
-        database_client_policy(child, name, namespace, labels, selector_labels(name, "backup"))
+        database_client_policy(
+            child, name, namespace, labels, selector_labels(name, "backup"), dns_peers=args.get("dns_peers")
+        )
         self.claim_name = claim.metadata.name
         self.cron_job_name = cron_job.metadata.name
         self.register_outputs({"claim_name": self.claim_name, "cron_job_name": self.cron_job_name})

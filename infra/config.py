@@ -37,7 +37,7 @@ _RESERVED_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-leas
 
 
 class ConfigProblem(ValueError):
-    """A cross-field problem attributed to one key (`field`) of the model that raised it."""
+    """A cross-field problem attributed to one key (`field`, empty: the model itself) of the model that raised it."""
 
     def __init__(self, field: str, message: str):
         super().__init__(message)
@@ -250,6 +250,42 @@ class GatewayRef(_Model):
     """Listener of the Gateway to attach to; unset: all."""
 
 
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value)
+    except ValueError:
+        raise ValueError(f"must be a CIDR such as '203.0.113.0/24' (got {value!r})") from None
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+class NetworkPeer(_Model):
+    """Pods of a namespace (optionally only those with `podLabels`), or an address range."""
+
+    namespace: str | None = Field(None, pattern=_DNS_LABEL.pattern)
+    """Namespace whose pods are admitted."""
+    pod_labels: dict[str, str] = {}
+    """Only the pods of `namespace` with these labels."""
+    cidr: Cidr | None = None
+    """An address range, e.g. a load balancer's or a VPC's."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "NetworkPeer":
+        if (self.namespace is None) == (self.cidr is None):
+            raise ConfigProblem("", ": give either namespace (with optional podLabels) or cidr, not both")
+        if self.pod_labels and self.namespace is None:
+            raise ConfigProblem("podLabels", ": only with namespace, not with cidr")
+        return self
+
+    def as_args(self) -> dict[str, Any]:
+        """The peer as `infra.network.NetworkPeerArgs`."""
+        if self.cidr is not None:
+            return {"cidr": self.cidr}
+        return {"namespace": self.namespace, **({"pod_labels": dict(self.pod_labels)} if self.pod_labels else {})}
+
+
 class Ingress(_Model):
     """How traffic reaches the server: Gateway API (recommended), an Ingress, or not at all."""
 
@@ -263,7 +299,20 @@ class Ingress(_Model):
     ingress_class_name: str | None = None
     """IngressClass to use; required in ingress mode."""
     controller_namespace: str = Field("ingress", pattern=_DNS_LABEL.pattern)
-    """Namespace of the gateway or ingress controller pods, admitted by the server's NetworkPolicy."""
+    """Namespace of the ingress controller pods, admitted by the server's NetworkPolicy (ingress mode)."""
+    allow_from: list[NetworkPeer] | None = None
+    """Who may reach the server's port, each `{namespace, podLabels}` or `{cidr}` (values per controller in
+    docs/deploy.md); unset: the Gateway's namespace (gateway mode) or `controllerNamespace` (ingress mode)."""
+
+    def sources(self) -> list[dict[str, Any]]:
+        """The peers admitted to the server's HTTP port, as `infra.network.NetworkPeerArgs`."""
+        if self.allow_from is not None:
+            return [peer.as_args() for peer in self.allow_from]
+        if self.mode == "gateway" and self.gateway is not None:
+            return [{"namespace": self.gateway.namespace}]
+        if self.mode == "ingress":
+            return [{"namespace": self.controller_namespace}]
+        return []
 
     @field_validator("host")
     @classmethod
@@ -364,11 +413,28 @@ class Server(_Model):
         return value
 
 
+class Dns(_Model):
+    """Where pods resolve names: the cluster's DNS setup."""
+
+    preset: Literal["kube-dns", "node-local-dns", "gke-cloud-dns"] = "kube-dns"
+    """`kube-dns` (the kube-dns/CoreDNS pods), `node-local-dns` (NodeLocal DNSCache, 169.254.20.10, e.g. GKE
+    Autopilot) or `gke-cloud-dns` (GKE Cloud DNS, 169.254.169.254); the last two also keep kube-dns."""
+    extra_cidrs: list[Cidr] = []
+    """More DNS server addresses, e.g. a custom resolver's."""
+
+    def peers(self) -> list[dict[str, Any]]:
+        """The DNS servers as `infra.network.NetworkPeerArgs`."""
+        from infra.network import DNS_PRESETS
+
+        return [*DNS_PRESETS[self.preset], *({"cidr": cidr} for cidr in self.extra_cidrs)]
+
+
 class Egress(_Model):
-    """Outbound HTTPS destinations (CIDRs) the server may reach, e.g. model providers."""
+    """Where the server's and jobs' pods may connect besides Postgres: DNS, and HTTPS destinations."""
 
     https_cidrs: list[str] = []
     """CIDRs the server may reach on 443, e.g. model providers; nothing else leaves the namespace."""
+    dns: Dns = Dns()
 
     @field_validator("https_cidrs")
     @classmethod
@@ -489,7 +555,8 @@ def _describe(error: Mapping[str, Any]) -> str:
     loc = tuple(error["loc"])
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, ConfigProblem):
-        return f"{PROJECT}:{_path((*loc, cause.field))} {cause.message}"
+        path = _path((*loc, cause.field) if cause.field else loc)
+        return f"{PROJECT}:{path}{'' if cause.message.startswith(':') else ' '}{cause.message}"
     kind = error["type"]
     given = error.get("input")
     if kind == "literal_error":

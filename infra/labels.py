@@ -83,17 +83,6 @@ def run_once_pod(labels: object, container: dict, volumes: tuple[dict, ...] = ()
     }
 
 
-DNS_EGRESS = {
-    "to": [
-        {
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-        }
-    ],
-    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-}
-
-
 JOB_LABEL = "langgraph-k8s.io/job"
 """Service label whose value Prometheus uses as the `job` of the server's metrics."""
 

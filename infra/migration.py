@@ -13,7 +13,8 @@ from infra.labels import (
     selector_labels,
     standard_labels,
 )
-from infra.postgres import DSN_KEY, ResourcesArgs, database_client_policy
+from infra.network import NetworkPeerArgs, database_client_policy
+from infra.postgres import DSN_KEY, ResourcesArgs
 
 
 class SchemaMigrationArgs(TypedDict):
@@ -27,6 +28,8 @@ class SchemaMigrationArgs(TypedDict):
     resources: NotRequired[ResourcesArgs]
     database_egress_cidrs: NotRequired[list[str]]
     """Where the database lives when it is outside the cluster; in-cluster pods are matched by namespace."""
+    dns_peers: NotRequired[list[NetworkPeerArgs]]
+    """Where the pods resolve names (default: the kube-dns pods; see `infra.network.DNS_PRESETS`)."""
 
 
 class SchemaMigration(pulumi.ComponentResource):
@@ -75,7 +78,13 @@ class SchemaMigration(pulumi.ComponentResource):
             opts=child,
         )
         database_client_policy(
-            child, name, namespace, labels, selector_labels(name, "migration"), args.get("database_egress_cidrs")
+            child,
+            name,
+            namespace,
+            labels,
+            selector_labels(name, "migration"),
+            args.get("database_egress_cidrs"),
+            args.get("dns_peers"),
         )
         self.job_name = job.metadata.name
         self.register_outputs({"job_name": self.job_name})

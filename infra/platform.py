@@ -86,6 +86,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
         )
 
         pg = cfg.postgres
+        dns_peers = cfg.egress.dns.peers()
         external = pg.mode == "external"
         client_labels = {DB_CLIENT_LABEL: f"{name}-db"}
         store = PostgresCheckpointStore(
@@ -114,6 +115,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 "dsn_secret_name": store.dsn_secret_name,
                 "pod_labels": client_labels,
                 "database_egress_cidrs": database_cidrs,
+                "dns_peers": dns_peers,
             },
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[store])),
         )
@@ -126,11 +128,6 @@ class LangGraphPlatform(pulumi.ComponentResource):
             api_keys = key.result.apply(lambda k: [k])
 
         ingress = cfg.ingress
-        ingress_namespaces = {
-            "gateway": [ingress.gateway.namespace] if ingress.gateway else [],
-            "ingress": [ingress.controller_namespace],
-            "none": [],
-        }[ingress.mode]
         scaling = cfg.autoscaling
         service = LangGraphService(
             f"{name}-server",
@@ -165,7 +162,8 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 "max_run_seconds": cfg.server.max_run_seconds,
                 "db_pool_max_size": cfg.server.db_pool_max_size,
                 "pod_labels": client_labels,
-                "ingress_namespaces": ingress_namespaces,
+                "ingress_from": ingress.sources(),
+                "dns_peers": dns_peers,
                 "prometheus_namespace": cfg.observability.prometheus_namespace,
                 "database_egress_cidrs": database_cidrs,
                 "https_egress_cidrs": list(cfg.egress.https_cidrs),
@@ -187,6 +185,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                     "batch_size": retention.batch_size,
                     "pod_labels": client_labels,
                     "database_egress_cidrs": database_cidrs,
+                    "dns_peers": dns_peers,
                 },
                 pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[migration])),
             )
@@ -206,6 +205,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                     "storage_size": backup.storage_size,
                     **({"storage_class": backup.storage_class} if backup.storage_class else {}),
                     "pod_labels": client_labels,
+                    "dns_peers": dns_peers,
                 },
                 pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[store])),
             )

@@ -11,15 +11,14 @@ from app import contract
 from infra.config import Postgres, default
 from infra.labels import (
     DB_CLIENT_LABEL,
-    DNS_EGRESS,
     container_security_context,
     pod_security_context,
     resources_spec,
     selector_labels,
     standard_labels,
 )
+from infra.network import POSTGRES_PORT
 
-POSTGRES_PORT = 5432
 CREDENTIALS_MOUNT = "/run/secrets/postgres"
 CREDENTIAL_KEYS = ("POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB")
 DSN_KEY = "DATABASE_URL"
@@ -242,30 +241,3 @@ def _dsn_host(dsn: str) -> str:
 
 def _dsn_port(dsn: str) -> int:
     return urlsplit(dsn).port or POSTGRES_PORT
-
-
-def database_client_policy(
-    opts: pulumi.ResourceOptions,
-    name: str,
-    namespace: pulumi.Input[str],
-    labels: dict,
-    selector: dict,
-    egress_cidrs: list[str] | None = None,
-) -> k8s.networking.v1.NetworkPolicy:
-    """A NetworkPolicy letting a job's pods resolve names and reach Postgres on 5432, and nothing else.
-
-    Outside the cluster the database is at `egress_cidrs`; inside, it is any pod of the namespace (the store's
-    own policy admits only labelled clients).
-    """
-    database_peers = [{"ipBlock": {"cidr": c}} for c in egress_cidrs or []] or [{"podSelector": {}}]
-    return k8s.networking.v1.NetworkPolicy(
-        f"{name}-netpol",
-        metadata={"namespace": namespace, "labels": labels},
-        spec={
-            "podSelector": {"matchLabels": selector},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [],
-            "egress": [DNS_EGRESS, {"to": database_peers, "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}]}],
-        },
-        opts=opts,
-    )

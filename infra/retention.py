@@ -14,7 +14,8 @@ from infra.labels import (
     selector_labels,
     standard_labels,
 )
-from infra.postgres import DSN_KEY, ResourcesArgs, database_client_policy
+from infra.network import NetworkPeerArgs, database_client_policy
+from infra.postgres import DSN_KEY, ResourcesArgs
 
 DEFAULT_RESOURCES: ResourcesArgs = {
     "requests": {"cpu": "50m", "memory": "128Mi"},
@@ -43,6 +44,8 @@ class CheckpointRetentionArgs(TypedDict):
     resources: NotRequired[ResourcesArgs]
     database_egress_cidrs: NotRequired[list[str]]
     """Where the database lives when outside the cluster; otherwise the namespace's pods on 5432."""
+    dns_peers: NotRequired[list[NetworkPeerArgs]]
+    """Where the pods resolve names (default: the kube-dns pods; see `infra.network.DNS_PRESETS`)."""
 
 
 class CheckpointRetention(pulumi.ComponentResource):
@@ -108,7 +111,13 @@ class CheckpointRetention(pulumi.ComponentResource):
             opts=child,
         )
         database_client_policy(
-            child, name, namespace, labels, selector_labels(name, "retention"), args.get("database_egress_cidrs")
+            child,
+            name,
+            namespace,
+            labels,
+            selector_labels(name, "retention"),
+            args.get("database_egress_cidrs"),
+            args.get("dns_peers"),
         )
         self.cron_job_name = cron_job.metadata.name
         self.register_outputs({"cron_job_name": self.cron_job_name})

@@ -11,7 +11,6 @@ from app import contract
 from infra.config import Server, StackConfig, default
 from infra.image import env_secret_checkov_skips
 from infra.labels import (
-    DNS_EGRESS,
     JOB_LABEL,
     container_security_context,
     metrics_job,
@@ -20,7 +19,8 @@ from infra.labels import (
     selector_labels,
     standard_labels,
 )
-from infra.postgres import POSTGRES_PORT, ResourcesArgs
+from infra.network import NetworkPeerArgs, database_egress, dns_egress, network_peer
+from infra.postgres import ResourcesArgs
 
 PRESTOP_SECONDS = 10
 """How long a pod keeps serving after removal from endpoints, so load balancers stop sending to it."""
@@ -56,8 +56,10 @@ class LangGraphServiceArgs(TypedDict):
     db_pool_max_size: NotRequired[int]
     pod_labels: NotRequired[pulumi.Input[dict[str, str]]]
     """Extra pod labels, e.g. the checkpoint store's `client_labels`."""
-    ingress_namespaces: NotRequired[list[str]]
-    """Namespaces whose pods (gateway, ingress controller) may reach the HTTP port."""
+    ingress_from: NotRequired[list[NetworkPeerArgs]]
+    """Who may reach the HTTP port: the gateway or ingress controller's pods, or a load balancer's CIDRs."""
+    dns_peers: NotRequired[list[NetworkPeerArgs]]
+    """Where the pods resolve names (default: the kube-dns pods; see `infra.network.DNS_PRESETS`)."""
     prometheus_namespace: NotRequired[str]
     """Namespace whose pods may scrape the metrics path."""
     database_egress_cidrs: NotRequired[list[str]]
@@ -313,14 +315,11 @@ class LangGraphService(pulumi.ComponentResource):
 
     def _network_policy(self, name, namespace, labels, selector, args: LangGraphServiceArgs, child) -> None:
         http = [{"protocol": "TCP", "port": contract.HTTP_PORT}]
-        ingress = [
-            {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}], "ports": http}
-            for ns in [*args.get("ingress_namespaces", []), args.get("prometheus_namespace", "monitoring")]
-        ]
-        database_peers = [{"ipBlock": {"cidr": c}} for c in args.get("database_egress_cidrs", [])] or [
-            {"podSelector": {}}
-        ]
-        egress = [DNS_EGRESS, {"to": database_peers, "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}]}]
+        prometheus = network_peer({"namespace": args.get("prometheus_namespace", "monitoring")})
+        ingress = [{"from": [prometheus], "ports": http}]
+        if args.get("ingress_from"):
+            ingress.insert(0, {"from": [network_peer(peer) for peer in args["ingress_from"]], "ports": http})
+        egress = [dns_egress(args.get("dns_peers")), database_egress(args.get("database_egress_cidrs"))]
         if args.get("https_egress_cidrs"):
             egress.append(
                 {
