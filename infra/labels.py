@@ -1,6 +1,9 @@
 """Labels and the restricted pod security settings every workload here shares."""
 
+import pulumi
+
 from app import contract
+from infra.image import pull_policy
 
 PART_OF = "langgraph-k8s"
 DB_CLIENT_LABEL = "langgraph-k8s.io/postgres-client"
@@ -60,8 +63,8 @@ TMP_VOLUME = "tmp"
 def run_once_pod(labels: object, container: dict, volumes: tuple[dict, ...] = ()) -> dict:
     """A restricted pod template for a Job: runs once, no service-account token, non-root, read-only root.
 
-    `container` gives name, image, command, env and resources; the security context, image pull policy and
-    an emptyDir at `/tmp` (the only writable path) are added here.
+    `container` gives name, image, command, env and resources; the security context, the image's pull policy
+    (`infra.image.pull_policy`) and an emptyDir at `/tmp` (the only writable path) are added here.
     """
     mounts = [*container.get("volumeMounts", []), {"name": TMP_VOLUME, "mountPath": contract.TMP_DIR}]
     return {
@@ -73,7 +76,7 @@ def run_once_pod(labels: object, container: dict, volumes: tuple[dict, ...] = ()
             "containers": [
                 {
                     **container,
-                    "imagePullPolicy": "Always",
+                    "imagePullPolicy": pulumi.Output.from_input(container["image"]).apply(pull_policy),
                     "securityContext": container_security_context(),
                     "volumeMounts": mounts,
                 }

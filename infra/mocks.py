@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import runpy
 import sys
 from collections.abc import Callable, Iterator
@@ -284,6 +285,8 @@ def run_stack(
     config.update(encode_config(overrides or {}, project))
     main = root / "__main__.py"
     sys.path.insert(0, str(root))
+    cwd = Path.cwd()
+    os.chdir(root)  # the engine runs a program in its project directory, where relative paths (a build context) start
     try:
         return run_program(
             lambda: runpy.run_path(str(main), run_name="__main__"),
@@ -294,4 +297,5 @@ def run_stack(
             secret_keys=[key if ":" in key else f"{project}:{key}" for key in secrets],
         )
     finally:
+        os.chdir(cwd)
         sys.path.remove(str(root))

@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 
 from app import contract
 from infra.config import Server, StackConfig, default
-from infra.image import env_secret_checkov_skips
+from infra.image import env_secret_checkov_skips, pull_policy
 from infra.labels import (
     JOB_LABEL,
     container_security_context,
@@ -172,7 +172,7 @@ class LangGraphService(pulumi.ComponentResource):
                         {
                             "name": "server",
                             "image": args["image"],
-                            "imagePullPolicy": "Always",
+                            "imagePullPolicy": pulumi.Output.from_input(args["image"]).apply(pull_policy),
                             "ports": [{"name": contract.HTTP_PORT_NAME, "containerPort": contract.HTTP_PORT}],
                             "envFrom": [
                                 {"configMapRef": {"name": config_map.metadata.name}},
