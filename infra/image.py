@@ -5,9 +5,11 @@ An unpushed build (a kind/k3d cluster that gets images with `kind load` / `k3d i
 run it with `imagePullPolicy: IfNotPresent` (see `pull_policy`).
 """
 
+import contextlib
 import fnmatch
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
@@ -77,6 +79,19 @@ class ServerImage(pulumi.ComponentResource):
 
 
 CONTENT_HASH_LENGTH = 12
+_fixed_content_hash: str | None = None
+
+
+@contextlib.contextmanager
+def fixed_content_hash(value: str) -> Iterator[None]:
+    """Tag unpushed builds with `value` instead of their content hash, e.g. so rendered snapshots do not change
+    with every source edit."""
+    global _fixed_content_hash
+    previous, _fixed_content_hash = _fixed_content_hash, value
+    try:
+        yield
+    finally:
+        _fixed_content_hash = previous
 
 
 def _ignored(relative: str, patterns: list[str]) -> bool:
@@ -95,6 +110,8 @@ def _ignored(relative: str, patterns: list[str]) -> bool:
 def content_hash(context: str, dockerfile: str, platform: str, build_args: dict[str, str]) -> str:
     """A short hash of what a build depends on: the context's files (less `.dockerignore`d ones), the
     Dockerfile, the platform and the build arguments."""
+    if _fixed_content_hash is not None:
+        return _fixed_content_hash
     root = Path(context)
     if not root.is_dir():
         raise ValueError(f"ServerImage build context {context!r} is not a directory")

@@ -40,6 +40,7 @@ SECRET_SIG = rpc._special_secret_sig
 MOCK_IMAGE_DIGEST = "sha256:" + "0" * 64
 MOCK_PASSWORD = "mock-generated-password"  # noqa: S105 - a placeholder, never deployed
 MOCK_CLUSTER_IP = "10.96.0.10"
+MOCK_CONTENT_HASH = "0" * 12
 
 
 def is_secret(value: Any) -> bool:
