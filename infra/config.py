@@ -10,6 +10,7 @@ resource exists. Secrets are never read from here: the external DSN and provider
 import difflib
 import ipaddress
 import json
+import math
 import re
 import typing
 from collections.abc import Callable, Mapping
@@ -34,6 +35,8 @@ _DNS_NAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _RESERVED_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
+ROLLOUT_MAX_SURGE_PERCENT = 25
+"""Extra server pods a rolling update may start before old ones stop (the Deployment's `maxSurge`)."""
 
 
 class ConfigProblem(ValueError):
@@ -176,6 +179,11 @@ class Postgres(_Model):
     """Database name."""
     user: str = Field("langgraph", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     """Database user (its password is generated)."""
+    max_connections: int = Field(100, ge=20, le=10000)
+    """Connections the database accepts: set on the in-cluster server's command line; for an external database,
+    what it allows. A stack whose pods could open more is refused."""
+    reserved_connections: int = Field(10, ge=0, le=1000)
+    """Connections the budget keeps free for administrators and monitoring."""
     resources: Resources = Resources(
         requests=ResourceAmounts(cpu="250m", memory="512Mi"), limits=ResourceAmounts(cpu="1", memory="1Gi")
     )
@@ -472,6 +480,33 @@ class StackConfig(_Model):
         if not _DNS_LABEL.match(value) or value in _RESERVED_NAMESPACES or value.startswith("kube-"):
             raise ValueError(f"must be a DNS label and not a system namespace (got {value!r})")
         return value
+
+    def server_pods_at_most(self) -> tuple[int, int]:
+        """(most server pods configured, most that run during a rolling update)."""
+        pods = self.autoscaling.max_replicas if self.autoscaling.enabled else self.replicas
+        return pods, math.ceil(pods * (100 + ROLLOUT_MAX_SURGE_PERCENT) / 100)
+
+    def job_connections(self) -> list[str]:
+        """The jobs that each hold one database connection while they run."""
+        return ["migration", *(["retention"] if self.retention else []), *(["backup"] if self.backup.enabled else [])]
+
+    @model_validator(mode="after")
+    def _connection_budget(self) -> "StackConfig":
+        pods, surge_pods = self.server_pods_at_most()
+        pool = self.server.db_pool_max_size
+        jobs = self.job_connections()
+        reserved = self.postgres.reserved_connections
+        total = surge_pods * pool + len(jobs) + reserved
+        if total > self.postgres.max_connections:
+            raise ConfigProblem(
+                "postgres.maxConnections",
+                f"({self.postgres.max_connections}) is below what this stack can open: {total} ({surge_pods} server "
+                f"pods ({pods} + {ROLLOUT_MAX_SURGE_PERCENT}% rollout surge) x server.dbPoolMaxSize {pool} = "
+                f"{surge_pods * pool}, {len(jobs)} job connections ({', '.join(jobs)}), {reserved} reserved); raise "
+                "postgres.maxConnections (and the database's memory), lower server.dbPoolMaxSize or the replica "
+                "count, or put a connection pooler such as PgBouncer in front",
+            )
+        return self
 
     @model_validator(mode="after")
     def _backup_needs_in_cluster_postgres(self) -> "StackConfig":

@@ -100,6 +100,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 "database": pg.database,
                 "user": pg.user,
                 "resources": pg.resources.model_dump(),
+                "max_connections": pg.max_connections,
                 **({"storage_class": pg.storage_class} if pg.storage_class else {}),
                 **({"external_dsn": args["database_url"]} if external else {}),
             },

@@ -49,6 +49,8 @@ class PostgresCheckpointStoreArgs(TypedDict):
     database: NotRequired[str]
     user: NotRequired[str]
     resources: NotRequired[ResourcesArgs]
+    max_connections: NotRequired[int]
+    """`max_connections` of the in-cluster server (default: `Postgres.max_connections`)."""
     client_label_value: NotRequired[str]
     """Pods labelled `langgraph-k8s.io/postgres-client=<this>` may connect on 5432 (default: the store's name)."""
 
@@ -141,6 +143,7 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
         labels = standard_labels(name, "postgres")
         selector = selector_labels(name, "postgres")
         resources = args.get("resources") or default(Postgres, "resources")
+        max_connections = args.get("max_connections", default(Postgres, "max_connections"))
         probe = {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-p", str(POSTGRES_PORT)]}}
         service = k8s.core.v1.Service(
             f"{name}-service",
@@ -176,6 +179,7 @@ class PostgresCheckpointStore(pulumi.ComponentResource):
                                 "name": "postgres",
                                 "image": args.get("image", default(Postgres, "image")),
                                 "imagePullPolicy": "Always",
+                                "args": ["postgres", "-c", f"max_connections={max_connections}"],
                                 "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT}],
                                 # The image's entrypoint reads each `<NAME>_FILE`: no secret in the environment.
                                 "env": [

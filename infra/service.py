@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from app import contract
-from infra.config import Server, StackConfig, default
+from infra.config import ROLLOUT_MAX_SURGE_PERCENT, Server, StackConfig, default
 from infra.image import env_secret_checkov_skips, pull_policy
 from infra.labels import (
     JOB_LABEL,
@@ -138,7 +138,10 @@ class LangGraphService(pulumi.ComponentResource):
         )
         deployment_spec = {
             "selector": {"matchLabels": selector},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": f"{ROLLOUT_MAX_SURGE_PERCENT}%"},
+            },
             "revisionHistoryLimit": 5,
             "template": {
                 "metadata": {"labels": pod_labels, "annotations": {"checksum/config": checksum}},

@@ -68,11 +68,11 @@ BAD_CONFIGS = [
     ({"providerKeys": ["OPENAI_API_KEY"]}, "langgraph-k8s:providerKeys: must be an object of env var names"),
     ({"postgres": {"image": "postgres:17"}}, "langgraph-k8s:postgres.image: must pin a digest"),
     (
-        {"postgres": {"mode": "external"}, "backup": {"enabled": False}},
+        {"postgres": {"mode": "external", "maxConnections": 400}, "backup": {"enabled": False}},
         "langgraph-k8s:databaseUrl: is required when postgres.mode is 'external'",
     ),
     (
-        {"postgres": {"mode": "external"}},
+        {"postgres": {"mode": "external", "maxConnections": 400}},
         "langgraph-k8s:backup.enabled is only for postgres.mode 'in-cluster' (got 'external')",
     ),
     (
@@ -148,3 +148,29 @@ def test_good_provider_keys_reach_the_server_secret():
     run = run_stack("dev", overrides={"providerKeys": {"OPENAI_API_KEY": "sk-1"}}, secrets=["providerKeys"])
     secret = next(r for r in run.of_type("kubernetes:core/v1:Secret") if r.name == "langgraph-server-secret")
     assert reveal(secret.inputs["stringData"])["OPENAI_API_KEY"] == "sk-1"
+
+
+def test_connection_budget_counts_every_pod_at_full_scale_during_a_rollout():
+    overrides = {
+        "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 50},
+        "server": {"dbPoolMaxSize": 10},
+        "postgres": {"maxConnections": 100},
+    }
+    with pytest.raises(StackConfigError) as caught:
+        run_stack("prod", overrides=overrides)
+    [problem] = caught.value.problems
+    assert problem.startswith("langgraph-k8s:postgres.maxConnections (100) is below what this stack can open: 643")
+    assert "63 server pods (50 + 25% rollout surge) x server.dbPoolMaxSize 10 = 630" in problem
+    assert "3 job connections (migration, retention, backup)" in problem and "10 reserved" in problem
+
+
+def test_connection_budget_that_fits_is_accepted_and_set_on_the_in_cluster_database():
+    run = run_stack("dev", overrides={"postgres": {"maxConnections": 50, "storageSize": "1Gi"}})
+    statefulset = run.one("kubernetes:apps/v1:StatefulSet").inputs
+    [container] = statefulset["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["postgres", "-c", "max_connections=50"]
+
+
+def test_replicas_without_autoscaling_count_too():
+    with pytest.raises(StackConfigError, match=r"is below what this stack can open: 56 \(4 server pods"):
+        run_stack("dev", overrides={"replicas": 3, "server": {"dbPoolMaxSize": 11}, "postgres": {"maxConnections": 50}})
