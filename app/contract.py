@@ -49,6 +49,10 @@ class Env:
     RETENTION_DAYS = "RETENTION_DAYS"
     RETENTION_INTERRUPTED_DAYS = "RETENTION_INTERRUPTED_DAYS"
     PRUNE_BATCH_SIZE = "PRUNE_BATCH_SIZE"
+    # Read by the migrate command: the passwords of the least-privilege roles it creates (`DATABASE_ROLES`).
+    DB_SERVER_PASSWORD = "DB_SERVER_PASSWORD"  # noqa: S105 - an env var name
+    DB_PRUNE_PASSWORD = "DB_PRUNE_PASSWORD"  # noqa: S105 - an env var name
+    DB_BACKUP_PASSWORD = "DB_BACKUP_PASSWORD"  # noqa: S105 - an env var name
 
 
 class Metrics:
@@ -78,6 +82,15 @@ RUN_OUTCOMES = ("success", "error", "interrupted", "cancelled", "timeout")
 
 RUN_ROUTE_SUFFIXES = ("/invoke", "/resume", "/stream", "/wait")
 """Routes ending so hold the request open for a whole graph run; request-latency alerts leave them out."""
+
+DATABASE_ROLES = {
+    "langgraph_server": Env.DB_SERVER_PASSWORD,
+    "langgraph_prune": Env.DB_PRUNE_PASSWORD,
+    "langgraph_backup": Env.DB_BACKUP_PASSWORD,
+}
+"""Least-privilege login roles the migration creates (role to the env var with its password): the server reads and
+writes rows, the prune job reads and deletes, the backup reads. Only the migration owns the schema."""
+SERVER_ROLE, PRUNE_ROLE, BACKUP_ROLE = DATABASE_ROLES
 
 MIGRATE_COMMAND = ["python", "-m", "app.migrate"]
 PRUNE_COMMAND = ["python", "-m", "app.prune"]

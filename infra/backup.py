@@ -12,19 +12,15 @@ import pulumi_kubernetes as k8s
 
 from app import contract
 from infra.config import Backup, Postgres, default
-from infra.labels import (
-    resources_spec,
-    run_once_pod,
-    selector_labels,
-    standard_labels,
-)
+from infra.labels import selector_labels, standard_labels
 from infra.network import POSTGRES_PORT, NetworkPeerArgs, database_client_policy
+from infra.pods import resources_spec, run_once_pod
 from infra.postgres import ResourcesArgs
 
 BACKUP_DIR = "/backups"
 PASSWORD_DIR = "/var/run/secrets/postgres"  # noqa: S105 - a mount path, not a password
-PASSWORD_KEY = "POSTGRES_PASSWORD"  # noqa: S105 - a Secret key name
-"""Key of the store's credentials Secret that holds the password."""
+PASSWORD_KEY = contract.Env.DB_BACKUP_PASSWORD
+"""Key of the store's roles Secret that holds the backup role's password."""
 DUMP_SUFFIX = ".dump"
 DEADLINE_SECONDS = 3 * 3600
 DEFAULT_RESOURCES: ResourcesArgs = {
@@ -89,10 +85,15 @@ class CheckpointBackupArgs(TypedDict):
     host: pulumi.Input[str]
     """The database's Service host name (the store's `host`)."""
     credentials_secret_name: pulumi.Input[str]
-    """Secret holding the password under `POSTGRES_PASSWORD` (the store's `credentials_secret_name`)."""
+    """Secret holding the password under `password_key` (the store's `roles_secret_name`)."""
+    password_key: NotRequired[str]
+    """Key of the password in `credentials_secret_name` (default `DB_BACKUP_PASSWORD`, the backup role's)."""
     database: NotRequired[str]
     user: NotRequired[str]
+    """The role to dump as (the store's `backup_user`); it needs only SELECT."""
     port: NotRequired[int]
+    protect: NotRequired[bool]
+    """Protect the backup claim and keep it on `destroy` (default: `Postgres.protect`)."""
     image: NotRequired[str]
     """Postgres image by digest; the database's own image, so pg_dump matches its version (default: the store's)."""
     schedule: NotRequired[str]
@@ -122,6 +123,7 @@ class CheckpointBackup(pulumi.ComponentResource):
         if keep < 1:
             raise ValueError(f"CheckpointBackup keep must be at least 1 (got {keep})")
         labels = standard_labels(name, "backup")
+        protect = args.get("protect", default(Postgres, "protect"))
         pod_labels = pulumi.Output.from_input(args.get("pod_labels") or {}).apply(lambda extra: {**labels, **extra})
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-pvc",
@@ -136,13 +138,13 @@ class CheckpointBackup(pulumi.ComponentResource):
                 "resources": {"requests": {"storage": args.get("storage_size", default(Backup, "storage_size"))}},
                 **({"storageClassName": args["storage_class"]} if args.get("storage_class") else {}),
             },
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)),
         )
         script = pulumi.Output.from_input(args["host"]).apply(
             lambda host: backup_script(
                 host,
                 args.get("port", POSTGRES_PORT),
-                args.get("user", default(Postgres, "user")),
+                args.get("user", contract.BACKUP_ROLE),
                 args.get("database", default(Postgres, "database")),
             )
         )
@@ -185,7 +187,7 @@ class CheckpointBackup(pulumi.ComponentResource):
                                     "name": "password",
                                     "secret": {
                                         "secretName": args["credentials_secret_name"],
-                                        "items": [{"key": PASSWORD_KEY, "path": "password"}],
+                                        "items": [{"key": args.get("password_key", PASSWORD_KEY), "path": "password"}],
                                         "defaultMode": 0o440,
                                     },
                                 },

@@ -184,6 +184,9 @@ class Postgres(_Model):
     what it allows. A stack whose pods could open more is refused."""
     reserved_connections: int = Field(10, ge=0, le=1000)
     """Connections the budget keeps free for administrators and monitoring."""
+    protect: bool = True
+    """Protect what holds data: Pulumi refuses to delete or replace the database's StatefulSet and the backup
+    claim, and `destroy` leaves the namespace, the volumes and the credentials (docs/deploy.md)."""
     resources: Resources = Resources(
         requests=ResourceAmounts(cpu="250m", memory="512Mi"), limits=ResourceAmounts(cpu="1", memory="1Gi")
     )

@@ -7,13 +7,9 @@ import pulumi_kubernetes as k8s
 
 from app import contract
 from infra.image import env_secret_checkov_skips
-from infra.labels import (
-    resources_spec,
-    run_once_pod,
-    selector_labels,
-    standard_labels,
-)
+from infra.labels import selector_labels, standard_labels
 from infra.network import NetworkPeerArgs, database_client_policy
+from infra.pods import resources_spec, run_once_pod
 from infra.postgres import DSN_KEY, ResourcesArgs
 
 
@@ -30,6 +26,10 @@ class SchemaMigrationArgs(TypedDict):
     """Where the database lives when it is outside the cluster; in-cluster pods are matched by namespace."""
     dns_peers: NotRequired[list[NetworkPeerArgs]]
     """Where the pods resolve names (default: the kube-dns pods; see `infra.network.DNS_PRESETS`)."""
+    roles_secret_name: NotRequired[pulumi.Input[str]]
+    """The store's `roles_secret_name`: the migration creates the least-privilege roles with these passwords."""
+    roles_checksum: NotRequired[pulumi.Input[str]]
+    """The store's `roles_checksum`: a rotated password gives a new Job, which sets it."""
 
 
 class SchemaMigration(pulumi.ComponentResource):
@@ -69,10 +69,12 @@ class SchemaMigration(pulumi.ComponentResource):
                             {
                                 "name": contract.Env.DATABASE_URL,
                                 "valueFrom": {"secretKeyRef": {"name": args["dsn_secret_name"], "key": DSN_KEY}},
-                            }
+                            },
+                            *_role_passwords_env(args.get("roles_secret_name")),
                         ],
                         "resources": resources_spec(resources),
                     },
+                    annotations={"checksum/roles": args["roles_checksum"]} if args.get("roles_checksum") else None,
                 ),
             },
             opts=child,
@@ -88,3 +90,13 @@ class SchemaMigration(pulumi.ComponentResource):
         )
         self.job_name = job.metadata.name
         self.register_outputs({"job_name": self.job_name})
+
+
+def _role_passwords_env(roles_secret_name: pulumi.Input[str] | None) -> list[dict]:
+    """The role passwords the migrate command sets (`app.contract.DATABASE_ROLES`), from the store's Secret."""
+    if roles_secret_name is None:
+        return []
+    return [
+        {"name": variable, "valueFrom": {"secretKeyRef": {"name": roles_secret_name, "key": variable}}}
+        for variable in contract.DATABASE_ROLES.values()
+    ]

@@ -88,6 +88,9 @@ class RecordedResource:
     parent: str = ""
     dependencies: list[str] = field(default_factory=list)
     provider: str = ""
+    protect: bool = False
+    retain_on_delete: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
     # The inputs exactly as sent, secrets marked where they are: `inputs` (like Pulumi's deserializer) lifts a
     # nested secret's envelope up to the enclosing top-level property, which the render must not redact whole.
     wire_inputs: dict[str, Any] = field(default_factory=dict)
@@ -180,6 +183,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     parent=request.parent,
                     dependencies=list(request.dependencies),
                     provider=request.provider,
+                    protect=bool(request.protect),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    ignore_changes=list(request.ignoreChanges),
                     wire_inputs=json_format.MessageToDict(request.object),
                 )
             )

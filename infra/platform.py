@@ -47,6 +47,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
     def __init__(self, name: str, args: LangGraphPlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:LangGraphPlatform", name, None, opts)
         cfg = StackConfig.model_validate(args["settings"])
+        holds_data = cfg.postgres.protect and (cfg.postgres.mode == "in-cluster" or cfg.backup.enabled)
         child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
 
         namespace = k8s.core.v1.Namespace(
@@ -61,7 +62,8 @@ class LangGraphPlatform(pulumi.ComponentResource):
                     "app.kubernetes.io/part-of": PART_OF,
                 },
             },
-            opts=child,
+            # Deleting a namespace deletes its volumes: `destroy` leaves it when it holds protected data.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=holds_data or None)),
         )
         ns = namespace.metadata.name
         k8s.networking.v1.NetworkPolicy(
@@ -101,6 +103,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 "user": pg.user,
                 "resources": pg.resources.model_dump(),
                 "max_connections": pg.max_connections,
+                "protect": pg.protect,
                 **({"storage_class": pg.storage_class} if pg.storage_class else {}),
                 **({"external_dsn": args["database_url"]} if external else {}),
             },
@@ -117,6 +120,11 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 "pod_labels": client_labels,
                 "database_egress_cidrs": database_cidrs,
                 "dns_peers": dns_peers,
+                **(
+                    {}
+                    if external
+                    else {"roles_secret_name": store.roles_secret_name, "roles_checksum": store.roles_checksum}
+                ),
             },
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[store])),
         )
@@ -135,7 +143,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
             {
                 "namespace": ns,
                 "image": image.image_ref,
-                "database_url": store.dsn,
+                "database_url": store.server_dsn,
                 **({"api_keys": api_keys} if api_keys is not None else {}),
                 **({"provider_keys": args["provider_keys"]} if args.get("provider_keys") is not None else {}),
                 "replicas": cfg.replicas,
@@ -179,7 +187,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 {
                     "namespace": ns,
                     "image": image.image_ref,
-                    "dsn_secret_name": store.dsn_secret_name,
+                    "dsn_secret_name": store.prune_dsn_secret_name,
                     "days": retention.days,
                     "interrupted_days": retention.interrupted_days or retention.days,
                     "schedule": retention.schedule,
@@ -197,9 +205,10 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 {
                     "namespace": ns,
                     "host": store.host,
-                    "credentials_secret_name": store.credentials_secret_name,
+                    "credentials_secret_name": store.roles_secret_name,
                     "database": pg.database,
-                    "user": pg.user,
+                    "user": contract.BACKUP_ROLE,
+                    "protect": pg.protect,
                     "image": pg.image,
                     "schedule": backup.schedule,
                     "keep": backup.keep,

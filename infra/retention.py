@@ -8,13 +8,9 @@ import pulumi_kubernetes as k8s
 from app import contract
 from infra.config import Retention, default
 from infra.image import env_secret_checkov_skips
-from infra.labels import (
-    resources_spec,
-    run_once_pod,
-    selector_labels,
-    standard_labels,
-)
+from infra.labels import selector_labels, standard_labels
 from infra.network import NetworkPeerArgs, database_client_policy
+from infra.pods import resources_spec, run_once_pod
 from infra.postgres import DSN_KEY, ResourcesArgs
 
 DEFAULT_RESOURCES: ResourcesArgs = {

@@ -40,7 +40,8 @@ def test_store_alone_in_cluster():
     assert run.one("kubernetes:core/v1:Service").inputs["metadata"]["name"] == "store-postgres"
     for secret in run.of_type("kubernetes:core/v1:Secret"):
         assert is_secret(secret.inputs["stringData"])
-    dsn = next(s for s in run.of_type("kubernetes:core/v1:Secret") if "dsn" in s.name).inputs["stringData"]["value"]
+    [dsn_secret] = [s for s in run.of_type("kubernetes:core/v1:Secret") if s.name == "store-dsn"]
+    dsn = dsn_secret.inputs["stringData"]["value"]
     assert dsn["DATABASE_URL"].startswith("postgresql://langgraph:mock-generated-password@store-postgres.team-a")
 
 

@@ -326,7 +326,7 @@ def test_prod_wires_retention_backup_dashboard_and_adapter(prod):
     assert (env[contract.Env.RETENTION_DAYS], env[contract.Env.RETENTION_INTERRUPTED_DAYS]) == ("30", "90")
     server = prod.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"][0]
     assert cron_pod(prune)["spec"]["containers"][0]["image"] == server["image"]
-    dsn_secret = next(s for s in prod.of_type("kubernetes:core/v1:Secret") if s.name.endswith("-db-dsn"))
+    dsn_secret = next(s for s in prod.of_type("kubernetes:core/v1:Secret") if s.name.endswith("-db-prune-dsn"))
     secret_ref = cron_pod(prune)["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]
     assert secret_ref["name"] == dsn_secret.outputs["metadata"]["name"]
 
@@ -335,7 +335,7 @@ def test_prod_wires_retention_backup_dashboard_and_adapter(prod):
     assert backup_env["KEEP"] == "14"
     statefulset = prod.one("kubernetes:apps/v1:StatefulSet").inputs["spec"]["template"]["spec"]["containers"][0]
     assert cron_pod(backup)["spec"]["containers"][0]["image"] == statefulset["image"]  # pg_dump matches the server
-    credentials = next(s for s in prod.of_type("kubernetes:core/v1:Secret") if s.name.endswith("-credentials"))
+    credentials = next(s for s in prod.of_type("kubernetes:core/v1:Secret") if s.name.endswith("-db-roles"))
     password_volume = next(v for v in cron_pod(backup)["spec"]["volumes"] if v["name"] == "password")
     assert password_volume["secret"]["secretName"] == credentials.outputs["metadata"]["name"]
     claim = prod.one("kubernetes:core/v1:PersistentVolumeClaim").inputs
