@@ -92,6 +92,8 @@ class CheckpointBackupArgs(TypedDict):
     user: NotRequired[str]
     """The role to dump as (the store's `backup_user`); it needs only SELECT."""
     port: NotRequired[int]
+    suspend: NotRequired[bool]
+    """Start no new dump (e.g. during a restore)."""
     protect: NotRequired[bool]
     """Protect the backup claim and keep it on `destroy` (default: `Postgres.protect`)."""
     image: NotRequired[str]
@@ -155,6 +157,7 @@ class CheckpointBackup(pulumi.ComponentResource):
                 "schedule": args.get("schedule", default(Backup, "schedule")),
                 "timeZone": "Etc/UTC",
                 "concurrencyPolicy": "Forbid",
+                "suspend": args.get("suspend", False),
                 "startingDeadlineSeconds": 3600,
                 "successfulJobsHistoryLimit": 3,
                 "failedJobsHistoryLimit": 3,

@@ -476,6 +476,9 @@ class StackConfig(_Model):
     retention: Retention | None = None
     backup: Backup = Backup()
     dashboard: Dashboard = Dashboard()
+    restoring: bool = False
+    """Set while restoring a backup (docs/operations.md): the server scales to zero (its autoscaler is removed) and
+    the prune and backup CronJobs are suspended; remove it and `pulumi up` to resume."""
 
     @field_validator("namespace")
     @classmethod

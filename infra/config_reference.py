@@ -77,7 +77,7 @@ def leaf_keys(
 def _description(field: FieldInfo, path: str) -> str:
     if not field.description:
         raise ValueError(f"config key {path} has no description: add Field(description=...) in infra/config.py")
-    return field.description
+    return " ".join(field.description.split())  # one table row, however the docstring wraps
 
 
 def render_table() -> str:
@@ -88,7 +88,12 @@ def render_table() -> str:
             f"| `{path}` | {_type_name(field.annotation)} | {_default(field, default)} | {_description(field, path)} |"
         )
     for key, meaning in SECRET_KEYS.items():
-        rows.append(f"| `{key}` (secret) | string | unset | {meaning}; set with `pulumi config set --secret {key}` |")
+        kind, command = (
+            ("object", f"pulumi config set --secret --path {key}.OPENAI_API_KEY <value>")
+            if key == "providerKeys"
+            else ("string", f"pulumi config set --secret {key} <value>")
+        )
+        rows.append(f"| `{key}` (secret) | {kind} | unset | {meaning}; set with `{command}` |")
     return f"Keys live under the `{PROJECT}:` namespace in `Pulumi.<stack>.yaml`.\n\n" + "\n".join(rows)
 
 

@@ -146,7 +146,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 "database_url": store.server_dsn,
                 **({"api_keys": api_keys} if api_keys is not None else {}),
                 **({"provider_keys": args["provider_keys"]} if args.get("provider_keys") is not None else {}),
-                "replicas": cfg.replicas,
+                "replicas": 0 if cfg.restoring else cfg.replicas,
                 **(
                     {
                         "autoscaling": {
@@ -162,7 +162,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                             ),
                         }
                     }
-                    if scaling.enabled
+                    if scaling.enabled and not cfg.restoring
                     else {}
                 ),
                 "resources": cfg.resources.model_dump(),
@@ -192,6 +192,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                     "interrupted_days": retention.interrupted_days or retention.days,
                     "schedule": retention.schedule,
                     "batch_size": retention.batch_size,
+                    "suspend": cfg.restoring,
                     "pod_labels": client_labels,
                     "database_egress_cidrs": database_cidrs,
                     "dns_peers": dns_peers,
@@ -212,6 +213,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                     "image": pg.image,
                     "schedule": backup.schedule,
                     "keep": backup.keep,
+                    "suspend": cfg.restoring,
                     "storage_size": backup.storage_size,
                     **({"storage_class": backup.storage_class} if backup.storage_class else {}),
                     "pod_labels": client_labels,

@@ -40,6 +40,8 @@ class CheckpointRetentionArgs(TypedDict):
     resources: NotRequired[ResourcesArgs]
     database_egress_cidrs: NotRequired[list[str]]
     """Where the database lives when outside the cluster; otherwise the namespace's pods on 5432."""
+    suspend: NotRequired[bool]
+    """Start no new run (e.g. during a restore)."""
     dns_peers: NotRequired[list[NetworkPeerArgs]]
     """Where the pods resolve names (default: the kube-dns pods; see `infra.network.DNS_PRESETS`)."""
 
@@ -83,6 +85,7 @@ class CheckpointRetention(pulumi.ComponentResource):
                 "schedule": args.get("schedule", default(Retention, "schedule")),
                 "timeZone": "Etc/UTC",
                 "concurrencyPolicy": "Forbid",
+                "suspend": args.get("suspend", False),
                 "startingDeadlineSeconds": 600,
                 "successfulJobsHistoryLimit": 3,
                 "failedJobsHistoryLimit": 3,
