@@ -22,6 +22,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from app import retention
 from app.roles import ensure_roles, role_passwords
 from app.server.logs import configure_logging
 from app.server.platform_api import schema as platform_schema
@@ -51,6 +52,7 @@ class Migration:
 # The project's own schema, after the checkpointer's. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "platform_threads", postgres=platform_schema.POSTGRES_SCHEMA, sqlite=platform_schema.SQLITE_SCHEMA),
+    Migration(2, "database_stats", postgres=retention.STATS_POSTGRES_SCHEMA, sqlite=retention.STATS_SQLITE_SCHEMA),
 )
 
 _CREATE_TABLE = f"""
