@@ -22,11 +22,11 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from app import retention
-from app.roles import ensure_roles, role_passwords
-from app.server.logs import configure_logging
-from app.server.platform_api import schema as platform_schema
-from app.server.settings import Settings
+from . import retention
+from .roles import ensure_roles, role_passwords
+from .server.logs import configure_logging
+from .server.platform_api import schema as platform_schema
+from .server.settings import Settings
 
 log = logging.getLogger("app.migrate")
 

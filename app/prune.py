@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from app.contract import DEFAULT_PRUNE_BATCH_SIZE, PRUNE_COMMAND, Env
-from app.retention import PruneResult, RetentionPolicy, ThreadActivity, checkpoint_tables_exist, prune
+from .contract import DEFAULT_PRUNE_BATCH_SIZE, PRUNE_COMMAND, Env
+from .retention import PruneResult, RetentionPolicy, ThreadActivity, checkpoint_tables_exist, prune
 
 DEFAULT_BATCH_SIZE = DEFAULT_PRUNE_BATCH_SIZE
 MAX_BATCH_SIZE = 10_000

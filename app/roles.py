@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from psycopg import AsyncConnection, sql
 
-from app.contract import BACKUP_ROLE, DATABASE_ROLES, PRUNE_ROLE, SERVER_ROLE
+from .contract import BACKUP_ROLE, DATABASE_ROLES, PRUNE_ROLE, SERVER_ROLE
 
 SCHEMA = "public"
 TABLE_PRIVILEGES = {

@@ -10,12 +10,12 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app import contract
-from infra.config import Backup, Postgres, default
-from infra.labels import selector_labels, standard_labels
-from infra.network import POSTGRES_PORT, NetworkPeerArgs, database_client_policy
-from infra.pods import resources_spec, run_once_pod
-from infra.postgres import ResourcesArgs
+from .bundled_server import contract
+from .config import Backup, Postgres, default
+from .labels import selector_labels, standard_labels
+from .network import POSTGRES_PORT, NetworkPeerArgs, database_client_policy
+from .pods import resources_spec, run_once_pod
+from .postgres import ResourcesArgs
 
 BACKUP_DIR = "/backups"
 PASSWORD_DIR = "/var/run/secrets/postgres"  # noqa: S105 - a mount path, not a password

@@ -22,7 +22,7 @@ from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from app import contract
+from .bundled_server import contract
 
 PROJECT = "langgraph-k8s"
 
@@ -383,7 +383,7 @@ class Observability(_Model):
         if value is not None and not re.match(r"^https?://[^/\s#]+(/[^\s#]*)?$", value):
             raise ValueError(
                 "must be an absolute http(s) URL without a '#' fragment, e.g. "
-                f"'https://github.com/acme/langgraph-k8s/blob/main/README.md' (got {value!r})"
+                f"'https://github.com/acme/langgraph-k8s/blob/main/docs/runbooks.md' (got {value!r})"
             )
         return value
 
@@ -393,7 +393,7 @@ class Observability(_Model):
             raise ConfigProblem(
                 "runbookBaseUrl",
                 "is required when enabled: alerts link to '<runbookBaseUrl>#alert-<name>', which Alertmanager "
-                "must be able to open (e.g. your repository's README.md URL)",
+                "must be able to open (e.g. the URL of your copy of docs/runbooks.md)",
             )
         return self
 
@@ -435,7 +435,7 @@ class Dns(_Model):
 
     def peers(self) -> list[dict[str, Any]]:
         """The DNS servers as `infra.network.NetworkPeerArgs`."""
-        from infra.network import DNS_PRESETS
+        from .network import DNS_PRESETS
 
         return [*DNS_PRESETS[self.preset], *({"cidr": cidr} for cidr in self.extra_cidrs)]
 

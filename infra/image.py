@@ -16,7 +16,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_docker as docker
 
-from infra.config import BuildImage, Image, default
+from .config import BuildImage, Image, default
 
 
 class ServerImageArgs(TypedDict):

@@ -5,9 +5,9 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app import contract
-from infra.config import Server, default
-from infra.labels import standard_labels
+from .bundled_server import contract
+from .config import Server, default
+from .labels import standard_labels
 
 STREAM_MARGIN_SECONDS = 60
 """Extra time beyond the longest run before a proxy may cut a streaming (SSE) response."""

@@ -5,12 +5,12 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app import contract
-from infra.image import env_secret_checkov_skips
-from infra.labels import selector_labels, standard_labels
-from infra.network import NetworkPeerArgs, database_client_policy
-from infra.pods import resources_spec, run_once_pod
-from infra.postgres import DSN_KEY, ResourcesArgs
+from .bundled_server import contract
+from .image import env_secret_checkov_skips
+from .labels import selector_labels, standard_labels
+from .network import NetworkPeerArgs, database_client_policy
+from .pods import resources_spec, run_once_pod
+from .postgres import DSN_KEY, ResourcesArgs
 
 
 class SchemaMigrationArgs(TypedDict):

@@ -7,10 +7,12 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app import contract
-from app.contract import Metrics
-from infra.config import Thresholds
-from infra.labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
+from .bundled_server import Metrics, contract
+from .config import Thresholds
+from .labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
+
+RUNBOOK_DOCUMENT = "docs/runbooks.md"
+"""The runbooks in this repository, one `## Alert: <name>` section per alert; `runbookBaseUrl` is its URL."""
 
 
 class ThresholdsArgs(TypedDict):

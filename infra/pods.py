@@ -2,8 +2,8 @@
 
 import pulumi
 
-from app import contract
-from infra.image import pull_policy
+from .bundled_server import contract
+from .image import pull_policy
 
 
 def pod_security_context() -> dict:

@@ -14,11 +14,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from app import contract
-from infra.config import Postgres, default
-from infra.labels import DB_CLIENT_LABEL, selector_labels, standard_labels
-from infra.network import POSTGRES_PORT
-from infra.pods import container_security_context, pod_security_context, resources_spec
+from .bundled_server import contract
+from .config import Postgres, default
+from .labels import DB_CLIENT_LABEL, selector_labels, standard_labels
+from .network import POSTGRES_PORT
+from .pods import container_security_context, pod_security_context, resources_spec
 
 CREDENTIALS_MOUNT = "/run/secrets/postgres"
 CREDENTIAL_KEYS = ("POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB")

@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
-from infra import mocks
-from infra.config import StackConfigError
-from infra.image import fixed_content_hash
+from . import mocks
+from .config import StackConfigError
+from .image import fixed_content_hash
 
 REDACTED = "<secret:redacted>"
 UNKNOWN_AFTER_DEPLOY = "<unknown:after-deploy>"

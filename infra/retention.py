@@ -5,13 +5,13 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app import contract
-from infra.config import Retention, default
-from infra.image import env_secret_checkov_skips
-from infra.labels import selector_labels, standard_labels
-from infra.network import NetworkPeerArgs, database_client_policy
-from infra.pods import resources_spec, run_once_pod
-from infra.postgres import DSN_KEY, ResourcesArgs
+from .bundled_server import contract
+from .config import Retention, default
+from .image import env_secret_checkov_skips
+from .labels import selector_labels, standard_labels
+from .network import NetworkPeerArgs, database_client_policy
+from .pods import resources_spec, run_once_pod
+from .postgres import DSN_KEY, ResourcesArgs
 
 DEFAULT_RESOURCES: ResourcesArgs = {
     "requests": {"cpu": "50m", "memory": "128Mi"},

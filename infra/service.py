@@ -7,13 +7,13 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app import contract
-from infra.config import ROLLOUT_MAX_SURGE_PERCENT, Server, StackConfig, default
-from infra.image import env_secret_checkov_skips, pull_policy
-from infra.labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
-from infra.network import NetworkPeerArgs, database_egress, dns_egress, network_peer
-from infra.pods import container_security_context, pod_security_context, resources_spec
-from infra.postgres import ResourcesArgs
+from .bundled_server import contract
+from .config import ROLLOUT_MAX_SURGE_PERCENT, Server, StackConfig, default
+from .image import env_secret_checkov_skips, pull_policy
+from .labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
+from .network import NetworkPeerArgs, database_egress, dns_egress, network_peer
+from .pods import container_security_context, pod_security_context, resources_spec
+from .postgres import ResourcesArgs
 
 PRESTOP_SECONDS = 10
 """How long a pod keeps serving after removal from endpoints, so load balancers stop sending to it."""

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from app.server.runtime import RuntimeDep
+from .runtime import RuntimeDep
 
 _bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
 _api_key_header = APIKeyHeader(name="x-api-key", auto_error=False, description="API key")

@@ -14,10 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from app.server.drain import ServerDraining
-from app.server.inputs import MAX_JSON_DEPTH
-from app.server.jsonio import FastJSONResponse
-from app.server.registry import GraphNotFound
+from .drain import ServerDraining
+from .inputs import MAX_JSON_DEPTH
+from .jsonio import FastJSONResponse
+from .registry import GraphNotFound
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool
 
-from app.contract import RUN_OUTCOMES, Metrics
-from app.retention import read_database_stats, refresh_database_stats
+from ..contract import RUN_OUTCOMES, Metrics
+from ..retention import read_database_stats, refresh_database_stats
 
 log = logging.getLogger(__name__)
 disable_created_metrics()  # no `_created` series: the alerts and dashboard do not use them

@@ -13,10 +13,10 @@ import uuid
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.server.errors import error_body, new_error_id
-from app.server.jsonio import dumps
-from app.server.logs import graph_var, request_id_var, thread_id_var
-from app.server.metrics import UNMATCHED_ROUTE, ServerMetrics
+from .errors import error_body, new_error_id
+from .jsonio import dumps
+from .logs import graph_var, request_id_var, thread_id_var
+from .metrics import UNMATCHED_ROUTE, ServerMetrics
 
 log = logging.getLogger("app.access")
 REQUEST_ID_HEADER = b"x-request-id"

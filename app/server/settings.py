@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.contract import DEFAULT_DB_POOL_MAX_SIZE, DEFAULT_MAX_RUN_SECONDS, HTTP_PORT, Env
+from ..contract import DEFAULT_DB_POOL_MAX_SIZE, DEFAULT_MAX_RUN_SECONDS, HTTP_PORT, Env
 
 DEFAULT_LANGGRAPH_CONFIG = Path(__file__).resolve().parent.parent / "langgraph.json"
 

@@ -2,7 +2,6 @@
 
 import json
 import re
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -10,9 +9,10 @@ import yaml
 
 from app import contract
 from infra.mocks import PROJECT_ROOT, contains_secret, is_secret, run_stack
+from tools import schemas
 
 K = "kubernetes:"
-PROD_RUNBOOKS = "https://github.com/example/langgraph-k8s/blob/main/README.md"
+PROD_RUNBOOKS = "https://github.com/example/langgraph-k8s/blob/main/docs/runbooks.md"
 EXPECTED = {
     "dev": {
         "kubernetes:core/v1:Namespace": 1,
@@ -212,9 +212,8 @@ def test_prod_route_and_alerts(run):
         assert "$job" not in rule["expr"] and "$namespace" not in rule["expr"]
 
 
-def test_pulumi_yaml_matches_the_project_schema():
-    schema_path = PROJECT_ROOT.parent / "shared" / "schemas" / "pulumi-project.json"
-    schema = json.loads(Path(schema_path).read_text())
+def test_pulumi_yaml_matches_the_project_schema(pinned_schema_dir):
+    schema = json.loads((pinned_schema_dir / schemas.PROJECT_SCHEMA).read_text())
     project = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
     jsonschema.Draft202012Validator(schema).validate(project)
     assert project["name"] == "langgraph-k8s"

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter, Depends
 
-from app.server.auth import require_api_key
-from app.server.platform_api import assistants, runs, threads
+from ..auth import require_api_key
+from . import assistants, runs, threads
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 router.include_router(assistants.router)

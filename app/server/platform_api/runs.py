@@ -22,15 +22,15 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Send, StateSnapshot
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.server.drain import ServerDraining
-from app.server.errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, database_unavailable
-from app.server.inputs import InvalidInput
-from app.server.models import ThreadId
-from app.server.platform_api.context import Platform, PlatformDep, PlatformRoute, detail_response
-from app.server.platform_api.models import NATIVE_STREAM_MODES, RunCommand, RunCreate, SendSpec
-from app.server.platform_api.serde import dumps, error_payload, interrupts_by_task, to_jsonable
-from app.server.platform_api.store import ThreadBusy, ThreadNotFound
-from app.server.registry import RegisteredGraph
+from ..drain import ServerDraining
+from ..errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, database_unavailable
+from ..inputs import InvalidInput
+from ..models import ThreadId
+from ..registry import RegisteredGraph
+from .context import Platform, PlatformDep, PlatformRoute, detail_response
+from .models import NATIVE_STREAM_MODES, RunCommand, RunCreate, SendSpec
+from .serde import dumps, error_payload, interrupts_by_task, to_jsonable
+from .store import ThreadBusy, ThreadNotFound
 
 log = logging.getLogger(__name__)
 
