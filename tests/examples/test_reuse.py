@@ -308,3 +308,24 @@ def test_example_render_passes_the_schema_validators(example_render, pinned_sche
 
 def test_agent_dockerfile_passes_hadolint():
     assert validators.run_hadolint(EXAMPLE / "agent" / "Dockerfile") == []
+
+
+def test_readme_reuse_example_runs_on_the_installed_package(installed_venv, tmp_path):
+    """The README's program for someone reusing a component, as it stands, under mocks with the installed wheel."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    [program] = re.findall(r"^```python\n(.*?)^```$", readme, flags=re.MULTILINE | re.DOTALL)
+    project = tmp_path / "readme-example"
+    project.mkdir()
+    (project / "__main__.py").write_text(program)
+    (project / "Pulumi.yaml").write_text("name: readme-example\nruntime: python\n")
+    (project / f"Pulumi.{STACK}.yaml").write_text("config: {}\n")
+    completed = _run([installed_venv, RUNNER, project, STACK], cwd=project)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    report = json.loads(completed.stdout)
+    deployment = one(report, "kubernetes:apps/v1:Deployment")
+    assert deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["image"].startswith(
+        "ghcr.io/acme/agent@sha256:"
+    )
+    assert one(report, "kubernetes:batch/v1:Job")["urn"] in deployment["dependencies"]
+    assert one(report, "kubernetes:apps/v1:StatefulSet")["inputs"]["metadata"]["namespace"] == "agents"
+    assert report["stack_outputs"]["dns"].endswith(".agents.svc.cluster.local")
