@@ -106,7 +106,8 @@ def render_table() -> str:
         )
     for key, meaning in SECRET_KEYS.items():
         kind = secret_type(key)
-        rows.append(f"| `{key}` (secret) | {_type_name(kind)} | unset | {meaning}; `{_set_secret_command(key, kind)}` |")
+        command = _set_secret_command(key, kind)
+        rows.append(f"| `{key}` (secret) | {_type_name(kind)} | unset | {meaning}; `{command}` |")
     return "\n".join(rows)
 
 
