@@ -192,7 +192,7 @@ class ObservabilityArgs(TypedDict):
     rule_labels: NotRequired[dict[str, str]]
     """Labels your Prometheus selects rules and monitors by, e.g. `{release: kube-prometheus-stack}`."""
     runbook_base: NotRequired[str]
-    """Document the runbook anchors point into, e.g. a URL of the README."""
+    """Document the runbook anchors point into, e.g. the URL of docs/runbooks.md."""
 
 
 class Observability(pulumi.ComponentResource):
