@@ -310,6 +310,18 @@ def test_agent_dockerfile_passes_hadolint():
     assert validators.run_hadolint(EXAMPLE / "agent" / "Dockerfile") == []
 
 
+def test_the_example_fails_when_a_runtime_dependency_is_missing(installed_venv, tmp_path):
+    """What an undeclared dependency looks like in this venv: croniter hidden, the components do not import."""
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "croniter.py").write_text("raise ModuleNotFoundError(\"No module named 'croniter'\", name='croniter')\n")
+    completed = _run(
+        [installed_venv, RUNNER, EXAMPLE, STACK], cwd=EXAMPLE, env={**os.environ, "PYTHONPATH": str(hidden)}
+    )
+    assert completed.returncode != 0
+    assert "No module named 'croniter'" in completed.stderr
+
+
 def test_readme_reuse_example_runs_on_the_installed_package(installed_venv, tmp_path):
     """The README's program for someone reusing a component, as it stands, under mocks with the installed wheel."""
     readme = (PROJECT_ROOT / "README.md").read_text()
