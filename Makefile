@@ -47,7 +47,7 @@ $(SCHEMA_CACHE)/.verified: tools/schemas.py | $(STAMP)
 	touch $@
 
 ## test: lint, then the whole suite (mocks, render gate, server against real PostgreSQL)
-test: lint tools $(SCHEMAS_READY)
+test: lint $(SCHEMAS_READY) tools
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
 
 ## render: write the Kubernetes objects of stack $(STACK) to rendered/$(STACK)/ (offline, secrets redacted)
