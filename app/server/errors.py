@@ -1,4 +1,9 @@
-"""Error responses: one JSON shape, `{"error": code, "message": text, ...}`, whose message names what is wrong."""
+"""Error responses: one JSON shape, `{"error": code, "message": text, ...}`, whose message names what is wrong.
+
+Every failure of a graph run, on either API, goes through `run_failure`, which maps what a client can act on
+(database down, timeout, recursion limit, shutdown) to its status and code, and anything else to a 500 that
+carries only an error id: exception text (which may quote SQL, URLs or credentials) stays in the log.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,14 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from langgraph.errors import EmptyInputError, GraphRecursionError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from app.contract import Env
 from app.server.drain import ServerDraining
 from app.server.inputs import MAX_JSON_DEPTH
-from app.server.jsonio import FastJSONResponse
+from app.server.jsonio import FastJSONResponse, dumps
 from app.server.registry import GraphNotFound
 
 log = logging.getLogger(__name__)
@@ -89,6 +96,34 @@ def database_unavailable_error(error: BaseException) -> ApiError:
         DATABASE_UNAVAILABLE,
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
     )
+
+
+def run_failure(error: BaseException, graph: str, thread_id: str | None, max_run_seconds: float) -> ApiError:
+    """The client's error for a run that raised `error`; anything unexpected is logged with an error id."""
+    if database_unavailable(error):
+        return database_unavailable_error(error)
+    if isinstance(error, ServerDraining):
+        return ApiError(503, "draining", str(error), headers={"Retry-After": "1"})
+    if isinstance(error, EmptyInputError):
+        return ApiError(422, "input_required", f"input is null and thread {thread_id!r} has no checkpoint of graph "
+                        f"{graph!r} to continue from; send the graph's input")  # fmt: skip
+    if isinstance(error, TimeoutError):
+        return ApiError(504, "run_timeout", f"the run exceeded {Env.MAX_RUN_SECONDS}={max_run_seconds:g}s")
+    if isinstance(error, GraphRecursionError):
+        return ApiError(422, "recursion_limit", f"graph {graph!r} hit its recursion limit; raise "
+                        "config.recursion_limit or check the input")  # fmt: skip
+    error_id = new_error_id()
+    log.error("graph %r raised an error", graph, exc_info=error, extra={"error_id": error_id})
+    message = f"graph {graph!r} raised an error; quote error id {error_id} when reporting it"
+    return ApiError(500, "internal_error", message, error_id=error_id)
+
+
+def edge_error_bytes(code: str, message: str, error_id: str | None = None) -> bytes:
+    """An error body written before any route ran, so readable by clients of both APIs: the graph API's
+    `error`/`message` and the LangGraph Server API's `detail`."""
+    body = error_body(code, message, None, error_id)
+    body["detail"] = message
+    return dumps(body)
 
 
 def body_parse_problem(exc: HTTPException) -> str:

@@ -1,4 +1,8 @@
-"""Pure ASGI request middleware: request id, per-route metrics, access log, last-resort 500.
+"""Pure ASGI request middleware: API key, request id, per-route metrics, access log, last-resort 500.
+
+Before anything is routed or read: the API key (`app.server.auth`), the body size announced, HEAD served as
+GET (the server drops the body), and a body without `Content-Type` read as the JSON it is meant to be.
+Metric labels come from a fixed set: known methods (others count as `OTHER`), route templates, statuses.
 
 Pure ASGI (not `BaseHTTPMiddleware`) so it adds no task or body copy per request and does not buffer streams.
 """
@@ -13,14 +17,18 @@ import uuid
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.server.errors import error_body, new_error_id
-from app.server.jsonio import dumps
+from app.server.auth import UNAUTHORIZED, authorized
+from app.server.errors import edge_error_bytes, new_error_id
 from app.server.logs import graph_var, request_id_var, thread_id_var
-from app.server.metrics import UNMATCHED_ROUTE, ServerMetrics
+from app.server.metrics import METHOD_LABELS, OTHER_METHOD, UNMATCHED_ROUTE, ServerMetrics
 
 log = logging.getLogger("app.access")
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+
+
+_ASK_FOR_KEY = ((b"www-authenticate", b"Bearer"),)
 
 
 class BodyTooLarge(HTTPException):
@@ -29,10 +37,11 @@ class BodyTooLarge(HTTPException):
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, metrics: ServerMetrics, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics, max_body_bytes: int, api_keys: tuple[bytes, ...]) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.api_keys = api_keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,11 +49,23 @@ class RequestMiddleware:
             return
         request_id = b""
         content_length = 0
-        for key, value in scope["headers"]:
+        has_body = has_content_type = False
+        headers = scope["headers"]
+        for key, value in headers:
             if key == REQUEST_ID_HEADER:
                 request_id = value
-            elif key == b"content-length" and value.isdigit():
-                content_length = int(value)
+            elif key == b"content-length":
+                content_length = int(value) if value.isdigit() else 0
+                has_body = content_length > 0
+            elif key == b"transfer-encoding":
+                has_body = True
+            elif key == b"content-type":
+                has_content_type = True
+        method = scope["method"]
+        if has_body and not has_content_type:
+            scope = {**scope, "headers": [*headers, _JSON_CONTENT_TYPE]}
+        if method == "HEAD":
+            scope = {**scope, "method": "GET"}
         if not _VALID_REQUEST_ID.match(request_id):
             request_id = uuid.uuid4().hex.encode()
         tokens = (request_id_var.set(request_id.decode()), graph_var.set(None), thread_id_var.set(None))
@@ -71,7 +92,9 @@ class RequestMiddleware:
 
         start = time.perf_counter()
         try:
-            if content_length > self.max_body_bytes:
+            if method != "OPTIONS" and not authorized(scope["path"], headers, self.api_keys):  # CORS preflights
+                await self._reply(send_with_id, 401, "unauthorized", UNAUTHORIZED, headers=_ASK_FOR_KEY)
+            elif content_length > self.max_body_bytes:
                 await self._reply(
                     send_with_id, 413, "body_too_large", f"request body exceeds {self.max_body_bytes} bytes"
                 )
@@ -83,25 +106,34 @@ class RequestMiddleware:
             status = 500
             if not started:
                 await self._reply(
-                    send_with_id, 500, "internal_error", f"internal error; quote error id {error_id}", error_id
+                    send_with_id, 500, "internal_error", f"internal error; quote error id {error_id}", error_id=error_id
                 )
         finally:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
             template = getattr(route, "path", None) or UNMATCHED_ROUTE
-            self.metrics.observe_request(scope["method"], template, status, elapsed)
+            method_label = method if method in METHOD_LABELS else OTHER_METHOD
+            self.metrics.observe_request(method_label, template, status, elapsed)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
                     "request",
-                    extra={"method": scope["method"], "route": template, "status": status,
+                    extra={"method": method_label, "route": template, "status": status,
                            "duration_ms": round(elapsed * 1000, 2)},
                 )  # fmt: skip
             for var, token in zip((request_id_var, graph_var, thread_id_var), tokens, strict=True):
                 var.reset(token)
 
     @staticmethod
-    async def _reply(send: Send, status: int, code: str, message: str, error_id: str | None = None) -> None:
-        body = dumps(error_body(code, message, None, error_id))
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+    async def _reply(
+        send: Send,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        error_id: str | None = None,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
+        body = edge_error_bytes(code, message, error_id)
+        head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
+        await send({"type": "http.response.start", "status": status, "headers": head})
         await send({"type": "http.response.body", "body": body})

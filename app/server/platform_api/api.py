@@ -1,11 +1,11 @@
 """The router of the LangGraph Server API: assistants, threads and state, runs; all behind the API key."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from app.server.auth import require_api_key
+from app.server.auth import API_KEY_SCHEMES
 from app.server.platform_api import assistants, runs, threads
 
-router = APIRouter(dependencies=[Depends(require_api_key)])
+router = APIRouter(dependencies=API_KEY_SCHEMES)
 router.include_router(assistants.router)
 router.include_router(threads.router)
 router.include_router(runs.router)

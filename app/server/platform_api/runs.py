@@ -23,12 +23,18 @@ from langgraph.types import Command, Send, StateSnapshot
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.server.drain import ServerDraining
-from app.server.errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, database_unavailable
+from app.server.errors import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    DATABASE_UNAVAILABLE,
+    database_unavailable,
+    error_body,
+    run_failure,
+)
 from app.server.inputs import InvalidInput
 from app.server.models import ThreadId
 from app.server.platform_api.context import Platform, PlatformDep, PlatformRoute, detail_response
 from app.server.platform_api.models import NATIVE_STREAM_MODES, RunCommand, RunCreate, SendSpec
-from app.server.platform_api.serde import dumps, error_payload, interrupts_by_task, to_jsonable
+from app.server.platform_api.serde import dumps, interrupts_by_task, to_jsonable
 from app.server.platform_api.store import ThreadBusy, ThreadNotFound
 from app.server.registry import RegisteredGraph
 
@@ -165,7 +171,6 @@ async def _execute(platform: Platform, run: Run) -> None:
                         await run.queue.put(event)
                 except Exception as exc:
                     record.outcome, error = "error", exc
-                    log.exception("run failed", extra={"run_id": run.run_id, "thread_id": run.thread_id})
                 else:
                     snapshot = await run.graph.graph.aget_state(_thread_config(run.thread_id))
                     if snapshot.next:
@@ -176,7 +181,7 @@ async def _execute(platform: Platform, run: Run) -> None:
             error = exc
         if error is not None:
             run.error = error
-            await run.queue.put(("error", _error_event(error)))
+            await run.queue.put(("error", _error_event(run, error, runtime.settings.max_run_seconds)))
     finally:
         try:
             await asyncio.shield(_settle(platform, run, snapshot, error))
@@ -184,10 +189,10 @@ async def _execute(platform: Platform, run: Run) -> None:
             run.queue.put_nowait(_DONE)
 
 
-def _error_event(error: BaseException) -> dict[str, str]:
-    if database_unavailable(error):
-        return {"error": "database_unavailable", "message": DATABASE_UNAVAILABLE}
-    return error_payload(error)
+def _error_event(run: Run, error: BaseException, max_run_seconds: float) -> dict[str, Any]:
+    """The `error` event's data (and `__error__` of `runs.wait`): a code and a message, never exception text."""
+    failure = run_failure(error, run.graph.name, run.thread_id, max_run_seconds)
+    return error_body(failure.code, failure.message, error_id=failure.error_id)
 
 
 def _thread_config(thread_id: str) -> RunnableConfig:
