@@ -85,5 +85,6 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
         metrics=runtime.metrics,
         max_body_bytes=settings.max_body_bytes,
         api_keys=runtime.api_keys,
+        send_timeout=settings.sse_send_timeout_seconds,
     )
     return app

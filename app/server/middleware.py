@@ -9,11 +9,13 @@ Pure ASGI (not `BaseHTTPMiddleware`) so it adds no task or body copy per request
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 import uuid
 
+from sse_starlette.sse import SendTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,6 +31,8 @@ _JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 
 
 _ASK_FOR_KEY = ((b"www-authenticate", b"Bearer"),)
+_RETRY_SOON = ((b"retry-after", b"1"),)
+SHUTTING_DOWN = "the server stopped before this request was answered; retry it"
 
 
 class BodyTooLarge(HTTPException):
@@ -37,11 +41,19 @@ class BodyTooLarge(HTTPException):
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, metrics: ServerMetrics, max_body_bytes: int, api_keys: tuple[bytes, ...]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: ServerMetrics,
+        max_body_bytes: int,
+        api_keys: tuple[bytes, ...],
+        send_timeout: float,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.api_keys = api_keys
+        self.send_timeout = send_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,6 +112,13 @@ class RequestMiddleware:
                 )
             else:
                 await self.app(scope, receive_within_limit, send_with_id)
+        except SendTimeoutError:
+            log.warning("stream closed: the client read nothing for %ss", self.send_timeout)
+        except asyncio.CancelledError:  # the server stopped while this request was still being handled
+            if not started:
+                status = 503
+                await self._reply(send_with_id, 503, "shutting_down", SHUTTING_DOWN, headers=_RETRY_SOON)
+            raise
         except Exception:
             error_id = new_error_id()
             log.exception("unhandled error", extra={"error_id": error_id})

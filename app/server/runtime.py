@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.server.drain import DrainState
+from app.server.drain import DrainState, RunCutAtShutdown
 from app.server.metrics import BackgroundStats, ServerMetrics
 from app.server.pool import Database
 from app.server.registry import GraphRegistry
@@ -67,7 +67,8 @@ class Runtime:
         """Admit a run (`ServerDraining` when shutting down), bound it by `MAX_RUN_SECONDS`, record its metrics.
 
         An exception leaving the block marks the run "error" (a timeout, cancellation or disconnect: "cancelled");
-        set `record.outcome = "interrupted"` when the graph paused.
+        set `record.outcome = "interrupted"` when the graph paused. A run the drain cuts at shutdown leaves the
+        block as `RunCutAtShutdown` (a `ServerDraining`), which the routes answer like a refused run.
         """
         self.drain.begin_run()
         self.metrics.runs_in_flight.inc()
@@ -82,7 +83,15 @@ class Runtime:
         except Exception:
             record.outcome = "error"
             raise
-        except BaseException:  # task cancelled, or a streaming client went away (GeneratorExit)
+        except asyncio.CancelledError:
+            record.outcome = "cancelled"
+            task = asyncio.current_task()
+            if self.drain.was_cut(task):
+                assert task is not None
+                task.uncancel()
+                raise RunCutAtShutdown from None
+            raise
+        except BaseException:  # a streaming client went away (GeneratorExit)
             record.outcome = "cancelled"
             raise
         finally:

@@ -175,6 +175,7 @@ async def stream(name: str, request: StreamRequest, runtime: RuntimeDep) -> Even
     return EventSourceResponse(
         _stream_events(runtime, registered, request, payload, config),
         ping=runtime.settings.sse_heartbeat_seconds,
+        send_timeout=runtime.settings.sse_send_timeout_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
     )
 
