@@ -137,6 +137,34 @@ MALFORMED = [
      422, ["command", "resume"]),
     ("NUL in a search filter", "POST", "/threads/search", {"json": {"values": {"k": "\u0000"}}},
      422, ["values", "NUL"]),
+    ("NUL in a path id", "GET", "/threads/%00", {}, 422, ["thread_id", "NUL"]),
+    ("NUL in a checkpoint id", "GET", "/threads/a/state/%00", {}, 422, ["checkpoint_id", "NUL"]),
+    ("NUL in search ids", "POST", "/threads/search", {"json": {"ids": ["a\u0000"]}}, 422, ["ids", "NUL"]),
+    ("lone surrogate in search ids", "POST", "/threads/search",
+     {"content": b'{"ids": ["\\udc80"]}', "headers": JSON}, 422, ["ids", "unicode"]),
+    ("offset beyond 64 bits", "POST", "/threads/search", {"json": {"offset": 2**63}}, 422, ["offset"]),
+    ("non-string graph_id in thread metadata", "POST", "/threads", {"json": {"metadata": {"graph_id": [1]}}},
+     422, ["metadata", "graph_id", "string"]),
+    ("non-string graph_id in a metadata patch", "PATCH", "/threads/any-thread",
+     {"json": {"metadata": {"graph_id": 7}}}, 422, ["graph_id", "string"]),
+    ("unknown input key", "POST", "/graphs/steps/invoke",
+     {"json": {"thread_id": "a", "input": {"value": 1, "vlaue": 2}}}, 422, ["input.vlaue", "input schema"]),
+    ("unknown input key, platform API", "POST", "/runs/wait",
+     {"json": {"assistant_id": "steps", "input": {"value": 1, "bogus": 2}}}, 422, ["input.bogus"]),
+    ("internal configurable key", "POST", "/graphs/steps/invoke",
+     {"json": {"thread_id": "a", "input": {"value": 1}, "config": {"configurable": {"checkpoint_id": "x"}}}},
+     422, ["checkpoint_id"]),
+    ("checkpoint_ns in config, platform API", "POST", "/runs/wait",
+     {"json": {"assistant_id": "steps", "input": {"value": 1}, "config": {"configurable": {"checkpoint_ns": "x"}}}},
+     422, ["config", "checkpoint_ns"]),
+    ("__pregel key in config, platform API", "POST", "/runs/wait",
+     {"json": {"assistant_id": "steps", "input": {"value": 1},
+               "config": {"configurable": {"__pregel_durability": "exit"}}}}, 422, ["__pregel_durability"]),
+    ("thread_id override in config, platform API", "POST", "/threads/some-thread/runs/wait",
+     {"json": {"assistant_id": "steps", "input": {"value": 1}, "config": {"configurable": {"thread_id": "x"}}}},
+     422, ["thread_id"]),
+    ("unknown config key, platform API", "POST", "/runs/wait",
+     {"json": {"assistant_id": "steps", "input": {"value": 1}, "config": {"callbacks": "x"}}}, 422, ["callbacks"]),
 ]  # fmt: skip
 
 
@@ -150,6 +178,23 @@ def test_malformed_request_gets_a_4xx_that_says_what_is_wrong(
     message = str(body.get("message") or body.get("detail"))
     missing = [word for word in words if word.lower() not in message.lower()]
     assert not missing, f"{case}: the message {message!r} does not mention {missing}"
+
+
+def test_an_unknown_checkpoint_ns_on_a_state_update_is_a_422(module_server: ServerProcess) -> None:
+    created = httpx.post(module_server.url + "/threads", json={"metadata": {"graph_id": "steps"}}, timeout=15)
+    thread_id = created.json()["thread_id"]
+    body = {"values": {"value": 1}, "checkpoint": {"checkpoint_ns": "no-such-subgraph"}}
+    response = httpx.post(f"{module_server.url}/threads/{thread_id}/state", json=body, timeout=15)
+    assert response.status_code == 422, response.text
+    assert "checkpoint_ns" in response.json()["detail"] and "no-such-subgraph" in response.json()["detail"]
+    assert httpx.get(f"{module_server.url}/threads/{thread_id}", timeout=15).json()["status"] == "idle"
+
+
+def test_a_json_body_without_content_type_is_read_as_json(module_server: ServerProcess) -> None:
+    body = b'{"thread_id": "no-content-type", "input": {"value": 1}}'
+    response = httpx.post(module_server.url + "/graphs/steps/invoke", content=body, timeout=15)
+    assert response.status_code == 200, response.text
+    assert response.json()["state"]["value"] == 4
 
 
 def test_a_large_float_in_metadata_reads_back(module_server: ServerProcess) -> None:
