@@ -36,21 +36,24 @@ def key_matches(candidate: bytes, keys: tuple[bytes, ...]) -> bool:
     return matched
 
 
-def presented_key(headers: list[tuple[bytes, bytes]]) -> bytes:
-    """The key a request carries: a bearer token, else the `x-api-key` header; empty if none."""
-    api_key = b""
+def presented_keys(headers: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """Every credential a request carries: the bearer token of `Authorization` (empty if it is another scheme,
+    so that it cannot match) and the `x-api-key` header."""
+    found = []
     for name, value in headers:
         if name == b"authorization":
             scheme, _, token = value.partition(b" ")
-            if scheme.lower() == b"bearer" and token.strip():
-                return token.strip()
+            found.append(token.strip() if scheme.lower() == b"bearer" else b"")
         elif name == b"x-api-key":
-            api_key = value
-    return api_key
+            found.append(value)
+    return found
 
 
 def authorized(path: str, headers: list[tuple[bytes, bytes]], keys: tuple[bytes, ...]) -> bool:
+    """With keys configured, a request outside `PUBLIC_PATHS` needs a valid key, and no invalid credential
+    beside it (a wrong bearer token is not excused by a right `x-api-key`)."""
     if not keys or path in PUBLIC_PATHS:
         return True
-    candidate = presented_key(headers)
-    return bool(candidate) and key_matches(candidate, keys)
+    candidates = presented_keys(headers)
+    valid = [bool(candidate) and key_matches(candidate, keys) for candidate in candidates]
+    return bool(valid) and all(valid)

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from langgraph.errors import EmptyInputError, GraphRecursionError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from app.contract import Env
 from app.server.drain import ServerDraining
@@ -186,13 +187,30 @@ async def _validation_error(_: Request, exc: RequestValidationError):
     return error_response(422, "invalid_request", summary, errors)
 
 
-async def _http_error(_: Request, exc: HTTPException):
+def allowed_methods(request: Request) -> str:
+    """Every method some route of this path answers (the `Allow` of a 405), not only the first route's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: HTTPException):
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
     if exc.status_code == 413:
-        return error_response(413, "body_too_large", str(exc.detail))
-    if exc.status_code == 400 and exc.__cause__ is not None:
-        return error_response(400, "unparsable_body", body_parse_problem(exc))
-    phrase = HTTPStatus(exc.status_code).phrase
-    return error_response(exc.status_code, phrase.lower().replace(" ", "_"), str(exc.detail), headers=exc.headers)
+        code, message = "body_too_large", str(exc.detail)
+    elif exc.status_code == 400 and exc.__cause__ is not None:
+        code, message = "unparsable_body", body_parse_problem(exc)
+    else:
+        code, message = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_"), str(exc.detail)
+    if getattr(request.scope.get("route"), "detail_errors", False):
+        return FastJSONResponse({"detail": message}, status_code=exc.status_code, headers=headers)
+    return error_response(exc.status_code, code, message, headers=headers)
 
 
 async def _graph_not_found(_: Request, exc: GraphNotFound):

@@ -21,7 +21,7 @@ RunStatus = Literal["success", "interrupted"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no "1" for 1, no false for 0
 
 
 class RunConfig(_Strict):

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
-from app.contract import Env
+from app.contract import METRICS_PATH, Env, Metrics
 from app.migrate import migrate
 from app.server.settings import Settings
 from tests.pg import PostgresCluster
@@ -45,6 +46,13 @@ def wait_until(condition: Callable[[], T], timeout: float, interval: float = 0.1
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what} not reached within {timeout}s")
         time.sleep(interval)
+
+
+def runs_in_flight(url: str) -> float:
+    """The server's runs-in-flight gauge."""
+    metrics = httpx.get(url + METRICS_PATH, timeout=5).text
+    prefix = Metrics.RUNS_IN_FLIGHT + " "
+    return float(next(line[len(prefix) :] for line in metrics.splitlines() if line.startswith(prefix)))
 
 
 def secrets_of(env: dict[str, str]) -> set[str]:

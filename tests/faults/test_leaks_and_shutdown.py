@@ -12,7 +12,7 @@ import httpx
 
 from app.contract import Env
 from tests.app.sse import parse_sse
-from tests.faults.conftest import STEPS, migrated_env, start_server, steps_body, wait_until
+from tests.faults.conftest import STEPS, migrated_env, runs_in_flight, start_server, steps_body, wait_until
 from tests.pg import PostgresCluster, free_port
 
 PROVIDER_PASSWORD = f"provider-pw-{uuid.uuid4().hex[:12]}"
@@ -72,7 +72,7 @@ def test_runs_cut_at_shutdown_end_with_a_json_error_or_an_error_event(
     try:
         for thread in threads:
             thread.start()
-        wait_until(lambda: _runs_in_flight(server.url) >= len(requests), timeout=10, what="all runs in flight")
+        wait_until(lambda: runs_in_flight(server.url) >= len(requests), timeout=10, what="all runs in flight")
         server.terminate()
         for thread in threads:
             thread.join(30)
@@ -92,9 +92,3 @@ def test_runs_cut_at_shutdown_end_with_a_json_error_or_an_error_event(
         events, _ = parse_sse(response.text)
         assert events and events[-1].event == "error", f"{name} ended without an error event: {response.text[-300:]}"
         assert events[-1].data["error"] == "draining"
-
-
-def _runs_in_flight(url: str) -> float:
-    metrics = httpx.get(url + "/metrics", timeout=5).text
-    line = next(line for line in metrics.splitlines() if line.startswith("langgraph_runs_in_flight "))
-    return float(line.split()[1])

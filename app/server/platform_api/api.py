@@ -4,8 +4,9 @@ from fastapi import APIRouter
 
 from app.server.auth import API_KEY_SCHEMES
 from app.server.platform_api import assistants, runs, threads
+from app.server.platform_api.context import PLATFORM_ERRORS
 
-router = APIRouter(dependencies=API_KEY_SCHEMES)
+router = APIRouter(dependencies=API_KEY_SCHEMES, responses=PLATFORM_ERRORS)
 router.include_router(assistants.router)
 router.include_router(threads.router)
 router.include_router(runs.router)

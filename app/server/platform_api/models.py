@@ -47,7 +47,7 @@ ThreadMetadata = Annotated[JsonObject, AfterValidator(_thread_metadata)]
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no "1" for 1, no false for 0
 
 
 def _unsupported(field: str, value: object, supported: str) -> ValueError:
@@ -57,7 +57,7 @@ def _unsupported(field: str, value: object, supported: str) -> ValueError:
 class CheckpointRef(BaseModel):
     """A checkpoint address as the client sends it (`thread_id` is ignored in favour of the path)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     thread_id: str | None = None
     checkpoint_ns: str = ""
@@ -164,7 +164,7 @@ class HistoryRequest(_Body):
 
 
 class SendSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no "1" for 1, no false for 0
 
     node: str
     input: JsonValue = None

@@ -41,9 +41,11 @@ router = APIRouter(
     tags=["graphs"],
     dependencies=API_KEY_SCHEMES,
     responses={
+        400: {"model": ErrorBody, "description": "The body is not JSON (or not UTF-8), or the graph rejects it"},
         401: {"model": ErrorBody, "description": "API keys are configured and none (or a wrong one) was sent"},
         404: {"model": ErrorBody, "description": "No such graph; the message lists the available ones"},
         422: {"model": ErrorBody, "description": "Malformed body or parameter; the message names the field"},
+        503: {"model": ErrorBody, "description": "The server is draining, or the database is unreachable"},
     },
 )
 _RUN_ERRORS = {
