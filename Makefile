@@ -8,13 +8,19 @@ BENCH_OFFICIAL_VENV := .venv-bench-official
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STACK ?= dev
+SCHEMA_CACHE := .schemas
+# With LANGGRAPH_K8S_SCHEMA_DIR set (an offline copy), check it; otherwise download into the cache once.
+SCHEMAS_READY := $(if $(LANGGRAPH_K8S_SCHEMA_DIR),schemas,$(SCHEMA_CACHE)/.verified)
 
-.PHONY: run test lint format render validate snapshots bench tools clean
+.PHONY: run test lint format render validate snapshots bench tools schemas clean
 
-$(STAMP): requirements.txt app/requirements.txt requirements-dev.txt
+# The checkout itself is installed editable, so `langgraph_k8s.infra` (how a consumer imports the components) works
+# here too, e.g. for `make render PROJECT=examples/reuse`.
+$(STAMP): requirements.txt app/requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 ## run: start the bundled server on $(HOST):$(PORT) (embedded SQLite unless DATABASE_URL is set)
@@ -32,9 +38,16 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/pip install -q checkov==3.3.30
 	touch $@
 
+## schemas: download the pinned upstream CRD and Pulumi project schemas into .schemas/, or check $$LANGGRAPH_K8S_SCHEMA_DIR
+schemas: $(STAMP)
+	$(BIN)/python -m tools.schemas
+
+$(SCHEMA_CACHE)/.verified: tools/schemas.py | $(STAMP)
+	$(BIN)/python -m tools.schemas
+	touch $@
+
 ## test: lint, then the whole suite (mocks, render gate, server against real PostgreSQL)
-test: $(STAMP) tools
-	$(BIN)/ruff check .
+test: lint tools $(SCHEMAS_READY)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
 
 ## render: write the Kubernetes objects of stack $(STACK) to rendered/$(STACK)/ (offline, secrets redacted)
@@ -42,14 +55,15 @@ render: $(STAMP)
 	$(BIN)/python -m infra.render $(STACK) $(if $(PROJECT),--project $(PROJECT))
 
 ## validate: render $(STACK), then run the validation gate on it and on app/Dockerfile
-validate: render tools
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.render.validators rendered/$(STACK) --dockerfile app/Dockerfile
+validate: render tools $(SCHEMAS_READY)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tools.validators rendered/$(STACK) --dockerfile app/Dockerfile
 
 ## snapshots: re-render every stack into tests/render/snapshots/ (review and commit the diff)
 snapshots: $(STAMP)
 	@for stack in $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml)); do \
 	  $(BIN)/python -m infra.render $$stack --out tests/render/snapshots/$$stack || exit 1; done
 
+## lint: ruff's checks and formatting
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -68,4 +82,4 @@ $(BENCH_OFFICIAL_VENV)/.installed: bench/official-requirements.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_OFFICIAL_VENV) rendered
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_OFFICIAL_VENV) $(SCHEMA_CACHE) rendered

@@ -14,11 +14,11 @@ from types import FrameType
 
 import uvicorn
 
-from app.server.edge import EdgeLimits, edge_protocol
-from app.server.logs import configure_logging
-from app.server.main import create_app
-from app.server.runtime import Runtime
-from app.server.settings import InvalidSettings, load_settings
+from .server.edge import EdgeLimits, edge_protocol
+from .server.logs import configure_logging
+from .server.main import create_app
+from .server.runtime import Runtime
+from .server.settings import InvalidSettings, load_settings
 
 log = logging.getLogger("app.server")
 SHUTDOWN_GRACE_SECONDS = 1.0  # after the drain, for responses still being written

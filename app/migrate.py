@@ -20,9 +20,9 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from app.server.logs import configure_logging
-from app.server.platform_api import schema as platform_schema
-from app.server.settings import Settings
+from .server.logs import configure_logging
+from .server.platform_api import schema as platform_schema
+from .server.settings import Settings
 
 log = logging.getLogger("app.migrate")
 

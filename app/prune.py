@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from app.contract import PRUNE_COMMAND, Env
-from app.retention import PruneResult, RetentionPolicy, ThreadActivity, checkpoint_tables_exist, prune
+from .contract import PRUNE_COMMAND, Env
+from .retention import PruneResult, RetentionPolicy, ThreadActivity, checkpoint_tables_exist, prune
 
 DEFAULT_BATCH_SIZE = 500
 MAX_BATCH_SIZE = 10_000

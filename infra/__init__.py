@@ -1,17 +1,18 @@
 """Reusable Pulumi components that deploy a LangGraph server to Kubernetes."""
 
-from infra.backup import CheckpointBackup, CheckpointBackupArgs
-from infra.config import StackConfig, StackConfigError, load_stack_config, parse_stack_config, read_secrets
-from infra.dashboard import GrafanaDashboard, GrafanaDashboardArgs
-from infra.image import ServerImage, ServerImageArgs
-from infra.ingress import Ingress, IngressArgs
-from infra.metrics_adapter import PrometheusAdapterRule, PrometheusAdapterRuleArgs
-from infra.migration import SchemaMigration, SchemaMigrationArgs
-from infra.observability import ALERTS, Observability, ObservabilityArgs
-from infra.platform import LangGraphPlatform, LangGraphPlatformArgs
-from infra.postgres import PostgresCheckpointStore, PostgresCheckpointStoreArgs
-from infra.retention import CheckpointRetention, CheckpointRetentionArgs
-from infra.service import LangGraphService, LangGraphServiceArgs
+from .backup import CheckpointBackup, CheckpointBackupArgs
+from .bundled_server import SERVER_DIR
+from .config import StackConfig, StackConfigError, load_stack_config, parse_stack_config, read_secrets
+from .dashboard import GrafanaDashboard, GrafanaDashboardArgs
+from .image import ServerImage, ServerImageArgs
+from .ingress import Ingress, IngressArgs
+from .metrics_adapter import PrometheusAdapterRule, PrometheusAdapterRuleArgs
+from .migration import SchemaMigration, SchemaMigrationArgs
+from .observability import ALERTS, Observability, ObservabilityArgs
+from .platform import LangGraphPlatform, LangGraphPlatformArgs
+from .postgres import PostgresCheckpointStore, PostgresCheckpointStoreArgs
+from .retention import CheckpointRetention, CheckpointRetentionArgs
+from .service import LangGraphService, LangGraphServiceArgs
 
 COMPONENTS = (
     PostgresCheckpointStore,
@@ -30,6 +31,7 @@ COMPONENTS = (
 __all__ = [
     "ALERTS",
     "COMPONENTS",
+    "SERVER_DIR",
     "CheckpointBackup",
     "CheckpointBackupArgs",
     "CheckpointRetention",

@@ -10,15 +10,15 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app import contract
-from infra.config import POSTGRES_IMAGE
-from infra.labels import (
+from .bundled_server import contract
+from .config import POSTGRES_IMAGE
+from .labels import (
     resources_spec,
     run_once_pod,
     selector_labels,
     standard_labels,
 )
-from infra.postgres import POSTGRES_PORT, ResourcesArgs, database_client_policy
+from .postgres import POSTGRES_PORT, ResourcesArgs, database_client_policy
 
 BACKUP_DIR = "/backups"
 PASSWORD_DIR = "/var/run/secrets/postgres"  # noqa: S105 - a mount path, not a password

@@ -10,8 +10,8 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app.contract import Metrics
-from infra.labels import metrics_job, standard_labels
+from .bundled_server import Metrics
+from .labels import metrics_job, standard_labels
 
 DASHBOARD_UID_PREFIX = "langgraph-"
 FOLDER_ANNOTATION = "grafana_folder"

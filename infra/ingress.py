@@ -5,7 +5,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.labels import standard_labels
+from .labels import standard_labels
 
 STREAM_MARGIN_SECONDS = 60
 """Extra time beyond the longest run before a proxy may cut a streaming (SSE) response."""

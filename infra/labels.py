@@ -1,6 +1,6 @@
 """Labels and the restricted pod security settings every workload here shares."""
 
-from app import contract
+from .bundled_server import contract
 
 PART_OF = "langgraph-k8s"
 DB_CLIENT_LABEL = "langgraph-k8s.io/postgres-client"

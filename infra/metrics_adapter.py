@@ -13,8 +13,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from app.contract import Metrics
-from infra.labels import standard_labels
+from .bundled_server import Metrics
+from .labels import standard_labels
 
 HPA_METRIC = Metrics.RUNS_IN_FLIGHT
 """The custom metric the HPA targets and the adapter exposes (same as the server's gauge)."""

@@ -5,15 +5,15 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app import contract
-from infra.image import env_secret_checkov_skips
-from infra.labels import (
+from .bundled_server import contract
+from .image import env_secret_checkov_skips
+from .labels import (
     resources_spec,
     run_once_pod,
     selector_labels,
     standard_labels,
 )
-from infra.postgres import DSN_KEY, ResourcesArgs, database_client_policy
+from .postgres import DSN_KEY, ResourcesArgs, database_client_policy
 
 
 class SchemaMigrationArgs(TypedDict):

@@ -7,12 +7,11 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app import contract
-from app.contract import Metrics
-from infra.config import Thresholds
-from infra.labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
+from .bundled_server import Metrics, contract
+from .config import Thresholds
+from .labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
 
-RUNBOOK_DOCUMENT = "README.md"
+RUNBOOK_DOCUMENT = "docs/runbooks.md"
 
 
 class ThresholdsArgs(TypedDict):
@@ -57,7 +56,7 @@ class Alert:
 
     @property
     def anchor(self) -> str:
-        """The README section (`## Alert: <name>` renders as this anchor) that is the alert's runbook."""
+        """The section of docs/runbooks.md (`## Alert: <name>` renders as this anchor) that is the alert's runbook."""
         return f"alert-{self.name.lower()}"
 
 
@@ -152,7 +151,7 @@ ALERTS: tuple[Alert, ...] = (
         "${oldest_thread_age_days} days; the prune CronJob is off, failing or behind.",
     ),
 )
-"""Every alert the platform ships; the README has one `alert-<name>` runbook section per entry."""
+"""Every alert the platform ships; docs/runbooks.md has one `alert-<name>` runbook section per entry."""
 
 
 def alert_rules(job: str, namespace: str, thresholds: ThresholdsArgs, runbook_base: str = RUNBOOK_DOCUMENT) -> list:

@@ -6,19 +6,19 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from app import contract
-from infra.backup import CheckpointBackup
-from infra.config import StackConfig
-from infra.dashboard import GrafanaDashboard
-from infra.image import ServerImage
-from infra.ingress import Ingress
-from infra.labels import DB_CLIENT_LABEL, PART_OF
-from infra.metrics_adapter import PrometheusAdapterRule
-from infra.migration import SchemaMigration
-from infra.observability import Observability, oldest_thread_age_days
-from infra.postgres import PostgresCheckpointStore
-from infra.retention import CheckpointRetention
-from infra.service import LangGraphService
+from .backup import CheckpointBackup
+from .bundled_server import contract
+from .config import StackConfig
+from .dashboard import GrafanaDashboard
+from .image import ServerImage
+from .ingress import Ingress
+from .labels import DB_CLIENT_LABEL, PART_OF
+from .metrics_adapter import PrometheusAdapterRule
+from .migration import SchemaMigration
+from .observability import Observability, oldest_thread_age_days
+from .postgres import PostgresCheckpointStore
+from .retention import CheckpointRetention
+from .service import LangGraphService
 
 EXTERNAL_DATABASE_CIDRS = ["0.0.0.0/0"]
 """An external database's address is not known here, so its port is open to any address."""

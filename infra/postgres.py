@@ -7,9 +7,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from app import contract
-from infra.config import POSTGRES_IMAGE
-from infra.labels import (
+from .bundled_server import contract
+from .config import POSTGRES_IMAGE
+from .labels import (
     DB_CLIENT_LABEL,
     DNS_EGRESS,
     container_security_context,

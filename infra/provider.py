@@ -19,7 +19,7 @@ from pulumi.errors import InputPropertyError
 from pulumi.provider.experimental.analyzer import PropertyDefinition, PropertyType
 from pulumi.provider.experimental.component import ComponentProvider
 
-from infra import COMPONENTS
+from . import COMPONENTS
 
 PROVIDER_NAME = "langgraph"
 DISTRIBUTION = "langgraph-k8s"

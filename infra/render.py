@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from infra import mocks
-from infra.config import StackConfigError
+from . import mocks
+from .config import StackConfigError
 
 REDACTED = "<secret:redacted>"
 UNKNOWN_AFTER_DEPLOY = "<unknown:after-deploy>"

@@ -7,9 +7,9 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from app import contract
-from infra.image import env_secret_checkov_skips
-from infra.labels import (
+from .bundled_server import contract
+from .image import env_secret_checkov_skips
+from .labels import (
     DNS_EGRESS,
     JOB_LABEL,
     container_security_context,
@@ -19,7 +19,7 @@ from infra.labels import (
     selector_labels,
     standard_labels,
 )
-from infra.postgres import POSTGRES_PORT, ResourcesArgs
+from .postgres import POSTGRES_PORT, ResourcesArgs
 
 PRESTOP_SECONDS = 10
 """How long a pod keeps serving after removal from endpoints, so load balancers stop sending to it."""

@@ -14,7 +14,7 @@ import hmac
 from fastapi import Depends
 from fastapi.security import APIKeyHeader, HTTPBearer
 
-from app.contract import HEALTH_PATH, METRICS_PATH, READY_PATH
+from ..contract import HEALTH_PATH, METRICS_PATH, READY_PATH
 
 # Open without a key: probes, metrics (the NetworkPolicy guards them) and the API's own description.
 PUBLIC_PATHS = frozenset(

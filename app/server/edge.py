@@ -23,8 +23,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from app.server.errors import edge_error_bytes
-from app.server.settings import Settings
+from .errors import edge_error_bytes
+from .settings import Settings
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,11 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from app.contract import Env
-from app.server.drain import ServerDraining
-from app.server.inputs import MAX_JSON_DEPTH
-from app.server.jsonio import FastJSONResponse, dumps
-from app.server.registry import GraphNotFound
+from ..contract import Env
+from .drain import ServerDraining
+from .inputs import MAX_JSON_DEPTH
+from .jsonio import FastJSONResponse, dumps
+from .registry import GraphNotFound
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from langgraph.channels import BinaryOperatorAggregate, LastValue
 from langgraph.pregel import Pregel
 from pydantic import AfterValidator, TypeAdapter, ValidationError
 
-from app.server.jsonio import INT64_MIN, UINT64_MAX
+from .jsonio import INT64_MIN, UINT64_MAX
 
 MAX_JSON_DEPTH = 100
 

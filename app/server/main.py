@@ -15,15 +15,15 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from app.migrate import migrate_postgres, migrate_sqlite
-from app.server.errors import install_error_handlers
-from app.server.jsonio import FastJSONResponse
-from app.server.middleware import RequestMiddleware
-from app.server.pool import Database, open_database
-from app.server.registry import load_registry
-from app.server.routes import ROUTERS
-from app.server.runtime import Runtime
-from app.server.settings import Settings
+from ..migrate import migrate_postgres, migrate_sqlite
+from .errors import install_error_handlers
+from .jsonio import FastJSONResponse
+from .middleware import RequestMiddleware
+from .pool import Database, open_database
+from .registry import load_registry
+from .routes import ROUTERS
+from .runtime import Runtime
+from .settings import Settings
 
 log = logging.getLogger("app.server")
 

@@ -17,8 +17,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool
 
-from app.contract import RUN_OUTCOMES, Metrics
-from app.retention import database_size_bytes, oldest_thread_age_seconds
+from ..contract import RUN_OUTCOMES, Metrics
+from ..retention import database_size_bytes, oldest_thread_age_seconds
 
 log = logging.getLogger(__name__)
 disable_created_metrics()  # no `_created` series: the alerts and dashboard do not use them

@@ -19,10 +19,10 @@ from sse_starlette.sse import SendTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.server.auth import UNAUTHORIZED, authorized
-from app.server.errors import edge_error_bytes, new_error_id
-from app.server.logs import graph_var, request_id_var, thread_id_var
-from app.server.metrics import METHOD_LABELS, OTHER_METHOD, UNMATCHED_ROUTE, ServerMetrics
+from .auth import UNAUTHORIZED, authorized
+from .errors import edge_error_bytes, new_error_id
+from .logs import graph_var, request_id_var, thread_id_var
+from .metrics import METHOD_LABELS, OTHER_METHOD, UNMATCHED_ROUTE, ServerMetrics
 
 log = logging.getLogger("app.access")
 REQUEST_ID_HEADER = b"x-request-id"

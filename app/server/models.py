@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from app.server.inputs import JsonObject, JsonValue, configurable_problem
+from .inputs import JsonObject, JsonValue, configurable_problem
 
 THREAD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 THREAD_ID_MAX_LENGTH = 128

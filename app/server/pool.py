@@ -23,9 +23,9 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 from psycopg_pool.base import AttemptWithBackoff
 
-from app.migrate import postgres_schema_problem
-from app.server.jsonio import load_json
-from app.server.settings import Settings
+from ..migrate import postgres_schema_problem
+from .jsonio import load_json
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 

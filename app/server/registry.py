@@ -25,7 +25,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
 
-from app.server.inputs import GraphInputSchema
+from .inputs import GraphInputSchema
 
 GRAPH_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

@@ -17,11 +17,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.server.drain import DrainState, RunCutAtShutdown
-from app.server.metrics import BackgroundStats, ServerMetrics
-from app.server.pool import Database
-from app.server.registry import GraphRegistry
-from app.server.settings import Settings
+from .drain import DrainState, RunCutAtShutdown
+from .metrics import BackgroundStats, ServerMetrics
+from .pool import Database
+from .registry import GraphRegistry
+from .settings import Settings
 
 log = logging.getLogger("app.runs")
 

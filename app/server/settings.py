@@ -10,7 +10,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.contract import HTTP_IDLE_TIMEOUT_SECONDS, HTTP_PORT, Env
+from ..contract import HTTP_IDLE_TIMEOUT_SECONDS, HTTP_PORT, Env
 
 DEFAULT_LANGGRAPH_CONFIG = Path(__file__).resolve().parent.parent / "langgraph.json"
 

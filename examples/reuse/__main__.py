@@ -5,14 +5,11 @@ the bundled server image with this project's graphs layered on top, a checkpoint
 migration, the server, monitoring and a Gateway route.
 """
 
-from pathlib import Path
-
 import pulumi
 import pulumi_kubernetes as k8s
-
-import app
-from app import contract
-from infra import (
+from langgraph_k8s.app import contract
+from langgraph_k8s.infra import (
+    SERVER_DIR,
     Ingress,
     LangGraphService,
     Observability,
@@ -21,8 +18,6 @@ from infra import (
     ServerImage,
 )
 
-SERVER_DIR = Path(app.__file__).resolve().parent
-"""The bundled server (with its Dockerfile) as installed with the components."""
 AGENT_DIR = "agent"
 """This project's graphs, `langgraph.json` and the Dockerfile that layers them on the server image."""
 

@@ -109,6 +109,13 @@ def test_tests_run_make_test_on_every_pull_request_and_push():
     assert "make test" in runs
 
 
+def test_tests_get_the_schemas_from_the_make_target_not_outside_the_checkout():
+    steps = load("test.yml")["jobs"]["test"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    assert runs.index("make schemas") < runs.index("make test")
+    assert not any("curl" in run or "../shared" in run for run in runs)
+
+
 def test_reusable_pulumi_job_runs_the_stack_in_its_environment():
     workflow = load("pulumi.yml")
     assert set(workflow["on"]) == {"workflow_call"}
@@ -145,24 +152,55 @@ def test_preview_covers_both_stacks_on_pull_requests():
     assert any(use.startswith("actions/upload-artifact@") for use in uses)
 
 
-def test_up_runs_on_main_per_stack_with_prod_behind_its_environment():
+def evaluate(value, variables: dict[str, str]):
+    """A workflow value with `${{ vars.X == 'v' && A || B }}` (and `fromJSON(...)` of it) resolved for `variables`."""
+    if not isinstance(value, str):
+        return value
+    match = re.fullmatch(r"\$\{\{\s*(fromJSON\()?vars\.(\w+) == '([^']*)' && '([^']*)' \|\| '([^']*)'\)?\s*\}\}", value)
+    if not match:
+        assert "${{ vars." not in value, f"expression the test cannot evaluate: {value}"
+        return value
+    from_json, name, expected, then, otherwise = match.groups()
+    chosen = then if variables.get(name) == expected else otherwise
+    return yaml.safe_load(chosen) if from_json else chosen
+
+
+def deployed_stacks(variables: dict[str, str]) -> dict[str, str]:
+    """Stack to the environment `pulumi up` runs it in, for the Deploy workflow under these repository variables."""
+    jobs = load("deploy.yml")["jobs"]
+    return {
+        job["with"]["stack"]: evaluate(job["with"]["environment"], variables)
+        for job in jobs.values()
+        if job.get("uses") == REUSABLE and evaluate(job["with"]["command"], variables) == "up"
+    }
+
+
+def test_deploy_runs_up_only_on_stacks_meant_for_a_shared_cluster():
     workflow = load("deploy.yml")
     assert workflow["on"]["push"] == {"branches": ["main"]}
+    assert deployed_stacks({}) == {"prod": "prod"}
     jobs = workflow["jobs"]
-    for stack in STACKS:
-        job = jobs[f"up-{stack}"]
-        assert job["uses"] == REUSABLE
-        assert job["with"] == {"command": "up", "stack": stack, "environment": stack}
-        assert job["concurrency"] == {"group": f"pulumi-up-{stack}", "cancel-in-progress": False}
-    assert jobs["up-dev"]["needs"] == "tests"
-    assert jobs["up-prod"]["needs"] == "up-dev"
+    assert jobs["up-prod"]["needs"] == "tests"  # not on dev, which may be a laptop stack that never becomes ready
+    for job in jobs.values():
+        if job.get("uses") == REUSABLE:
+            stack = job["with"]["stack"]
+            assert job["concurrency"] == {"group": f"pulumi-up-{stack}", "cancel-in-progress": False}
+
+
+def test_dev_is_previewed_with_read_only_credentials_unless_configured_to_deploy():
+    dev = load("deploy.yml")["jobs"]["dev"]
+    assert evaluate(dev["with"]["command"], {}) == "preview"
+    assert evaluate(dev["with"]["environment"], {}) == "dev-preview"
+    assert deployed_stacks({"DEPLOY_DEV": "true"}) == {"dev": "dev", "prod": "prod"}
+    assert deployed_stacks({"DEPLOY_DEV": "yes"}) == {"prod": "prod"}
 
 
 def test_drift_check_refreshes_and_expects_no_changes_on_a_schedule():
     workflow = load("drift.yml")
     assert workflow["on"]["schedule"]
     job = workflow["jobs"]["drift"]
-    assert job["strategy"]["matrix"]["stack"] == STACKS
+    assert evaluate(job["strategy"]["matrix"]["stack"], {}) == ["prod"]
+    assert evaluate(job["strategy"]["matrix"]["stack"], {"DEPLOY_DEV": "true"}) == STACKS
     assert job["uses"] == REUSABLE
     assert job["with"]["command"] == "preview"
     assert job["with"]["refresh"] is True

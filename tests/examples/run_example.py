@@ -3,16 +3,16 @@
     python run_example.py <project dir> <stack>
 
 Executed by the interpreter of a virtualenv the package was pip-installed into (see test_reuse.py); it
-must not import anything from the checkout, so the report names the files `infra` and `app` came from.
+must not import anything from the checkout, so the report names the files `langgraph_k8s.infra` and
+`langgraph_k8s.app` came from.
 """
 
 import json
 import sys
 from pathlib import Path
 
-import app
-import infra
-from infra import mocks
+from langgraph_k8s import app, infra
+from langgraph_k8s.infra import mocks
 
 
 def main(project_dir: Path, stack: str) -> None:

@@ -1,16 +1,19 @@
 """examples/reuse: another Pulumi project using the components from the INSTALLED package, under mocks.
 
-A virtualenv is made once per session and the package is pip-installed into it from a copy of this
-checkout; third-party dependencies are shared with the test interpreter's site-packages (a `.pth` file) so
-nothing is downloaded. The example's program runs inside that virtualenv (`run_example.py`).
+The wheel is built once per session from a copy of this checkout and pip-installed, with its declared
+dependencies from the package index, into an empty virtualenv (versions constrained to this repository's pins
+so the run is reproducible); nothing from the test interpreter's environment is visible there. A dependency
+the components import but the wheel does not declare fails the example's run (tests/test_packaging.py names it).
+The example's program runs inside that virtualenv (`run_example.py`).
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
-import sysconfig
+import zipfile
 from pathlib import Path
 
 import jsonschema
@@ -20,42 +23,85 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from app.server.registry import load_registry
 from infra.mocks import MOCK_IMAGE_DIGEST, PROJECT_ROOT, is_secret, reveal
-from tests.render import validators
+from tools import schemas, validators
 
 EXAMPLE = PROJECT_ROOT / "examples" / "reuse"
 RUNNER = Path(__file__).with_name("run_example.py")
-PROJECT_SCHEMA = PROJECT_ROOT.parent / "shared" / "schemas" / "pulumi-project.json"
-PACKAGE_FILES = ("pyproject.toml", "README.md", "infra", "app")
+PACKAGE_FILES = ("pyproject.toml", "README.md", "src", "infra", "app")
+PINS = (PROJECT_ROOT / "requirements.txt",)
 STACK = "dev"
 REPOSITORY = "registry.example.com/support/agent"
+DIST = "langgraph_k8s"
+
+
+def _run(command: list, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
 
 
 @pytest.fixture(scope="session")
-def installed_venv(tmp_path_factory) -> Path:
-    """A virtualenv with langgraph-k8s installed by pip from a copy of this checkout; returns its python."""
-    root = tmp_path_factory.mktemp("reuse-venv")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", root / "venv"], check=True)
-    python = root / "venv" / "bin" / "python"
-    purelib = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    (Path(purelib) / "shared-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    source = root / "src"  # a copy, so the build leaves no build/ or egg-info in the checkout
+def wheel(tmp_path_factory) -> Path:
+    """The wheel built from a copy of this checkout (so the build leaves nothing in it)."""
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "src"
     source.mkdir()
     for name in PACKAGE_FILES:
         if (PROJECT_ROOT / name).is_dir():
             shutil.copytree(PROJECT_ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(PROJECT_ROOT / name, source / name)
-    subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", source],
-        check=True,
-        capture_output=True,
-    )
+    command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", root, source]
+    completed = _run(command)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    [built] = root.glob("*.whl")
+    return built
+
+
+@pytest.fixture(scope="session")
+def installed_venv(wheel, tmp_path_factory) -> Path:
+    """An empty virtualenv with the wheel and its declared dependencies installed by pip; returns its python."""
+    root = tmp_path_factory.mktemp("reuse-venv")
+    subprocess.run([sys.executable, "-m", "venv", root / "venv"], check=True)
+    python = root / "venv" / "bin" / "python"
+    constraints = [arg for pins in PINS for arg in ("-c", pins)]
+    completed = _run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", wheel, *constraints])
+    assert completed.returncode == 0, completed.stderr[-4000:]
     return python
+
+
+def test_wheel_ships_every_module_and_the_server_build_files_under_one_name(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {f"{DIST}/__init__.py"}
+    for package in ("infra", "app"):
+        for path in (PROJECT_ROOT / package).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                expected.add(f"{DIST}/{path.relative_to(PROJECT_ROOT).as_posix()}")
+    assert expected <= names, sorted(expected - names)
+    top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert top_level == {DIST}
+
+
+def test_installed_venv_has_only_what_the_wheel_declares(installed_venv):
+    listed = _run([installed_venv, "-m", "pip", "list", "--format", "json"])
+    names = {package["name"].lower() for package in json.loads(listed.stdout)}
+    assert "langgraph-k8s" in names
+    assert not names & {"pytest", "jsonschema", "fastapi", "langgraph"}, "dev or server packages leaked in"
+
+
+def test_a_consumers_own_infra_and_app_folders_do_not_shadow_the_package(installed_venv, tmp_path):
+    """A consumer project very often has its own `infra/` (and `app/`): they come first on the path here."""
+    project = tmp_path / "consumer"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("venv", "rendered", "__pycache__"))
+    for decoy in ("infra", "app"):
+        (project / decoy).mkdir()
+        (project / decoy / "__init__.py").write_text(f"raise ImportError('the consumer project's own {decoy}/')\n")
+    decoys_first = {**os.environ, "PYTHONPATH": str(project)}
+    completed = _run([installed_venv, RUNNER, project, STACK], cwd=project, env=decoys_first)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    report = json.loads(completed.stdout)
+    assert all(str(project) not in module for module in report["modules"].values()), report["modules"]
+    assert len(report["resources"]) > 20
+    plain_import = _run([installed_venv, "-c", "import infra"], cwd=project, env=decoys_first)
+    assert "the consumer project's own infra/" in plain_import.stderr  # the decoy really was first on the path
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +129,7 @@ def example_render(installed_venv, tmp_path_factory) -> Path:
     """The example rendered by the installed package's CLI, run from an unrelated directory."""
     out = tmp_path_factory.mktemp("reuse-render") / STACK
     completed = subprocess.run(
-        [installed_venv, "-m", "infra.render", STACK, "--project", EXAMPLE, "--out", out],
+        [installed_venv, "-m", "langgraph_k8s.infra.render", STACK, "--project", EXAMPLE, "--out", out],
         cwd=tmp_path_factory.mktemp("elsewhere"),
         capture_output=True,
         text=True,
@@ -104,9 +150,9 @@ def one(report, type_token):
     return found[0]
 
 
-def test_example_project_file_is_schema_valid():
+def test_example_project_file_is_schema_valid(pinned_schema_dir):
     project = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())
-    jsonschema.validate(project, json.loads(PROJECT_SCHEMA.read_text()))
+    jsonschema.validate(project, json.loads((pinned_schema_dir / schemas.PROJECT_SCHEMA).read_text()))
     stack = yaml.safe_load((EXAMPLE / f"Pulumi.{STACK}.yaml").read_text())["config"]
     declared = set(project["config"])
     assert {key.split(":", 1)[1] for key in stack} <= declared
@@ -163,6 +209,7 @@ def test_images_are_the_installed_server_plus_the_agent_directory(example_run):
     server = images["server-image-build"]
     server_dir = Path(example_run["modules"]["app"]).parent
     assert Path(server["build"]["context"]) == server_dir
+    assert server_dir == Path(example_run["site_packages"]) / DIST / "app"
     assert Path(server["build"]["dockerfile"]) == server_dir / "Dockerfile"
     assert (PROJECT_ROOT / "app" / "Dockerfile").is_file()
     for name in ("Dockerfile", ".dockerignore", "requirements.txt"):  # the bundled build, as package data
@@ -251,10 +298,10 @@ def test_example_runs_as_the_project_its_pulumi_yaml_names(example_run):
     assert example_run["stack_outputs"]["url"] == "https://support-agent.dev.example.com"
 
 
-def test_example_render_passes_the_schema_validators(example_render):
+def test_example_render_passes_the_schema_validators(example_render, pinned_schema_dir):
     manifests = validators.load_manifests(example_render)
     assert {m.body["kind"] for m in manifests} >= {"Deployment", "StatefulSet", "Job", "HTTPRoute", "PrometheusRule"}
-    crds = validators.CustomResourceSchemas.from_directory(validators.CRD_DIR)
+    crds = validators.CustomResourceSchemas.from_directory(pinned_schema_dir / schemas.CRD_SUBDIR)
     findings = [*validators.check_builtin_schemas(manifests, custom_groups=crds.groups), *crds.check(manifests)]
     assert findings == []
 

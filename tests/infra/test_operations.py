@@ -307,7 +307,7 @@ def test_new_alerts_use_configured_thresholds_and_have_runbooks():
     assert oldest["expr"] == f'max({Metrics.OLDEST_THREAD_AGE}{{job="api-server"}}) > {32 * 86400}'
     assert oldest["annotations"]["summary"] == "Checkpoint threads older than 32 days"
     for rule in (growth, oldest):
-        assert rule["annotations"]["runbook_url"] == f"README.md#alert-{rule['alert'].lower()}"
+        assert rule["annotations"]["runbook_url"] == f"docs/runbooks.md#alert-{rule['alert'].lower()}"
 
 
 # --- the stacks -----------------------------------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Run the real __main__.py for each stack under mocks and check the inventory and the fields that matter."""
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -9,6 +8,7 @@ import yaml
 
 from app import contract
 from infra.mocks import PROJECT_ROOT, contains_secret, is_secret, run_stack
+from tools import schemas
 
 K = "kubernetes:"
 EXPECTED = {
@@ -200,13 +200,12 @@ def test_prod_route_and_alerts(run):
     rules = run.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs["spec"]["groups"][0]["rules"]
     for rule in rules:
         assert rule["labels"]["severity"] in {"critical", "warning"}
-        assert rule["annotations"]["runbook_url"] == f"README.md#alert-{rule['alert'].lower()}"
+        assert rule["annotations"]["runbook_url"] == f"docs/runbooks.md#alert-{rule['alert'].lower()}"
         assert "$job" not in rule["expr"] and "$namespace" not in rule["expr"]
 
 
-def test_pulumi_yaml_matches_the_project_schema():
-    schema_path = PROJECT_ROOT.parent / "shared" / "schemas" / "pulumi-project.json"
-    schema = json.loads(Path(schema_path).read_text())
+def test_pulumi_yaml_matches_the_project_schema(pinned_schema_dir):
+    schema = json.loads((pinned_schema_dir / schemas.PROJECT_SCHEMA).read_text())
     project = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
     jsonschema.Draft202012Validator(schema).validate(project)
     assert project["name"] == "langgraph-k8s"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.render import validators
-from tests.render.alert_cases import alert_cases, scrape_target
 from tests.render.conftest import STACKS, stack_config
+from tools import schemas, validators
+from tools.alert_cases import alert_cases, scrape_target
 
 
 def _report(findings: list[validators.Finding]) -> str:
@@ -22,8 +22,8 @@ def _report(findings: list[validators.Finding]) -> str:
 
 
 @pytest.fixture(scope="module")
-def crds() -> validators.CustomResourceSchemas:
-    return validators.CustomResourceSchemas.from_directory()
+def crds(pinned_schema_dir: Path) -> validators.CustomResourceSchemas:
+    return validators.CustomResourceSchemas.from_directory(pinned_schema_dir / schemas.CRD_SUBDIR)
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from app.contract import Metrics
-from tests.render import validators
-from tests.render.validators import AlertCase, Manifest, ValidatorUnavailable
+from tools import schemas, validators
+from tools.validators import AlertCase, Manifest, ValidatorUnavailable
 
 CONFIG_MAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "demo"}}
 
@@ -97,8 +97,8 @@ def test_custom_resources_are_left_to_the_crd_check():
 
 
 @pytest.fixture(scope="module")
-def crds() -> validators.CustomResourceSchemas:
-    return validators.CustomResourceSchemas.from_directory()
+def crds(pinned_schema_dir: Path) -> validators.CustomResourceSchemas:
+    return validators.CustomResourceSchemas.from_directory(pinned_schema_dir / schemas.CRD_SUBDIR)
 
 
 def test_crds_cover_the_custom_kinds_the_platform_renders(crds):

@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter
 
-from app.server.auth import API_KEY_SCHEMES
-from app.server.platform_api import assistants, runs, threads
-from app.server.platform_api.context import PLATFORM_ERRORS
+from ..auth import API_KEY_SCHEMES
+from . import assistants, runs, threads
+from .context import PLATFORM_ERRORS
 
 router = APIRouter(dependencies=API_KEY_SCHEMES, responses=PLATFORM_ERRORS)
 router.include_router(assistants.router)

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Response
 from langgraph.pregel import Pregel
 from pydantic import TypeAdapter
 
-from app.server.platform_api.context import Platform, PlatformDep, PlatformRoute
-from app.server.platform_api.models import AssistantSearch
-from app.server.platform_api.serde import to_jsonable
-from app.server.registry import RegisteredGraph
+from ..registry import RegisteredGraph
+from .context import Platform, PlatformDep, PlatformRoute
+from .models import AssistantSearch
+from .serde import to_jsonable
 
 log = logging.getLogger(__name__)
 

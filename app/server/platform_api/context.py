@@ -19,11 +19,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from app.server.errors import body_parse_problem, database_unavailable, database_unavailable_error
-from app.server.jsonio import FastJSONResponse
-from app.server.platform_api.store import PostgresThreadStore, SqliteThreadStore, ThreadStore
-from app.server.registry import GraphNotFound, RegisteredGraph
-from app.server.runtime import Runtime, get_runtime
+from ..errors import body_parse_problem, database_unavailable, database_unavailable_error
+from ..jsonio import FastJSONResponse
+from ..registry import GraphNotFound, RegisteredGraph
+from ..runtime import Runtime, get_runtime
+from .store import PostgresThreadStore, SqliteThreadStore, ThreadStore
 
 # A busy claim outlives the longest allowed run by this much before another pod may take the thread over.
 LEASE_GRACE = timedelta(seconds=60)

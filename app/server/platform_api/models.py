@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.server.inputs import JsonArray, JsonObject, JsonValue, config_problem, json_value_problem
-from app.server.models import ThreadId
+from ..inputs import JsonArray, JsonObject, JsonValue, config_problem, json_value_problem
+from ..models import ThreadId
 
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 THREAD_STATUSES: tuple[str, ...] = ("idle", "busy", "interrupted", "error")

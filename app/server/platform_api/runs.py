@@ -22,21 +22,21 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Send, StateSnapshot
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.server.drain import ServerDraining
-from app.server.errors import (
+from ..drain import ServerDraining
+from ..errors import (
     DATABASE_RETRY_AFTER_SECONDS,
     DATABASE_UNAVAILABLE,
     database_unavailable,
     error_body,
     run_failure,
 )
-from app.server.inputs import InvalidInput
-from app.server.models import ThreadId
-from app.server.platform_api.context import Platform, PlatformDep, PlatformRoute, detail_response
-from app.server.platform_api.models import NATIVE_STREAM_MODES, RunCommand, RunCreate, SendSpec
-from app.server.platform_api.serde import dumps, interrupts_by_task, to_jsonable
-from app.server.platform_api.store import ThreadBusy, ThreadNotFound
-from app.server.registry import RegisteredGraph
+from ..inputs import InvalidInput
+from ..models import ThreadId
+from ..registry import RegisteredGraph
+from .context import Platform, PlatformDep, PlatformRoute, detail_response
+from .models import NATIVE_STREAM_MODES, RunCommand, RunCreate, SendSpec
+from .serde import dumps, interrupts_by_task, to_jsonable
+from .store import ThreadBusy, ThreadNotFound
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from app.server.platform_api.serde import dumps
+from .serde import dumps
 
 THREADS_TABLE = "threads"
 

@@ -15,9 +15,10 @@ from langchain_core.runnables import RunnableConfig
 from langgraph._internal._config import recast_checkpoint_ns
 from langgraph.errors import InvalidUpdateError
 
-from app.server.inputs import InvalidInput
-from app.server.platform_api.context import Platform, PlatformDep, PlatformRoute
-from app.server.platform_api.models import (
+from ..inputs import InvalidInput
+from ..registry import RegisteredGraph
+from .context import Platform, PlatformDep, PlatformRoute
+from .models import (
     CheckpointRef,
     HistoryRequest,
     StateAtCheckpoint,
@@ -28,9 +29,8 @@ from app.server.platform_api.models import (
     ThreadPatch,
     ThreadSearch,
 )
-from app.server.platform_api.serde import empty_thread_state, interrupts_by_task, thread_state, to_jsonable
-from app.server.platform_api.store import SearchFilter, ThreadBusy, ThreadExists, ThreadNotFound, thread_response
-from app.server.registry import RegisteredGraph
+from .serde import empty_thread_state, interrupts_by_task, thread_state, to_jsonable
+from .store import SearchFilter, ThreadBusy, ThreadExists, ThreadNotFound, thread_response
 
 router = APIRouter(tags=["threads"], route_class=PlatformRoute)
 

@@ -10,14 +10,14 @@ from langgraph.errors import InvalidUpdateError
 from langgraph.types import Command, StateSnapshot
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.contract import Env
-from app.server.auth import API_KEY_SCHEMES
-from app.server.drain import ServerDraining
-from app.server.errors import ApiError, ErrorBody, error_body, run_failure
-from app.server.inputs import InvalidInput
-from app.server.jsonio import FastJSONResponse, dumps
-from app.server.logs import graph_var, thread_id_var
-from app.server.models import (
+from ...contract import Env
+from ..auth import API_KEY_SCHEMES
+from ..drain import ServerDraining
+from ..errors import ApiError, ErrorBody, error_body, run_failure
+from ..inputs import InvalidInput
+from ..jsonio import FastJSONResponse, dumps
+from ..logs import graph_var, thread_id_var
+from ..models import (
     THREAD_ID_MAX_LENGTH,
     THREAD_ID_PATTERN,
     GraphsResponse,
@@ -31,8 +31,8 @@ from app.server.models import (
     StateUpdateResponse,
     StreamRequest,
 )
-from app.server.registry import RegisteredGraph
-from app.server.runtime import Runtime, RuntimeDep
+from ..registry import RegisteredGraph
+from ..runtime import Runtime, RuntimeDep
 
 HISTORY_MAX_LIMIT = 100
 

@@ -7,10 +7,10 @@ import logging
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.contract import HEALTH_PATH, METRICS_PATH, READY_PATH
-from app.server.jsonio import FastJSONResponse
-from app.server.models import HealthResponse
-from app.server.runtime import Runtime, RuntimeDep
+from ...contract import HEALTH_PATH, METRICS_PATH, READY_PATH
+from ..jsonio import FastJSONResponse
+from ..models import HealthResponse
+from ..runtime import Runtime, RuntimeDep
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.contract import Metrics
-from tests.render.validators import AlertCase, Manifest
+from tools.validators import AlertCase, Manifest
 
 # Metrics from the cluster's kube-state-metrics and cAdvisor (not the server's, so not in the contract).
 KUBE_RESTARTS = "kube_pod_container_status_restarts_total"

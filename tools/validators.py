@@ -3,7 +3,7 @@
 Every check returns a list of `Finding`s (empty means it passed); a validator that cannot run
 (tool missing, nothing to check) raises `ValidatorUnavailable`, so a silently skipped check fails the gate.
 
-    python -m tests.render.validators rendered/prod [--dockerfile app/Dockerfile]
+    python -m tools.validators rendered/prod [--dockerfile app/Dockerfile]
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ import referencing
 import referencing.jsonschema
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CRD_DIR = PROJECT_ROOT.parent / "shared" / "crds"
+from tools import schemas as pinned_schemas
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = PROJECT_ROOT / "app" / "Dockerfile"
 CHECKOV = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
 INDEX_FILE = "index.yaml"
@@ -144,7 +145,9 @@ class CustomResourceSchemas:
     validators: dict[tuple[str, str], jsonschema.protocols.Validator] = field(default_factory=dict)
 
     @classmethod
-    def from_directory(cls, crd_dir: Path = CRD_DIR) -> CustomResourceSchemas:
+    def from_directory(cls, crd_dir: Path | None = None) -> CustomResourceSchemas:
+        """The CRDs of `crd_dir`, by default the pinned upstream ones (`tools.schemas`)."""
+        crd_dir = pinned_schemas.crd_dir() if crd_dir is None else crd_dir
         crd_files = sorted(Path(crd_dir).glob("*.yaml"))
         if not crd_files:
             raise ValidatorUnavailable(f"no CRDs in {crd_dir}")
@@ -255,7 +258,7 @@ def _list_type(validator, list_type, instance, schema):
 _CrdValidator = jsonschema.validators.extend(jsonschema.Draft4Validator, {"x-kubernetes-list-type": _list_type})
 
 
-def check_custom_resources(manifests: Iterable[Manifest], crd_dir: Path = CRD_DIR) -> list[Finding]:
+def check_custom_resources(manifests: Iterable[Manifest], crd_dir: Path | None = None) -> list[Finding]:
     return CustomResourceSchemas.from_directory(crd_dir).check(manifests)
 
 
@@ -493,7 +496,7 @@ def validate_render(
     render_dir: Path,
     alert_cases_for: Callable[[list[Manifest]], Mapping[str, AlertCase]],
     dockerfile: Path | None = None,
-    crd_dir: Path = CRD_DIR,
+    crd_dir: Path | None = None,
 ) -> list[Finding]:
     """Every validator over one rendered stack (and the Dockerfile, if given).
 
@@ -514,9 +517,9 @@ def validate_render(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tests.render.alert_cases import alert_cases, scrape_target
+    from tools.alert_cases import alert_cases, scrape_target
 
-    parser = argparse.ArgumentParser(prog="python -m tests.render.validators", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.validators", description=__doc__.splitlines()[0])
     parser.add_argument("render_dir", type=Path, help="a directory written by `python -m infra.render`")
     parser.add_argument("--dockerfile", type=Path, help="also lint this Dockerfile (hadolint, checkov)")
     args = parser.parse_args(argv)
@@ -524,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         findings = validate_render(args.render_dir, lambda m: alert_cases(scrape_target(m)), args.dockerfile)
         if not rule_files(load_manifests(args.render_dir)):
             print(f"note: no PrometheusRule in {args.render_dir}, so promtool had nothing to check", file=sys.stderr)
-    except ValidatorUnavailable as error:
+    except (ValidatorUnavailable, pinned_schemas.SchemasUnavailable) as error:
         print(f"validator could not run: {error}", file=sys.stderr)
         return 2
     for finding in findings:
