@@ -16,7 +16,7 @@ import httpx
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
-from ..server.registry import GraphUnavailable
+from app.server.registry import GraphUnavailable
 
 API_KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"
