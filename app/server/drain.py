@@ -40,26 +40,24 @@ class DrainState:
         self._runs: set[asyncio.Task[object]] = set()
         self._cut: set[asyncio.Task[object]] = set()
 
-    def begin_run(self) -> None:
+    def begin_run(self, task: asyncio.Task[object]) -> None:
+        """Admit a run executing in `task` (the task the drain cancels if it must cut the run)."""
         if self.draining:
             raise ServerDraining("the server is shutting down; retry on another replica")
         self.in_flight += 1
         self._idle.clear()
-        task = asyncio.current_task()
-        if task is not None:
-            self._runs.add(task)
+        self._runs.add(task)
 
-    def end_run(self) -> None:
+    def end_run(self, task: asyncio.Task[object]) -> None:
         self.in_flight -= 1
-        task = asyncio.current_task()
-        self._runs.discard(task)  # type: ignore[arg-type]
-        self._cut.discard(task)  # type: ignore[arg-type]
+        self._runs.discard(task)
+        self._cut.discard(task)
         if self.in_flight == 0:
             self._idle.set()
 
-    def was_cut(self, task: asyncio.Task[object] | None) -> bool:
+    def was_cut(self, task: asyncio.Task[object]) -> bool:
         """Whether `task` is being cancelled because the drain cut its run (not by its client going away)."""
-        return task is not None and task in self._cut
+        return task in self._cut
 
     def start_draining(self) -> None:
         if not self.draining:

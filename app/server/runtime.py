@@ -70,7 +70,9 @@ class Runtime:
         set `record.outcome = "interrupted"` when the graph paused. A run the drain cuts at shutdown leaves the
         block as `RunCutAtShutdown` (a `ServerDraining`), which the routes answer like a refused run.
         """
-        self.drain.begin_run()
+        task = asyncio.current_task()
+        assert task is not None, "a run executes in a task"
+        self.drain.begin_run(task)
         self.metrics.runs_in_flight.inc()
         record = RunRecord(graph)
         start = time.perf_counter()
@@ -85,9 +87,7 @@ class Runtime:
             raise
         except asyncio.CancelledError:
             record.outcome = "cancelled"
-            task = asyncio.current_task()
             if self.drain.was_cut(task):
-                assert task is not None
                 task.uncancel()
                 raise RunCutAtShutdown from None
             raise
@@ -97,7 +97,7 @@ class Runtime:
         finally:
             elapsed = time.perf_counter() - start
             self.metrics.runs_in_flight.dec()
-            self.drain.end_run()
+            self.drain.end_run(task)
             self.metrics.record_run(graph, record.outcome, elapsed)
             log.info("run finished", extra={"outcome": record.outcome, "duration_ms": round(elapsed * 1000, 2)})
 
