@@ -27,7 +27,7 @@ $(STAMP): app/requirements.lock requirements-dev.lock pyproject.toml
 
 ## run: start the bundled server on $(HOST):$(PORT) (embedded SQLite unless DATABASE_URL is set)
 run: $(STAMP)
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m app
+	exec env HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m app
 
 ## tools: validators the gate needs that are not pip packages of the main venv
 tools: $(CHECKOV_VENV)/.installed
@@ -49,7 +49,7 @@ $(SCHEMA_CACHE)/.verified: tools/schemas.py | $(STAMP)
 	touch $@
 
 ## test: lint, then the whole suite (mocks, render gate, server against real PostgreSQL); containers: make e2e
-test: lint tools $(SCHEMAS_READY)
+test: lint $(SCHEMAS_READY) tools
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest --ignore=tests/e2e
 
 ## render: write the Kubernetes objects of stack $(STACK) to rendered/$(STACK)/ (offline, secrets redacted)
