@@ -66,7 +66,8 @@ class Runtime:
     async def run(self, graph: str) -> AsyncIterator[RunRecord]:
         """Admit a run (`ServerDraining` when shutting down), bound it by `MAX_RUN_SECONDS`, record its metrics.
 
-        An exception leaving the block marks the run "error" (a timeout, cancellation or disconnect: "cancelled");
+        An exception leaving the block marks the run "error" (`MAX_RUN_SECONDS` passed: "timeout"; a cancellation
+        or disconnect: "cancelled");
         set `record.outcome = "interrupted"` when the graph paused.
         """
         self.drain.begin_run()
@@ -77,7 +78,7 @@ class Runtime:
             async with asyncio.timeout(self.settings.max_run_seconds):
                 yield record
         except TimeoutError:
-            record.outcome = "cancelled"
+            record.outcome = "timeout"
             raise
         except Exception:
             record.outcome = "error"

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from ..contract import HTTP_PORT, Env
+from ..contract import DEFAULT_DB_POOL_MAX_SIZE, DEFAULT_MAX_RUN_SECONDS, HTTP_PORT, Env
 
 DEFAULT_LANGGRAPH_CONFIG = Path(__file__).resolve().parent.parent / "langgraph.json"
 
@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     port: int = _env(Env.PORT, HTTP_PORT, ge=1, le=65535)
     database_url: SecretStr | None = _env(Env.DATABASE_URL, None)
     pool_min_size: int = _env(Env.DB_POOL_MIN_SIZE, 2, ge=0, le=1000)
-    pool_max_size: int = _env(Env.DB_POOL_MAX_SIZE, 10, ge=1, le=1000)
+    pool_max_size: int = _env(Env.DB_POOL_MAX_SIZE, DEFAULT_DB_POOL_MAX_SIZE, ge=1, le=1000)
     # Also how long a request waits before its 503 while the database is unreachable.
     pool_timeout_seconds: float = _env(Env.DB_POOL_TIMEOUT_SECONDS, 5.0, gt=0, le=300)
     pool_check_connections: bool = _env(Env.DB_POOL_CHECK_CONNECTIONS, True)
@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     log_level: str = _env(Env.LOG_LEVEL, "INFO", pattern=r"^(?i:debug|info|warning|error|critical)$")
     cors_origins: Annotated[tuple[str, ...], NoDecode] = _env(Env.CORS_ORIGINS, ())
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = _env(Env.API_KEYS, ())
-    max_run_seconds: float = _env(Env.MAX_RUN_SECONDS, 300.0, gt=0)
+    max_run_seconds: float = _env(Env.MAX_RUN_SECONDS, float(DEFAULT_MAX_RUN_SECONDS), gt=0)
     drain_timeout_seconds: float = _env(Env.DRAIN_TIMEOUT_SECONDS, 25.0, ge=0)
     max_body_bytes: int = _env(Env.MAX_BODY_BYTES, 1_048_576, ge=1024)
     sse_heartbeat_seconds: float = _env(Env.SSE_HEARTBEAT_SECONDS, 15.0, gt=0, le=300)

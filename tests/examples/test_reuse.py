@@ -212,7 +212,7 @@ def test_images_are_the_installed_server_plus_the_agent_directory(example_run):
     assert server_dir == Path(example_run["site_packages"]) / DIST / "app"
     assert Path(server["build"]["dockerfile"]) == server_dir / "Dockerfile"
     assert (PROJECT_ROOT / "app" / "Dockerfile").is_file()
-    for name in ("Dockerfile", ".dockerignore", "requirements.txt"):  # the bundled build, as package data
+    for name in ("Dockerfile", ".dockerignore", "requirements.txt", "requirements.lock"):  # the bundled build
         assert (server_dir / name).read_bytes() == (PROJECT_ROOT / "app" / name).read_bytes()
     assert server["imageName"] == f"{REPOSITORY}-server:latest"
 
