@@ -27,7 +27,7 @@ $(STAMP): app/requirements.lock requirements-dev.lock pyproject.toml
 
 ## run: start the bundled server on $(HOST):$(PORT) (embedded SQLite unless DATABASE_URL is set)
 run: $(STAMP)
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m app
+	exec env HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m app
 
 ## tools: validators the gate needs that are not pip packages of the main venv
 tools: $(CHECKOV_VENV)/.installed
