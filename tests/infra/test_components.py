@@ -10,6 +10,7 @@ from pulumi.provider.experimental.analyzer import Analyzer
 import infra
 from app import contract
 from infra.mocks import is_secret, run_program
+from tests.tokens import Token
 
 README_ANCHORS = {alert.anchor for alert in infra.ALERTS}
 
@@ -23,7 +24,7 @@ def with_provider(build):
 
 
 def assert_all_use_provider(run):
-    provider = run.one("pulumi:providers:kubernetes")
+    provider = run.one(Token.KUBERNETES_PROVIDER)
     for r in run.kubernetes_objects():
         assert r.provider.startswith(provider.urn), r.name
 
@@ -31,16 +32,16 @@ def assert_all_use_provider(run):
 def test_store_alone_in_cluster():
     run = with_provider(lambda o: infra.PostgresCheckpointStore("store", {"namespace": "team-a"}, o))
     assert_all_use_provider(run)
-    statefulset = run.one("kubernetes:apps/v1:StatefulSet").inputs
+    statefulset = run.one(Token.STATEFUL_SET).inputs
     assert statefulset["metadata"]["name"] == "store-postgres"
     container = statefulset["spec"]["template"]["spec"]["containers"][0]
     assert container["readinessProbe"]["exec"]["command"][0] == "pg_isready"
     assert "@sha256:" in container["image"]
     assert statefulset["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "5Gi"
-    assert run.one("kubernetes:core/v1:Service").inputs["metadata"]["name"] == "store-postgres"
-    for secret in run.of_type("kubernetes:core/v1:Secret"):
+    assert run.one(Token.SERVICE).inputs["metadata"]["name"] == "store-postgres"
+    for secret in run.of_type(Token.SECRET):
         assert is_secret(secret.inputs["stringData"])
-    [dsn_secret] = [s for s in run.of_type("kubernetes:core/v1:Secret") if s.name == "store-dsn"]
+    [dsn_secret] = [s for s in run.of_type(Token.SECRET) if s.name == "store-dsn"]
     dsn = dsn_secret.inputs["stringData"]["value"]
     assert dsn["DATABASE_URL"].startswith("postgresql://langgraph:mock-generated-password@store-postgres.team-a")
 
@@ -53,7 +54,7 @@ def test_store_alone_external_creates_only_the_dsn_secret():
     )
     kinds = sorted(r.kind for r in run.kubernetes_objects())
     assert kinds == ["Secret"]
-    assert not run.of_type("random:index/randomPassword:RandomPassword")
+    assert not run.of_type(Token.RANDOM_PASSWORD)
 
 
 def test_service_alone():
@@ -70,12 +71,12 @@ def test_service_alone():
         )
     )
     assert_all_use_provider(run)
-    deployment = run.one("kubernetes:apps/v1:Deployment").inputs
+    deployment = run.one(Token.DEPLOYMENT).inputs
     assert "replicas" not in deployment["spec"]
-    assert run.one("kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]["minAvailable"] == 1
-    hpa = run.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]
+    assert run.one(Token.POD_DISRUPTION_BUDGET).inputs["spec"]["minAvailable"] == 1
+    hpa = run.one(Token.HORIZONTAL_POD_AUTOSCALER).inputs["spec"]
     assert [m["resource"]["name"] for m in hpa["metrics"]] == ["cpu", "memory"]
-    service = run.one("kubernetes:core/v1:Service").inputs["spec"]
+    service = run.one(Token.SERVICE).inputs["spec"]
     assert service["type"] == "ClusterIP" and service["ports"][0]["port"] == contract.HTTP_PORT
 
 
@@ -86,7 +87,7 @@ def test_observability_alone_has_one_rule_per_alert():
             "obs", {"namespace": "team-a", "service_instance": "api", "runbook_base_url": base}, o
         )
     )
-    rules = run.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs["spec"]["groups"][0]["rules"]
+    rules = run.one(Token.PROMETHEUS_RULE).inputs["spec"]["groups"][0]["rules"]
     assert [r["alert"] for r in rules] == [a.name for a in infra.ALERTS]
     assert {r["annotations"]["runbook_url"] for r in rules} == {f"{base}#{anchor}" for anchor in README_ANCHORS}
     names = {
@@ -103,7 +104,7 @@ def test_observability_alone_has_one_rule_per_alert():
         "LangGraphOldThreadsNotPruned",
     }
     assert {a.name for a in infra.ALERTS} == names
-    monitor = run.one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor").inputs["spec"]
+    monitor = run.one(Token.SERVICE_MONITOR).inputs["spec"]
     assert monitor["endpoints"][0]["path"] == contract.METRICS_PATH
 
 
@@ -122,7 +123,7 @@ def test_ingress_alone(mode, kinds):
     run = with_provider(lambda o: infra.Ingress("edge", args, o))
     assert [r.kind for r in run.kubernetes_objects()] == kinds
     if mode == "ingress":
-        annotations = run.one("kubernetes:networking.k8s.io/v1:Ingress").inputs["metadata"]["annotations"]
+        annotations = run.one(Token.INGRESS).inputs["metadata"]["annotations"]
         assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt"
         assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
 

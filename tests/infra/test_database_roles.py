@@ -2,10 +2,11 @@
 
 from app import contract
 from infra.mocks import reveal, run_stack
+from tests.tokens import Token
 
 
 def secret_data(run, name: str) -> dict:
-    secret = next(r for r in run.of_type("kubernetes:core/v1:Secret") if r.name == name)
+    secret = next(r for r in run.of_type(Token.SECRET) if r.name == name)
     return reveal(secret.inputs["stringData"])
 
 
@@ -23,16 +24,16 @@ def test_in_cluster_workloads_use_their_own_roles():
     )
     roles = secret_data(run, "langgraph-db-roles")
     assert set(roles) == set(contract.DATABASE_ROLES.values())
-    passwords = {r.name for r in run.of_type("random:index/randomPassword:RandomPassword")}
+    passwords = {r.name for r in run.of_type(Token.RANDOM_PASSWORD)}
     assert {f"langgraph-db-{role}-password" for role in contract.DATABASE_ROLES} <= passwords  # one each
 
-    [migrate] = run.one("kubernetes:batch/v1:Job").inputs["spec"]["template"]["spec"]["containers"]
+    [migrate] = run.one(Token.JOB).inputs["spec"]["template"]["spec"]["containers"]
     env = env_of(migrate)
     assert env[contract.Env.DATABASE_URL]["secretKeyRef"]["name"] == "langgraph-db-dsn-mock"
     for variable in contract.DATABASE_ROLES.values():
         assert env[variable] == {"secretKeyRef": {"name": "langgraph-db-roles-mock", "key": variable}}
 
-    cron_jobs = {r.name: r.inputs for r in run.of_type("kubernetes:batch/v1:CronJob")}
+    cron_jobs = {r.name: r.inputs for r in run.of_type(Token.CRON_JOB)}
     [prune] = cron_jobs["langgraph-retention-cronjob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert env_of(prune)[contract.Env.DATABASE_URL]["secretKeyRef"]["name"] == "langgraph-db-prune-dsn-mock"
     backup_pod = cron_jobs["langgraph-backup-cronjob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
@@ -44,7 +45,7 @@ def test_in_cluster_workloads_use_their_own_roles():
 
 def test_a_new_role_password_reruns_the_migration_that_sets_it():
     run = run_stack("prod")
-    annotations = run.one("kubernetes:batch/v1:Job").inputs["spec"]["template"]["metadata"]["annotations"]
+    annotations = run.one(Token.JOB).inputs["spec"]["template"]["metadata"]["annotations"]
     assert len(annotations["checksum/roles"]) == 64
 
 
@@ -56,5 +57,5 @@ def test_external_database_is_used_as_given():
     )
     server_dsn = secret_data(run, "langgraph-server-secret")[contract.Env.DATABASE_URL]
     assert server_dsn == "postgresql://app:pw@db.example.com/agents"
-    [migrate] = run.one("kubernetes:batch/v1:Job").inputs["spec"]["template"]["spec"]["containers"]
+    [migrate] = run.one(Token.JOB).inputs["spec"]["template"]["spec"]["containers"]
     assert not set(env_of(migrate)) & set(contract.DATABASE_ROLES.values())

@@ -29,6 +29,7 @@ from infra.metrics_adapter import VALUES_KEY, adapter_rule
 from infra.mocks import run_program, run_stack
 from infra.observability import RETENTION_ALERT_SLACK_DAYS, alert_rules
 from tests.infra.test_components import assert_all_use_provider, with_provider
+from tests.tokens import Token
 
 SERVER_IMAGE = "ghcr.io/a/server@sha256:" + "1" * 64
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
@@ -60,7 +61,7 @@ def assert_restricted(cron_job) -> None:
 
 
 def assert_reaches_only_dns_and_postgres(run, cron_job) -> None:
-    [policy] = run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    [policy] = run.of_type(Token.NETWORK_POLICY)
     spec = policy.inputs["spec"]
     assert spec["podSelector"]["matchLabels"].items() <= cron_pod(cron_job)["metadata"]["labels"].items()
     assert spec["ingress"] == []
@@ -83,7 +84,7 @@ def test_retention_alone_runs_the_prune_command_on_schedule():
     }
     run = with_provider(lambda o: infra.CheckpointRetention("prune", args, o))
     assert_all_use_provider(run)
-    cron_job = run.one("kubernetes:batch/v1:CronJob")
+    cron_job = run.one(Token.CRON_JOB)
     assert cron_job.inputs["spec"]["schedule"] == "0 4 * * 1"
     assert_restricted(cron_job)
     assert_reaches_only_dns_and_postgres(run, cron_job)
@@ -133,11 +134,11 @@ def test_backup_alone_dumps_to_a_claim_with_the_password_from_a_file():
     }
     run = with_provider(lambda o: infra.CheckpointBackup("backup", args, o))
     assert_all_use_provider(run)
-    claim = run.one("kubernetes:core/v1:PersistentVolumeClaim").inputs
+    claim = run.one(Token.PERSISTENT_VOLUME_CLAIM).inputs
     assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
     assert claim["spec"]["storageClassName"] == "fast"
     assert claim["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
-    cron_job = run.one("kubernetes:batch/v1:CronJob")
+    cron_job = run.one(Token.CRON_JOB)
     assert cron_job.inputs["spec"]["schedule"] == "15 1 * * *"
     assert_restricted(cron_job)
     assert_reaches_only_dns_and_postgres(run, cron_job)
@@ -176,7 +177,7 @@ def test_dashboard_alone_is_a_labelled_configmap():
         )
     )
     assert_all_use_provider(run)
-    config_map = run.one("kubernetes:core/v1:ConfigMap").inputs
+    config_map = run.one(Token.CONFIG_MAP).inputs
     assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert config_map["metadata"]["annotations"]["grafana_folder"] == "Agents"
     [(key, text)] = config_map["data"].items()
@@ -292,7 +293,7 @@ def test_adapter_rule_exposes_the_metric_the_hpa_requests():
     assert rule["name"]["as"] == Metrics.RUNS_IN_FLIGHT
     assert metric_names(rule["seriesQuery"]) == {Metrics.RUNS_IN_FLIGHT}
     run = with_provider(lambda o: infra.PrometheusAdapterRule("adapter", {"namespace": "team-a"}, o))
-    values = yaml.safe_load(run.one("kubernetes:core/v1:ConfigMap").inputs["data"][VALUES_KEY])
+    values = yaml.safe_load(run.one(Token.CONFIG_MAP).inputs["data"][VALUES_KEY])
     assert values == {"rules": {"custom": [rule]}}
 
 
@@ -320,52 +321,52 @@ def prod():
 
 
 def test_prod_wires_retention_backup_dashboard_and_adapter(prod):
-    [prune, backup] = sorted(prod.of_type("kubernetes:batch/v1:CronJob"), key=lambda r: "backup" in r.name)
+    [prune, backup] = sorted(prod.of_type(Token.CRON_JOB), key=lambda r: "backup" in r.name)
     assert prune.inputs["spec"]["schedule"] == "17 3 * * *"
     env = {e["name"]: e.get("value") for e in cron_pod(prune)["spec"]["containers"][0]["env"]}
     assert (env[contract.Env.RETENTION_DAYS], env[contract.Env.RETENTION_INTERRUPTED_DAYS]) == ("30", "90")
-    server = prod.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    server = prod.one(Token.DEPLOYMENT).inputs["spec"]["template"]["spec"]["containers"][0]
     assert cron_pod(prune)["spec"]["containers"][0]["image"] == server["image"]
-    dsn_secret = next(s for s in prod.of_type("kubernetes:core/v1:Secret") if s.name.endswith("-db-prune-dsn"))
+    dsn_secret = next(s for s in prod.of_type(Token.SECRET) if s.name.endswith("-db-prune-dsn"))
     secret_ref = cron_pod(prune)["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]
     assert secret_ref["name"] == dsn_secret.outputs["metadata"]["name"]
 
     assert backup.inputs["spec"]["schedule"] == "30 2 * * *"
     backup_env = {e["name"]: e["value"] for e in cron_pod(backup)["spec"]["containers"][0]["env"]}
     assert backup_env["KEEP"] == "14"
-    statefulset = prod.one("kubernetes:apps/v1:StatefulSet").inputs["spec"]["template"]["spec"]["containers"][0]
+    statefulset = prod.one(Token.STATEFUL_SET).inputs["spec"]["template"]["spec"]["containers"][0]
     assert cron_pod(backup)["spec"]["containers"][0]["image"] == statefulset["image"]  # pg_dump matches the server
-    credentials = next(s for s in prod.of_type("kubernetes:core/v1:Secret") if s.name.endswith("-db-roles"))
+    credentials = next(s for s in prod.of_type(Token.SECRET) if s.name.endswith("-db-roles"))
     password_volume = next(v for v in cron_pod(backup)["spec"]["volumes"] if v["name"] == "password")
     assert password_volume["secret"]["secretName"] == credentials.outputs["metadata"]["name"]
-    claim = prod.one("kubernetes:core/v1:PersistentVolumeClaim").inputs
+    claim = prod.one(Token.PERSISTENT_VOLUME_CLAIM).inputs
     assert claim["spec"]["resources"]["requests"]["storage"] == "100Gi"
 
-    dashboards = [c for c in prod.of_type("kubernetes:core/v1:ConfigMap") if "dashboard" in c.name]
+    dashboards = [c for c in prod.of_type(Token.CONFIG_MAP) if "dashboard" in c.name]
     assert [d.inputs["metadata"]["labels"]["grafana_dashboard"] for d in dashboards] == ["1"]
-    hpa = prod.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]
+    hpa = prod.one(Token.HORIZONTAL_POD_AUTOSCALER).inputs["spec"]
     pods_metric = next(m["pods"]["metric"]["name"] for m in hpa["metrics"] if m["type"] == "Pods")
-    adapter = next(c for c in prod.of_type("kubernetes:core/v1:ConfigMap") if "adapter" in c.name)
+    adapter = next(c for c in prod.of_type(Token.CONFIG_MAP) if "adapter" in c.name)
     exposed = yaml.safe_load(adapter.inputs["data"][VALUES_KEY])["rules"]["custom"][0]["name"]["as"]
     assert pods_metric == exposed
 
 
 def test_prod_unpruned_thread_alert_follows_retention(prod):
-    rules = prod.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs["spec"]["groups"][0]["rules"]
+    rules = prod.one(Token.PROMETHEUS_RULE).inputs["spec"]["groups"][0]["rules"]
     oldest = next(r for r in rules if r["alert"] == "LangGraphOldThreadsNotPruned")
     assert oldest["expr"].endswith(f"> {(90 + RETENTION_ALERT_SLACK_DAYS) * 86400}")
 
 
 def test_dev_runs_retention_without_backup_or_dashboard():
     dev = run_stack("dev")
-    [prune] = dev.of_type("kubernetes:batch/v1:CronJob")
+    [prune] = dev.of_type(Token.CRON_JOB)
     assert cron_pod(prune)["spec"]["containers"][0]["command"] == contract.PRUNE_COMMAND
-    assert not dev.of_type("kubernetes:core/v1:PersistentVolumeClaim")
-    assert [c.name for c in dev.of_type("kubernetes:core/v1:ConfigMap")] == ["langgraph-server-config"]
+    assert not dev.of_type(Token.PERSISTENT_VOLUME_CLAIM)
+    assert [c.name for c in dev.of_type(Token.CONFIG_MAP)] == ["langgraph-server-config"]
 
 
 def test_operations_are_off_when_not_configured():
     run = run_program(lambda: infra.LangGraphPlatform("lg", {"settings": {}}))
-    assert not run.of_type("kubernetes:batch/v1:CronJob")
-    assert not run.of_type("kubernetes:core/v1:PersistentVolumeClaim")
-    assert [c.name for c in run.of_type("kubernetes:core/v1:ConfigMap")] == ["lg-server-config"]
+    assert not run.of_type(Token.CRON_JOB)
+    assert not run.of_type(Token.PERSISTENT_VOLUME_CLAIM)
+    assert [c.name for c in run.of_type(Token.CONFIG_MAP)] == ["lg-server-config"]

@@ -3,8 +3,9 @@
 import pytest
 
 from infra.mocks import run_stack
+from tests.tokens import Token
 
-HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+HPA = Token.HORIZONTAL_POD_AUTOSCALER
 
 
 @pytest.fixture(scope="module")
@@ -13,24 +14,24 @@ def restoring():
 
 
 def test_restoring_scales_the_server_to_zero_without_an_autoscaler(restoring):
-    assert restoring.one("kubernetes:apps/v1:Deployment").inputs["spec"]["replicas"] == 0
+    assert restoring.one(Token.DEPLOYMENT).inputs["spec"]["replicas"] == 0
     assert not restoring.of_type(HPA)  # an HPA would not scale a Deployment at zero back up, nor leave it there
 
 
 def test_restoring_suspends_prune_and_backup(restoring):
-    cron_jobs = restoring.of_type("kubernetes:batch/v1:CronJob")
+    cron_jobs = restoring.of_type(Token.CRON_JOB)
     assert len(cron_jobs) == 2
     assert all(c.inputs["spec"]["suspend"] is True for c in cron_jobs)
 
 
 def test_without_the_flag_everything_runs_again():
     run = run_stack("prod")
-    assert "replicas" not in run.one("kubernetes:apps/v1:Deployment").inputs["spec"]
+    assert "replicas" not in run.one(Token.DEPLOYMENT).inputs["spec"]
     assert run.one(HPA)
-    assert all(c.inputs["spec"].get("suspend", False) is False for c in run.of_type("kubernetes:batch/v1:CronJob"))
+    assert all(c.inputs["spec"].get("suspend", False) is False for c in run.of_type(Token.CRON_JOB))
 
 
 def test_restoring_a_fixed_size_server_also_scales_it_to_zero():
     run = run_stack("dev", overrides={"restoring": True})
-    assert run.one("kubernetes:apps/v1:Deployment").inputs["spec"]["replicas"] == 0
-    assert run.one("kubernetes:batch/v1:CronJob").inputs["spec"]["suspend"] is True
+    assert run.one(Token.DEPLOYMENT).inputs["spec"]["replicas"] == 0
+    assert run.one(Token.CRON_JOB).inputs["spec"]["suspend"] is True
