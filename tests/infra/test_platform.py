@@ -1,4 +1,7 @@
-"""Run the real __main__.py for each stack under mocks and check the inventory and the fields that matter."""
+"""LangGraphPlatform: the real __main__.py per stack under mocks, its inventory, its wiring, the values that
+matter, and the restore flag."""
+
+from __future__ import annotations
 
 import json
 import re
@@ -7,13 +10,23 @@ import jsonschema
 import pytest
 import yaml
 
+import infra
 from app import contract
-from infra.mocks import PROJECT_ROOT, contains_secret, is_secret, run_stack
+from infra.metrics_adapter import VALUES_KEY
+from infra.mocks import PROJECT_ROOT, contains_secret, is_secret, run_program, run_stack
+from infra.observability import RETENTION_ALERT_SLACK_DAYS
+from tests.infra.harness import (
+    cron_pod,
+)
 from tests.tokens import Token
 from tools import schemas
 
 K = "kubernetes:"
+
+
 PROD_RUNBOOKS = "https://github.com/example/langgraph-k8s/blob/main/docs/runbooks.md"
+
+
 EXPECTED = {
     "dev": {
         Token.NAMESPACE: 1,
@@ -223,3 +236,92 @@ def test_pulumi_yaml_matches_the_project_schema(pinned_schema_dir):
 def test_scrape_job_is_named_after_the_service(run):
     service = next(r for r in run.of_type(Token.SERVICE) if r.name == "langgraph-server-service")
     assert service.inputs["metadata"]["labels"]["langgraph-k8s.io/job"] == "langgraph-server"
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return run_stack("prod")
+
+
+def test_prod_wires_retention_backup_dashboard_and_adapter(prod):
+    [prune, backup] = sorted(prod.of_type(Token.CRON_JOB), key=lambda r: "backup" in r.name)
+    assert prune.inputs["spec"]["schedule"] == "17 3 * * *"
+    env = {e["name"]: e.get("value") for e in cron_pod(prune)["spec"]["containers"][0]["env"]}
+    assert (env[contract.Env.RETENTION_DAYS], env[contract.Env.RETENTION_INTERRUPTED_DAYS]) == ("30", "90")
+    server = prod.one(Token.DEPLOYMENT).inputs["spec"]["template"]["spec"]["containers"][0]
+    assert cron_pod(prune)["spec"]["containers"][0]["image"] == server["image"]
+    dsn_secret = next(s for s in prod.of_type(Token.SECRET) if s.name.endswith("-db-prune-dsn"))
+    secret_ref = cron_pod(prune)["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]
+    assert secret_ref["name"] == dsn_secret.outputs["metadata"]["name"]
+
+    assert backup.inputs["spec"]["schedule"] == "30 2 * * *"
+    backup_env = {e["name"]: e["value"] for e in cron_pod(backup)["spec"]["containers"][0]["env"]}
+    assert backup_env["KEEP"] == "14"
+    statefulset = prod.one(Token.STATEFUL_SET).inputs["spec"]["template"]["spec"]["containers"][0]
+    assert cron_pod(backup)["spec"]["containers"][0]["image"] == statefulset["image"]  # pg_dump matches the server
+    credentials = next(s for s in prod.of_type(Token.SECRET) if s.name.endswith("-db-roles"))
+    password_volume = next(v for v in cron_pod(backup)["spec"]["volumes"] if v["name"] == "password")
+    assert password_volume["secret"]["secretName"] == credentials.outputs["metadata"]["name"]
+    claim = prod.one(Token.PERSISTENT_VOLUME_CLAIM).inputs
+    assert claim["spec"]["resources"]["requests"]["storage"] == "100Gi"
+
+    dashboards = [c for c in prod.of_type(Token.CONFIG_MAP) if "dashboard" in c.name]
+    assert [d.inputs["metadata"]["labels"]["grafana_dashboard"] for d in dashboards] == ["1"]
+    hpa = prod.one(Token.HORIZONTAL_POD_AUTOSCALER).inputs["spec"]
+    pods_metric = next(m["pods"]["metric"]["name"] for m in hpa["metrics"] if m["type"] == "Pods")
+    adapter = next(c for c in prod.of_type(Token.CONFIG_MAP) if "adapter" in c.name)
+    exposed = yaml.safe_load(adapter.inputs["data"][VALUES_KEY])["rules"]["custom"][0]["name"]["as"]
+    assert pods_metric == exposed
+
+
+def test_prod_unpruned_thread_alert_follows_retention(prod):
+    rules = prod.one(Token.PROMETHEUS_RULE).inputs["spec"]["groups"][0]["rules"]
+    oldest = next(r for r in rules if r["alert"] == "LangGraphOldThreadsNotPruned")
+    assert oldest["expr"].endswith(f"> {(90 + RETENTION_ALERT_SLACK_DAYS) * 86400}")
+
+
+def test_dev_runs_retention_without_backup_or_dashboard():
+    dev = run_stack("dev")
+    [prune] = dev.of_type(Token.CRON_JOB)
+    assert cron_pod(prune)["spec"]["containers"][0]["command"] == contract.PRUNE_COMMAND
+    assert not dev.of_type(Token.PERSISTENT_VOLUME_CLAIM)
+    assert [c.name for c in dev.of_type(Token.CONFIG_MAP)] == ["langgraph-server-config"]
+
+
+def test_operations_are_off_when_not_configured():
+    run = run_program(lambda: infra.LangGraphPlatform("lg", {"settings": {}}))
+    assert not run.of_type(Token.CRON_JOB)
+    assert not run.of_type(Token.PERSISTENT_VOLUME_CLAIM)
+    assert [c.name for c in run.of_type(Token.CONFIG_MAP)] == ["lg-server-config"]
+
+
+HPA = Token.HORIZONTAL_POD_AUTOSCALER
+
+
+@pytest.fixture(scope="module")
+def restoring():
+    return run_stack("prod", overrides={"restoring": True})
+
+
+def test_restoring_scales_the_server_to_zero_without_an_autoscaler(restoring):
+    assert restoring.one(Token.DEPLOYMENT).inputs["spec"]["replicas"] == 0
+    assert not restoring.of_type(HPA)  # an HPA would not scale a Deployment at zero back up, nor leave it there
+
+
+def test_restoring_suspends_prune_and_backup(restoring):
+    cron_jobs = restoring.of_type(Token.CRON_JOB)
+    assert len(cron_jobs) == 2
+    assert all(c.inputs["spec"]["suspend"] is True for c in cron_jobs)
+
+
+def test_without_the_flag_everything_runs_again():
+    run = run_stack("prod")
+    assert "replicas" not in run.one(Token.DEPLOYMENT).inputs["spec"]
+    assert run.one(HPA)
+    assert all(c.inputs["spec"].get("suspend", False) is False for c in run.of_type(Token.CRON_JOB))
+
+
+def test_restoring_a_fixed_size_server_also_scales_it_to_zero():
+    run = run_stack("dev", overrides={"restoring": True})
+    assert run.one(Token.DEPLOYMENT).inputs["spec"]["replicas"] == 0
+    assert run.one(Token.CRON_JOB).inputs["spec"]["suspend"] is True
