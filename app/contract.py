@@ -12,6 +12,11 @@ HTTP_PORT_NAME = "http"
 API_PATH_PREFIXES = ("/assistants", "/graphs", "/runs", "/threads")
 """The only paths the Ingress routes from outside; probes, metrics and the API docs stay in the cluster."""
 
+# How long the server keeps an idle keep-alive connection open. Above the idle timeouts of the proxies in
+# front of it (Envoy 1 h, GCP load balancers 600 s, AWS ALB 60 s), so the proxy, never the server, closes an
+# idle connection first; otherwise a request the proxy sends on a connection the server is closing gets a 502.
+HTTP_IDLE_TIMEOUT_SECONDS = 3620
+
 HEALTH_PATH = "/health"
 READY_PATH = "/ready"
 METRICS_PATH = "/metrics"
@@ -45,6 +50,13 @@ class Env:
     DRAIN_TIMEOUT_SECONDS = "DRAIN_TIMEOUT_SECONDS"
     MAX_BODY_BYTES = "MAX_BODY_BYTES"
     SSE_HEARTBEAT_SECONDS = "SSE_HEARTBEAT_SECONDS"
+    SSE_SEND_TIMEOUT_SECONDS = "SSE_SEND_TIMEOUT_SECONDS"
+    HTTP_IDLE_TIMEOUT_SECONDS = "HTTP_IDLE_TIMEOUT_SECONDS"
+    HTTP_HEADER_TIMEOUT_SECONDS = "HTTP_HEADER_TIMEOUT_SECONDS"
+    HTTP_BODY_TIMEOUT_SECONDS = "HTTP_BODY_TIMEOUT_SECONDS"
+    MAX_HEADER_BYTES = "MAX_HEADER_BYTES"
+    MAX_HEADER_COUNT = "MAX_HEADER_COUNT"
+    MAX_REQUEST_LINE_BYTES = "MAX_REQUEST_LINE_BYTES"
     # Read by the prune command (`PRUNE_COMMAND`), not by the server.
     RETENTION_DAYS = "RETENTION_DAYS"
     RETENTION_INTERRUPTED_DAYS = "RETENTION_INTERRUPTED_DAYS"

@@ -65,7 +65,7 @@ class Alert:
 
     @property
     def anchor(self) -> str:
-        """The README section (`## Alert: <name>` renders as this anchor) that is the alert's runbook."""
+        """The docs/runbooks.md section (`## Alert: <name>` renders as this anchor) that is the alert's runbook."""
         return f"alert-{self.name.lower()}"
 
 
@@ -170,7 +170,7 @@ ALERTS: tuple[Alert, ...] = (
         "${oldest_thread_age_days} days; the prune CronJob is off, failing or behind.",
     ),
 )
-"""Every alert the platform ships; the README has one `alert-<name>` runbook section per entry."""
+"""Every alert the platform ships; docs/runbooks.md has one `alert-<name>` runbook section per entry."""
 
 
 def alert_rules(job: str, namespace: str, thresholds: ThresholdsArgs, runbook_base_url: str | None = None) -> list:

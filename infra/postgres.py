@@ -188,6 +188,16 @@ def _dsn(user: str, password: pulumi.Output[str], host: pulumi.Output[str], data
     )
 
 
+def readiness_command(user: str, database: str) -> list[str]:
+    """`pg_isready` over TCP on loopback, as the store's own user and database.
+
+    TCP, not the socket: the image's first-start initialisation runs a server on the socket only, so the probe
+    passes only once the real server accepts connections. `-U`/`-d` explicit: without them libpq takes the user
+    name from the passwd entry of the uid, which the restricted pod's uid does not have (exit 3, no attempt).
+    """
+    return ["pg_isready", "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", user, "-d", database]
+
+
 def _dsn_host(dsn: str) -> str:
     return urlsplit(dsn).hostname or ""
 
@@ -301,7 +311,9 @@ def _data_claim_template(storage: str, storage_class: str | None) -> k8s.core.v1
 def _postgres_container(args: PostgresCheckpointStoreArgs) -> k8s.core.v1.ContainerArgs:
     """The Postgres container: credentials from files, data on the claim, `max_connections` on its command line."""
     max_connections = args.get("max_connections", default(Postgres, "max_connections"))
-    probe = {"exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-p", str(POSTGRES_PORT)]}}
+    user = args.get("user", default(Postgres, "user"))
+    database = args.get("database", default(Postgres, "database"))
+    probe = {"exec": {"command": readiness_command(user, database)}}
     return k8s.core.v1.ContainerArgs(
         name="postgres",
         image=args.get("image", default(Postgres, "image")),

@@ -26,6 +26,9 @@ disable_created_metrics()  # no `_created` series: the alerts and dashboard do n
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 WRITE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 UNMATCHED_ROUTE = "<unmatched>"
+# The `method` label's values: a request with any other method counts as OTHER_METHOD.
+METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
 
 
 class PoolCollector(Collector):

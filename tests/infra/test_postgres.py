@@ -12,6 +12,16 @@ from tests.infra.harness import (
 from tests.tokens import Token
 
 
+def test_store_probes_as_its_own_user_and_database():
+    """The pod's uid has no passwd entry: without -U, pg_isready makes no attempt (exit 3; see tests/e2e)."""
+    args = {"namespace": "a", "user": "agent", "database": "runs"}
+    run = with_provider(lambda o: infra.PostgresCheckpointStore("store", args, o))
+    container = run.one(Token.STATEFUL_SET).inputs["spec"]["template"]["spec"]["containers"][0]
+    expected = ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "agent", "-d", "runs"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["exec"]["command"] == expected
+
+
 def test_store_alone_in_cluster():
     run = with_provider(lambda o: infra.PostgresCheckpointStore("store", {"namespace": "team-a"}, o))
     assert_all_use_provider(run)

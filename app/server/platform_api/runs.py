@@ -23,13 +23,19 @@ from langgraph.types import Command, Send, StateSnapshot
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ..drain import ServerDraining
-from ..errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, database_unavailable
+from ..errors import (
+    DATABASE_RETRY_AFTER_SECONDS,
+    DATABASE_UNAVAILABLE,
+    database_unavailable,
+    error_body,
+    run_failure,
+)
 from ..inputs import InvalidInput
 from ..models import ThreadId
 from ..registry import RegisteredGraph
 from .context import Platform, PlatformDep, PlatformRoute, detail_response
 from .models import NATIVE_STREAM_MODES, RunCommand, RunCreate, SendSpec
-from .serde import dumps, error_payload, interrupts_by_task, to_jsonable
+from .serde import dumps, interrupts_by_task, to_jsonable
 from .store import ThreadBusy, ThreadNotFound
 
 log = logging.getLogger(__name__)
@@ -37,6 +43,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["runs"], route_class=PlatformRoute)
 
 _DONE = object()
+# Events a run may have produced and its client not yet taken; then the run waits for the client.
+MAX_BUFFERED_EVENTS = 8
 
 
 def _send(spec: SendSpec | str) -> Send | str:
@@ -65,10 +73,23 @@ class Run:
     body: RunCreate
     stream_modes: list[str]
     keep_thread: bool  # False for a stateless run whose checkpoints are deleted afterwards
-    queue: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(MAX_BUFFERED_EVENTS))
     error: BaseException | None = None  # why the run failed, once it has
     task: asyncio.Task[None] | None = None
     started: bool = False  # set by the task's first statement; a task cancelled before that never runs its cleanup
+    abandoned: bool = False  # the client stopped reading; events are dropped from then on
+
+    async def publish(self, item: Any) -> None:
+        """Hand `item` to the client, waiting while `MAX_BUFFERED_EVENTS` are already waiting for it."""
+        if not self.abandoned:
+            await self.queue.put(item)
+
+    def abandon(self) -> None:
+        """The client is gone (or was closed for reading too slowly): drop its buffer and cancel the run."""
+        self.abandoned = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.cancel()
 
     def cancel(self) -> None:
         """Cancel the run if it is executing (the client went away: `on_disconnect="cancel"`)."""
@@ -157,15 +178,14 @@ async def _execute(platform: Platform, run: Run) -> None:
     error: BaseException | None = None
     snapshot: StateSnapshot | None = None
     try:
-        await run.queue.put(("metadata", {"run_id": run.run_id, "thread_id": run.thread_id, "attempt": 1}))
+        await run.publish(("metadata", {"run_id": run.run_id, "thread_id": run.thread_id, "attempt": 1}))
         try:
             async with runtime.run(run.graph.name) as record:
                 try:
                     async for event in _graph_events(run):
-                        await run.queue.put(event)
+                        await run.publish(event)
                 except Exception as exc:
                     record.outcome, error = "error", exc
-                    log.exception("run failed", extra={"run_id": run.run_id, "thread_id": run.thread_id})
                 else:
                     snapshot = await run.graph.graph.aget_state(_thread_config(run.thread_id))
                     if snapshot.next:
@@ -176,18 +196,18 @@ async def _execute(platform: Platform, run: Run) -> None:
             error = exc
         if error is not None:
             run.error = error
-            await run.queue.put(("error", _error_event(error)))
+            await run.publish(("error", _error_event(run, error, runtime.settings.max_run_seconds)))
     finally:
         try:
             await asyncio.shield(_settle(platform, run, snapshot, error))
         finally:
-            run.queue.put_nowait(_DONE)
+            await run.publish(_DONE)
 
 
-def _error_event(error: BaseException) -> dict[str, str]:
-    if database_unavailable(error):
-        return {"error": "database_unavailable", "message": DATABASE_UNAVAILABLE}
-    return error_payload(error)
+def _error_event(run: Run, error: BaseException, max_run_seconds: float) -> dict[str, Any]:
+    """The `error` event's data (and `__error__` of `runs.wait`): a code and a message, never exception text."""
+    failure = run_failure(error, run.graph.name, run.thread_id, max_run_seconds)
+    return error_body(failure.code, failure.message, error_id=failure.error_id)
 
 
 def _thread_config(thread_id: str) -> RunnableConfig:
@@ -261,12 +281,13 @@ def _stream_response(platform: Platform, run: Run) -> EventSourceResponse:
             async for event, data in _events(run):
                 yield ServerSentEvent(data=dumps(data), event=event)
         finally:
-            run.cancel()
+            run.abandon()
 
     return EventSourceResponse(
         frames(),
         headers={"Content-Location": run.content_location},
         ping=max(1, int(platform.runtime.settings.sse_heartbeat_seconds)),
+        send_timeout=platform.runtime.settings.sse_send_timeout_seconds,
     )
 
 
@@ -279,7 +300,7 @@ async def _wait_response(run: Run) -> Response:
             elif event == "error":
                 last_values = {"__error__": data}
     finally:
-        run.cancel()
+        run.abandon()
     if run.error is not None and database_unavailable(run.error):
         return detail_response(503, DATABASE_UNAVAILABLE, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
     return Response(

@@ -5,22 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
-from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
+from fastapi import APIRouter, Query, Response
+from langgraph.errors import InvalidUpdateError
 from langgraph.types import Command, StateSnapshot
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ...contract import Env
-from ..auth import require_api_key
+from ..auth import API_KEY_SCHEMES
 from ..drain import ServerDraining
-from ..errors import (
-    ApiError,
-    ErrorBody,
-    database_unavailable,
-    database_unavailable_error,
-    error_body,
-    internal_error,
-)
+from ..errors import ApiError, ErrorBody, error_body, run_failure
 from ..inputs import InvalidInput
 from ..jsonio import FastJSONResponse, dumps
 from ..logs import graph_var, thread_id_var
@@ -46,11 +39,13 @@ HISTORY_MAX_LIMIT = 100
 router = APIRouter(
     prefix="/graphs",
     tags=["graphs"],
-    dependencies=[Depends(require_api_key)],
+    dependencies=API_KEY_SCHEMES,
     responses={
+        400: {"model": ErrorBody, "description": "The body is not JSON (or not UTF-8), or the graph rejects it"},
         401: {"model": ErrorBody, "description": "API keys are configured and none (or a wrong one) was sent"},
         404: {"model": ErrorBody, "description": "No such graph; the message lists the available ones"},
         422: {"model": ErrorBody, "description": "Malformed body or parameter; the message names the field"},
+        503: {"model": ErrorBody, "description": "The server is draining, or the database is unreachable"},
     },
 )
 _RUN_ERRORS = {
@@ -105,20 +100,8 @@ def _checked_input(registered: RegisteredGraph, payload: Any) -> Any:
         raise _invalid_input(error) from None
 
 
-def _run_failed(runtime: Runtime, registered: RegisteredGraph, thread_id: str, error: Exception) -> ApiError:
-    """Turn a failed run into the client's error; graph internals stay in the log."""
-    if database_unavailable(error):
-        return database_unavailable_error(error)
-    if isinstance(error, EmptyInputError):
-        return ApiError(422, "input_required", f"input is null and thread {thread_id!r} has no checkpoint of graph "
-                        f"{registered.name!r} to continue from; send the graph's input")  # fmt: skip
-    if isinstance(error, TimeoutError):
-        limit = runtime.settings.max_run_seconds
-        return ApiError(504, "run_timeout", f"the run exceeded {Env.MAX_RUN_SECONDS}={limit}s")
-    if isinstance(error, GraphRecursionError):
-        return ApiError(422, "recursion_limit", f"graph {registered.name!r} hit its recursion limit; raise "
-                        "config.recursion_limit or check the input")  # fmt: skip
-    return internal_error(f"graph {registered.name!r} raised an error")
+def _run_failed(runtime: Runtime, registered: RegisteredGraph, thread_id: str, error: BaseException) -> ApiError:
+    return run_failure(error, registered.name, thread_id, runtime.settings.max_run_seconds)
 
 
 async def _run(runtime: Runtime, registered: RegisteredGraph, payload: Any, thread_id: str, config: dict) -> Response:
@@ -194,6 +177,7 @@ async def stream(name: str, request: StreamRequest, runtime: RuntimeDep) -> Even
     return EventSourceResponse(
         _stream_events(runtime, registered, request, payload, config),
         ping=runtime.settings.sse_heartbeat_seconds,
+        send_timeout=runtime.settings.sse_send_timeout_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
     )
 
