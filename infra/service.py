@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .bundled_server import contract
-from .config import ROLLOUT_MAX_SURGE_PERCENT, Server, StackConfig, default
+from .config import ROLLOUT_MAX_SURGE_PERCENT, Autoscaling, Observability, Server, StackConfig, default
 from .image import env_secret_checkov_skips, pull_policy
 from .labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
 from .network import NetworkPeerArgs, database_egress, dns_egress, network_peer
@@ -111,7 +111,7 @@ class LangGraphService(pulumi.ComponentResource):
             ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 # An HPA owns the replica count when there is one; setting it here would fight the HPA.
-                replicas=None if autoscaling else args.get("replicas", 1),
+                replicas=None if autoscaling else args.get("replicas", default(StackConfig, "replicas")),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate",
@@ -144,7 +144,11 @@ class LangGraphService(pulumi.ComponentResource):
         if autoscaling:
             _autoscaler(name, metadata, deployment, autoscaling, child)
         _disruption_budget(
-            name, metadata, selector, autoscaling["min_replicas"] if autoscaling else args.get("replicas", 1), child
+            name,
+            metadata,
+            selector,
+            autoscaling["min_replicas"] if autoscaling else args.get("replicas", default(StackConfig, "replicas")),
+            child,
         )
         _network_policy(name, metadata, selector, args, child)
 
@@ -268,8 +272,10 @@ def _resource_metric(resource: str, percent: int) -> k8s.autoscaling.v2.MetricSp
 def _autoscaler(name, metadata, deployment, autoscaling: AutoscalingArgs, opts) -> None:
     """Scales fast on CPU, memory and (with an adapter) in-flight runs, and slowly back down."""
     metrics = [
-        _resource_metric("cpu", autoscaling.get("cpu_target_percent", 70)),
-        _resource_metric("memory", autoscaling.get("memory_target_percent", 80)),
+        _resource_metric("cpu", autoscaling.get("cpu_target_percent", default(Autoscaling, "cpu_target_percent"))),
+        _resource_metric(
+            "memory", autoscaling.get("memory_target_percent", default(Autoscaling, "memory_target_percent"))
+        ),
     ]
     if autoscaling.get("in_flight_runs_target"):
         metrics.append(
@@ -304,7 +310,9 @@ def _autoscaler(name, metadata, deployment, autoscaling: AutoscalingArgs, opts) 
                     ],
                 ),
                 scale_down=k8s.autoscaling.v2.HPAScalingRulesArgs(
-                    stabilization_window_seconds=autoscaling.get("scale_down_stabilization_seconds", 300),
+                    stabilization_window_seconds=autoscaling.get(
+                        "scale_down_stabilization_seconds", default(Autoscaling, "scale_down_stabilization_seconds")
+                    ),
                     select_policy="Min",
                     policies=[policy(type="Percent", value=10, period_seconds=60)],
                 ),
@@ -331,7 +339,9 @@ def _disruption_budget(name, metadata, selector, floor: int, opts) -> None:
 def _network_policy(name, metadata, selector, args: LangGraphServiceArgs, opts) -> None:
     """In: the configured sources and Prometheus, on the HTTP port. Out: DNS, Postgres, the HTTPS destinations."""
     http = [k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=contract.HTTP_PORT)]
-    prometheus = network_peer({"namespace": args.get("prometheus_namespace", "monitoring")})
+    prometheus = network_peer(
+        {"namespace": args.get("prometheus_namespace", default(Observability, "prometheus_namespace"))}
+    )
     ingress = [{"from": [prometheus], "ports": http}]
     if args.get("ingress_from"):
         ingress.insert(0, {"from": [network_peer(peer) for peer in args["ingress_from"]], "ports": http})

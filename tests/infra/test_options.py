@@ -79,3 +79,18 @@ def test_each_default_both_halves_need_has_one_value():
     container = run.one(Token.CRON_JOB).inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value") for e in container["containers"][0]["env"]}
     assert int(env["PRUNE_BATCH_SIZE"]) == DEFAULT_BATCH_SIZE
+
+
+def test_a_service_alone_falls_back_to_the_stack_configs_defaults():
+    from infra.config import Autoscaling, Observability
+
+    args = {**COMPONENT_ARGS["LangGraphService"], "autoscaling": {"min_replicas": 2, "max_replicas": 4}}
+    run = run_program(lambda: infra.LangGraphService("api", args))
+    hpa = run.one(Token.HORIZONTAL_POD_AUTOSCALER).inputs["spec"]
+    targets = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in hpa["metrics"]}
+    assert targets == {"cpu": Autoscaling().cpu_target_percent, "memory": Autoscaling().memory_target_percent}
+    assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == Autoscaling().scale_down_stabilization_seconds
+    [prometheus] = run.one(Token.NETWORK_POLICY).inputs["spec"]["ingress"][0]["from"]
+    assert prometheus["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == (
+        Observability().prometheus_namespace
+    )
