@@ -120,6 +120,7 @@ def test_database_volume_grows_in_place_without_replacing_the_statefulset():
     assert claim.inputs["metadata"]["name"] == "data-langgraph-db-postgres-0"  # the claim the template creates
     assert claim.inputs["spec"]["resources"]["requests"]["storage"] == "80Gi"
     assert statefulset.urn in claim.dependencies
+    assert claim.retain_on_delete  # removing the patch must not touch the claim
 
 
 def test_data_is_protected_and_kept_on_destroy_by_default():
@@ -136,4 +137,4 @@ def test_protection_can_be_turned_off_for_a_throwaway_cluster():
     run = run_stack("dev", overrides={"postgres": {"protect": False, "storageSize": "1Gi"}})
     assert not run.one(Token.STATEFUL_SET).protect
     assert not run.one(Token.NAMESPACE).retain_on_delete
-    assert not any(r.retain_on_delete for r in run.resources)
+    assert [r.type for r in run.resources if r.retain_on_delete] == [Token.PERSISTENT_VOLUME_CLAIM_PATCH]
