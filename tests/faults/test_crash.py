@@ -3,7 +3,6 @@ checkpoint once its lease lapses, and no step is lost or repeated."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from app.contract import Env
-from tests.faults.conftest import STEP_ORDER, STEPS, start_server, steps_body
+from tests.faults.conftest import STEP_ORDER, STEPS, start_server, steps_body, wait_until
 
 LEASE_SECONDS = 2
 
@@ -38,10 +37,12 @@ def test_kill_9_mid_run_then_restart_resumes_from_the_last_checkpoint(
                 )
                 for t in threads
             ]
-            deadline = time.monotonic() + 10
-            while not all(_trail(server.url, t) for t in threads):  # every run has checkpointed its first step
-                assert time.monotonic() < deadline, "runs did not checkpoint their first step within 10 s"
-                time.sleep(0.05)
+            wait_until(
+                lambda: all(_trail(server.url, t) for t in threads),
+                timeout=10,
+                interval=0.05,
+                what="every run's first step checkpointed",
+            )
             server.kill()
             server.wait()
             for future in in_flight:  # the clients saw the crash, not a response
@@ -50,10 +51,12 @@ def test_kill_9_mid_run_then_restart_resumes_from_the_last_checkpoint(
 
         server.start()
         for thread_id in threads:  # the restarted server's worker resumes each run once its lease has lapsed
-            deadline = time.monotonic() + LEASE_SECONDS + 2 * len(STEP_ORDER) + 5
-            while (state := _state(server.url, thread_id))["next"]:
-                assert time.monotonic() < deadline, f"{thread_id}: not resumed by the engine: {state}"
-                time.sleep(0.1)
+            wait_until(
+                lambda thread_id=thread_id: not _state(server.url, thread_id)["next"],
+                timeout=LEASE_SECONDS + 2 * len(STEP_ORDER) + 5,
+                what=f"the engine resuming {thread_id}",
+            )
+            state = _state(server.url, thread_id)
             final = state["values"]
             assert final["trail"] == STEP_ORDER, f"{thread_id}: a completed step was lost or run twice: {final}"
             assert final["value"] == 4 and final["description"] == "result is 4"

@@ -11,19 +11,19 @@ from pathlib import Path
 import httpx
 
 from app.contract import READY_PATH, Env
-from tests.faults.conftest import STEP_ORDER, STEPS, start_server, steps_body
+from tests.faults.conftest import STEP_ORDER, STEPS, runs_in_flight, start_server, steps_body, wait_until
 
 IN_FLIGHT = 4
 STEP_SECONDS = 0.5  # three steps: a run takes about 1.5 s
 
 
+def _trail(url: str, thread_id: str) -> list[str]:
+    state = httpx.get(f"{url}{STEPS}/state", params={"thread_id": thread_id}, timeout=5)
+    return state.json()["values"].get("trail", []) if state.status_code == 200 else []
+
+
 def _invoke(url: str, thread_id: str, sleep_seconds: float) -> httpx.Response:
     return httpx.post(f"{url}{STEPS}/invoke", json=steps_body(thread_id, sleep_seconds), timeout=30)
-
-
-def _running(url: str, thread_id: str) -> bool:
-    runs = httpx.get(f"{url}/threads/{thread_id}/runs", timeout=5).json()
-    return isinstance(runs, list) and any(run["status"] == "running" for run in runs)
 
 
 def test_sigterm_drains_in_flight_runs_refuses_new_ones_and_exits_in_time(
@@ -35,10 +35,7 @@ def test_sigterm_drains_in_flight_runs_refuses_new_ones_and_exits_in_time(
     try:
         with ThreadPoolExecutor(IN_FLIGHT) as pool:
             runs = [pool.submit(_invoke, server.url, f"deploy-{n}", STEP_SECONDS) for n in range(IN_FLIGHT)]
-            deadline = time.monotonic() + 5
-            while not all(_running(server.url, f"deploy-{n}") for n in range(IN_FLIGHT)):  # every run has started
-                assert time.monotonic() < deadline, "the runs did not start within 5 s"
-                time.sleep(0.02)
+            wait_until(lambda: runs_in_flight(server.url) == IN_FLIGHT, timeout=10, what="every run in flight")
             server.terminate()
             signalled = time.monotonic()
             ready = httpx.get(server.url + READY_PATH, timeout=5)
@@ -74,7 +71,7 @@ def test_runs_outlasting_the_drain_timeout_are_cut_and_stay_resumable(
     try:
         with ThreadPoolExecutor(1) as pool:
             run = pool.submit(_invoke, server.url, "deploy-long", 2.0)  # about 6 s: longer than the drain
-            time.sleep(2.5)  # the first step has checkpointed
+            wait_until(lambda: _trail(server.url, "deploy-long"), timeout=10, what="the first step's checkpoint")
             server.terminate()
             signalled = time.monotonic()
             server.wait(drain_timeout + 10)

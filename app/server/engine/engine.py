@@ -31,6 +31,7 @@ from langgraph.types import Command, Send
 from prometheus_client import Counter, Gauge, Histogram
 
 from ...contract import Metrics
+from ..drain import ServerDraining
 from ..errors import database_unavailable, new_error_id
 from ..platform_api.serde import dumps, interrupts_by_task, to_jsonable
 from ..registry import GraphNotFound, RegisteredGraph
@@ -214,15 +215,9 @@ class Engine:
     async def submit(self, spec: RunSpec, *, start: bool) -> dict[str, Any]:
         """Record a run; `start` asks to run it here at once when its thread is free. Returns the run with its
         `status`: `running` (the caller must `execute` it) or `pending` (a worker will)."""
-        self.runtime.drain.begin_run()  # ServerDraining when shutting down; the drain waits for this run from now on
-        try:
-            run = await self._submit(spec, start)
-        except BaseException:
-            self.runtime.drain.end_run()
-            raise
-        if run["status"] != "running":
-            self.runtime.drain.end_run()
-        return run
+        if self.runtime.drain.draining:
+            raise ServerDraining("the server is shutting down; retry on another replica")
+        return await self._submit(spec, start)
 
     async def _submit(self, spec: RunSpec, start: bool) -> dict[str, Any]:
         temporary = spec.thread_id is None and not spec.keep_thread
@@ -381,7 +376,7 @@ class Engine:
                 snapshot = await graph.graph.aget_state({"configurable": {"thread_id": thread_id}})
                 if not snapshot.interrupts:
                     raise NotPaused(thread_id, graph.name)
-            async with self.runtime.run(graph.name, admitted=True) as record:
+            async with self.runtime.run(graph.name) as record:
                 async for name, data in self._events(graph, run, self._config(run)):
                     if name == "values" and isinstance(data, dict):
                         if "__interrupt__" in data:
@@ -410,6 +405,8 @@ class Engine:
             outcome.error = RuntimeError(f"run cancelled ({local.cancel_action or 'client disconnected'})")
             await asyncio.shield(self._finish(run, outcome, events, rollback=local.cancel_action == "rollback"))
             raise
+        except ServerDraining as error:  # refused by a drain that began after submit, or cut at shutdown
+            outcome.status, outcome.error = "interrupted", error
         except TimeoutError as error:
             outcome.status, outcome.error = "timeout", error
         except NotPaused as error:
@@ -500,7 +497,6 @@ class Engine:
         local = self._local.pop(run_id, None)
         if local is not None:
             local.done.set()
-            self.runtime.drain.end_run()
 
     # ---- reading and controlling runs ----
 
@@ -610,8 +606,7 @@ class Engine:
                 "resuming a run whose worker was lost", extra={"run_id": run["run_id"], "attempts": run["attempts"]}
             )
         local = self._local.get(run["run_id"])
-        if local is None:  # taken from the queue: count it for the drain now (the worker takes none while draining)
-            self.runtime.drain.begin_run()
+        if local is None:  # taken from the queue
             local = self._local[run["run_id"]] = _Local(run)
         local.task = asyncio.create_task(self._execute_background(run), name=f"run-{run['run_id']}")
         self._track(local.task)

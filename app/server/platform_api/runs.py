@@ -168,6 +168,8 @@ async def _wait(
             return detail_response(503, DATABASE_UNAVAILABLE, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
         if isinstance(result.error, RunRefused):
             return detail_response(result.error.status, result.error.message)
+        if isinstance(result.error, ServerDraining):
+            return detail_response(503, str(result.error), {"Retry-After": "1"})
         payload = _outcome_body(result)
     else:
         payload = await _thread_values(platform, result)
@@ -219,8 +221,12 @@ def _last_event_id(value: str | None) -> int:
 
 
 def _sse(events: AsyncIterator[ServerSentEvent], platform: Platform, headers: dict[str, str]) -> EventSourceResponse:
+    settings = platform.runtime.settings
     return EventSourceResponse(
-        events, headers=headers, ping=max(1, int(platform.runtime.settings.sse_heartbeat_seconds))
+        events,
+        headers=headers,
+        ping=max(1, int(settings.sse_heartbeat_seconds)),
+        send_timeout=settings.sse_send_timeout_seconds,
     )
 
 

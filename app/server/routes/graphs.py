@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
-from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
+from fastapi import APIRouter, Query, Response
+from langgraph.errors import InvalidUpdateError
 from langgraph.types import StateSnapshot
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ...contract import Env
-from ..auth import require_api_key
+from ..auth import API_KEY_SCHEMES
 from ..drain import ServerDraining
 from ..engine.engine import (
     CheckpointMissing,
@@ -26,13 +26,7 @@ from ..engine.engine import (
     ThreadBusy,
     ThreadMissing,
 )
-from ..errors import (
-    ApiError,
-    ErrorBody,
-    database_unavailable,
-    database_unavailable_error,
-    error_body,
-)
+from ..errors import ApiError, ErrorBody, error_body, run_failure
 from ..inputs import InvalidInput
 from ..jsonio import FastJSONResponse, dumps
 from ..logs import graph_var, thread_id_var
@@ -58,11 +52,13 @@ HISTORY_MAX_LIMIT = 100
 router = APIRouter(
     prefix="/graphs",
     tags=["graphs"],
-    dependencies=[Depends(require_api_key)],
+    dependencies=API_KEY_SCHEMES,
     responses={
+        400: {"model": ErrorBody, "description": "The body is not JSON (or not UTF-8), or the graph rejects it"},
         401: {"model": ErrorBody, "description": "API keys are configured and none (or a wrong one) was sent"},
         404: {"model": ErrorBody, "description": "No such graph; the message lists the available ones"},
         422: {"model": ErrorBody, "description": "Malformed body or parameter; the message names the field"},
+        503: {"model": ErrorBody, "description": "The server is draining, or the database is unreachable"},
     },
 )
 _RUN_ERRORS = {
@@ -131,26 +127,11 @@ _REFUSAL_CODES = {
 
 
 def _run_failed(runtime: Runtime, registered: RegisteredGraph, thread_id: str, outcome: Outcome) -> ApiError:
-    """Turn a failed run into the client's error; graph internals stay in the log (under the outcome's error id)."""
-    error = outcome.error
-    assert error is not None
-    if isinstance(error, RunRefused):
-        return _refused(error)
-    if database_unavailable(error):
-        return database_unavailable_error(error)
-    if isinstance(error, EmptyInputError):
-        return ApiError(422, "input_required", f"input is null and thread {thread_id!r} has no checkpoint of graph "
-                        f"{registered.name!r} to continue from; send the graph's input")  # fmt: skip
-    if outcome.status == "timeout":
-        limit = runtime.settings.max_run_seconds
-        return ApiError(504, "run_timeout", f"the run exceeded {Env.MAX_RUN_SECONDS}={limit}s")
-    if isinstance(error, GraphRecursionError):
-        return ApiError(422, "recursion_limit", f"graph {registered.name!r} hit its recursion limit; raise "
-                        "config.recursion_limit or check the input")  # fmt: skip
-    return ApiError(
-        500, "internal_error", f"graph {registered.name!r} raised an error; quote error id {outcome.error_id} when "
-        "reporting it", error_id=outcome.error_id,
-    )  # fmt: skip
+    """Turn a failed run into the client's error; graph internals stay in the log (under an error id)."""
+    assert outcome.error is not None
+    if isinstance(outcome.error, RunRefused):
+        return _refused(outcome.error)
+    return run_failure(outcome.error, registered.name, thread_id, runtime.settings.max_run_seconds)
 
 
 def _spec(registered: RegisteredGraph, thread_id: str, payload: Any, config: RunConfig | None, **extra: Any) -> RunSpec:
@@ -158,7 +139,6 @@ def _spec(registered: RegisteredGraph, thread_id: str, payload: Any, config: Run
         graph=registered,
         thread_id=thread_id,
         config=config.model_dump(exclude_none=True) if config else None,
-        checkpoint_id=((config.configurable or {}).get("checkpoint_id") if config else None),
         **({"input": payload} | extra),
     )
 
@@ -242,6 +222,7 @@ async def stream(name: str, request: StreamRequest, runtime: RuntimeDep, engine:
     return EventSourceResponse(
         _stream_events(runtime, engine, registered, run, mode),
         ping=runtime.settings.sse_heartbeat_seconds,
+        send_timeout=runtime.settings.sse_send_timeout_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
     )
 
