@@ -86,7 +86,7 @@ class Metrics:
     CHECKPOINT_DB_SIZE = "langgraph_checkpoint_db_size_bytes"  # gauge
     OLDEST_THREAD_AGE = "langgraph_oldest_thread_age_seconds"  # gauge: age of oldest thread's last checkpoint
     RUNS_PENDING = "langgraph_runs_pending"  # gauge: runs waiting for a worker, whole deployment (same on every pod)
-    RUN_QUEUE_WAIT = "langgraph_run_queue_wait_seconds"  # histogram: creation to a worker taking the run
+    RUN_QUEUE_WAIT_DURATION = "langgraph_run_queue_wait_seconds"  # histogram: creation to a worker taking the run
     RUN_LEASE_EXPIRIES = "langgraph_run_lease_expiries_total"  # counter: runs whose worker was lost
     RUN_RETRIES = "langgraph_run_retries_total"  # counter: runs resumed from their checkpoint by another worker
 

@@ -140,5 +140,10 @@ def test_a_state_update_waits_for_no_run_and_keeps_to_its_graph(replicas: list[S
 
 def test_metrics_cover_the_queue(replicas: list[ServerProcess]) -> None:
     text = httpx.get(f"{replicas[0].url}{METRICS_PATH}").text
-    for name in (Metrics.RUNS_PENDING, Metrics.RUN_QUEUE_WAIT, Metrics.RUN_LEASE_EXPIRIES, Metrics.RUN_RETRIES):
+    for name in (
+        Metrics.RUNS_PENDING,
+        Metrics.RUN_QUEUE_WAIT_DURATION,
+        Metrics.RUN_LEASE_EXPIRIES,
+        Metrics.RUN_RETRIES,
+    ):
         assert name in text, name

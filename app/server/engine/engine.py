@@ -176,7 +176,7 @@ class EngineMetrics:
         registry = runtime.metrics.registry
         self.pending = Gauge(Metrics.RUNS_PENDING, "Runs waiting for a worker (whole deployment)", registry=registry)
         self.queue_wait = Histogram(
-            Metrics.RUN_QUEUE_WAIT, "Time from a run's creation to a worker taking it", registry=registry,
+            Metrics.RUN_QUEUE_WAIT_DURATION, "Time from a run's creation to a worker taking it", registry=registry,
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
         )  # fmt: skip
         self.lease_expiries = Counter(
