@@ -82,8 +82,9 @@ def _links(path: Path) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory):
-    environ = {Env.DATA_DIR: str(tmp_path_factory.mktemp("readme-data")), Env.API_KEYS: ""}
-    with ServerProcess(env={**environ, "OPENAI_API_KEY": ""}) as server:
+    assert Env.API_KEYS not in os.environ, "the README's session runs with auth off"
+    environ = {Env.DATA_DIR: str(tmp_path_factory.mktemp("readme-data")), "OPENAI_API_KEY": ""}
+    with ServerProcess(env=environ) as server:
         yield server
 
 
@@ -98,7 +99,7 @@ def _run_against(server: ServerProcess, command: str) -> subprocess.CompletedPro
 def check_make_run() -> None:
     """Start `make run` on a free port and see the start-up line and a healthy server, as the README says."""
     port = free_port()
-    environ = {**os.environ, "OPENAI_API_KEY": "", Env.API_KEYS: ""}
+    environ = {**{k: v for k, v in os.environ.items() if k != Env.API_KEYS}, "OPENAI_API_KEY": ""}
     process = subprocess.Popen(
         ["make", "run", f"PORT={port}"],
         cwd=ROOT,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.faults.conftest import STEP_ORDER, STEPS, start_server, steps_body
+from tests.faults.conftest import STEP_ORDER, STEPS, start_server, steps_body, wait_until
 
 VALUE_AFTER = {0: 1, 1: 2, 2: 4, 3: 4}  # input value 1: +1, then *2, then described
 
@@ -32,10 +31,12 @@ def test_kill_9_mid_run_then_restart_resumes_from_the_last_checkpoint(
                 )
                 for t in threads
             ]
-            deadline = time.monotonic() + 10
-            while not all(_trail(server.url, t) for t in threads):  # every run has checkpointed its first step
-                assert time.monotonic() < deadline, "runs did not checkpoint their first step within 10 s"
-                time.sleep(0.05)
+            wait_until(
+                lambda: all(_trail(server.url, t) for t in threads),
+                timeout=10,
+                interval=0.05,
+                what="every run's first step checkpointed",
+            )
             server.kill()
             server.wait()
             for future in in_flight:  # the clients saw the crash, not a response
