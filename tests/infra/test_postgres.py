@@ -36,7 +36,9 @@ def test_store_alone_in_cluster():
         assert is_secret(secret.inputs["stringData"])
     [dsn_secret] = [s for s in run.of_type(Token.SECRET) if s.name == "store-dsn"]
     dsn = dsn_secret.inputs["stringData"]["value"]
-    assert dsn["DATABASE_URL"].startswith("postgresql://langgraph:mock-generated-password@store-postgres.team-a")
+    assert dsn["DATABASE_URL"].startswith(
+        "postgresql://langgraph:mock-generated-password-store-password@store-postgres.team-a"
+    )
 
 
 def test_store_alone_external_creates_only_the_dsn_secret():

@@ -83,7 +83,7 @@ def test_integers_stay_integers(stack, rendered):
 def test_no_generated_secret_value_is_written(stack, rendered):
     run = mocks.run_stack(stack)
     passwords = [r for r in run.resources if r.type == Token.RANDOM_PASSWORD]
-    assert passwords and all(mocks.reveal(r.outputs["result"]) == mocks.MOCK_PASSWORD for r in passwords)
+    assert passwords and all(mocks.reveal(r.outputs["result"]).startswith(mocks.MOCK_PASSWORD) for r in passwords)
     texts = {p.name: p.read_text() for p in rendered[stack].glob("*.yaml")}
     assert [name for name, text in texts.items() if mocks.MOCK_PASSWORD in text] == []
     secrets = [yaml.safe_load(t) for t in texts.values() if t.split("\nkind: ", 1)[-1].startswith("Secret\n")]
