@@ -28,7 +28,7 @@ DOCUMENT = {
 
 def test_assistants_are_the_registered_graphs(client: SyncLangGraphClient) -> None:
     assistants = client.assistants.search()
-    assert {a["assistant_id"] for a in assistants} == {"review", "steps", "fails"}
+    assert {a["assistant_id"] for a in assistants} == {"review", "steps", "fails", "memory"}
     steps = client.assistants.get("steps")
     assert (steps["graph_id"], steps["version"], steps["metadata"]) == ("steps", 1, {"created_by": "system"})
     graph = client.assistants.get_graph("steps")

@@ -1,11 +1,12 @@
-"""The router of the LangGraph Server API: assistants, threads and state, runs; all behind the API key."""
+"""The router of the LangGraph Server API: assistants, threads and state, runs, the store; all behind the API key."""
 
 from fastapi import APIRouter, Depends
 
 from ..auth import require_api_key
-from . import assistants, runs, threads
+from . import assistants, runs, store_items, threads
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 router.include_router(assistants.router)
 router.include_router(threads.router)
 router.include_router(runs.router)
+router.include_router(store_items.router)
