@@ -53,6 +53,12 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "platform_threads", postgres=platform_schema.POSTGRES_SCHEMA, sqlite=platform_schema.SQLITE_SCHEMA),
     Migration(2, "engine_runs", postgres=engine_schema.POSTGRES_SCHEMA, sqlite=engine_schema.SQLITE_SCHEMA),
+    Migration(
+        3,
+        "platform_assistants",
+        postgres=platform_schema.ASSISTANTS_POSTGRES_SCHEMA,
+        sqlite=platform_schema.ASSISTANTS_SQLITE_SCHEMA,
+    ),
 )
 
 _CREATE_TABLE = f"""

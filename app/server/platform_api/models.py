@@ -97,6 +97,12 @@ class ThreadCount(_Body):
     status: ThreadStatus | None = None
 
 
+ASSISTANT_FIELD = Literal[
+    "assistant_id", "graph_id", "name", "description", "config", "context", "metadata", "version",
+    "created_at", "updated_at",
+]  # fmt: skip
+
+
 class AssistantSearch(_Body):
     metadata: JsonObject | None = None
     graph_id: str | None = None
@@ -105,7 +111,43 @@ class AssistantSearch(_Body):
     offset: int = Field(0, ge=0)
     sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] | None = None
     sort_order: Literal["asc", "desc"] | None = None
-    select: list[str] | None = None
+    select: list[ASSISTANT_FIELD] | None = None
+
+
+class AssistantCount(_Body):
+    metadata: JsonObject | None = None
+    graph_id: str | None = None
+    name: str | None = None
+
+
+class AssistantCreate(_Body):
+    graph_id: str
+    assistant_id: str | None = None
+    config: JsonObject = Field(default_factory=dict)
+    context: JsonObject = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+    name: str | None = None
+    description: str | None = None
+
+
+class AssistantPatch(_Body):
+    graph_id: str | None = None
+    config: JsonObject | None = None
+    context: JsonObject | None = None
+    metadata: JsonObject | None = None
+    name: str | None = None
+    description: str | None = None
+
+
+class AssistantVersionSearch(_Body):
+    metadata: JsonObject | None = None
+    limit: int = Field(10, ge=1, le=MAX_PAGE)
+    offset: int = Field(0, ge=0)
+
+
+class AssistantLatest(_Body):
+    version: int = Field(ge=1)
 
 
 class StateUpdate(_Body):

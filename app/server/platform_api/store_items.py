@@ -15,13 +15,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from langgraph.store.base import BaseStore
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from ..inputs import JsonObject
 from .context import Platform, PlatformDep, PlatformRoute
 from .models import MAX_PAGE, _Body
 
 router = APIRouter(tags=["store"], route_class=PlatformRoute)
+
+MAX_OFFSET = 2**31 - 1  # within the databases' integers
 
 NO_EMBEDDINGS = (
     "semantic search (query) is not supported: this server has no embeddings model configured for the store; "
@@ -31,22 +33,33 @@ NO_EMBEDDINGS = (
 
 def _labels(namespace: list[str], field: str) -> list[str]:
     for label in namespace:
-        if not label or "." in label:
+        if not label or "." in label or "\x00" in label:
             raise ValueError(f"{field} labels must be non-empty and contain no periods ('.'); got {label!r}")
     return namespace
 
 
+def _key(key: str) -> str:
+    if "\x00" in key:
+        raise ValueError("key contains a NUL character (\\u0000), which the store cannot hold")
+    return key
+
+
+StoreKey = Annotated[str, Field(min_length=1), AfterValidator(_key)]
+
+
+def _namespace_field(field: str) -> Any:
+    """A validator of the namespace-like list `field`."""
+    return field_validator(field)(classmethod(lambda cls, value: value if value is None else _labels(value, field)))
+
+
 class ItemPut(_Body):
     namespace: list[str] = Field(min_length=1)
-    key: str = Field(min_length=1)
+    key: StoreKey
     value: JsonObject
     index: Any = None
     ttl: float | None = Field(None, gt=0)
 
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, namespace: list[str]) -> list[str]:
-        return _labels(namespace, "namespace")
+    _namespace = _namespace_field("namespace")
 
     @field_validator("index")
     @classmethod
@@ -58,21 +71,20 @@ class ItemPut(_Body):
 
 class ItemDelete(_Body):
     namespace: list[str] = Field(min_length=1)
-    key: str = Field(min_length=1)
+    key: StoreKey
+
+    _namespace = _namespace_field("namespace")
 
 
 class ItemSearch(_Body):
     namespace_prefix: list[str] = Field(default_factory=list)
     filter: JsonObject | None = None
     limit: int = Field(10, ge=1, le=MAX_PAGE)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
     query: str | None = None
     refresh_ttl: bool | None = None
 
-    @field_validator("namespace_prefix")
-    @classmethod
-    def _prefix(cls, prefix: list[str]) -> list[str]:
-        return _labels(prefix, "namespace_prefix")
+    _prefix = _namespace_field("namespace_prefix")
 
     @field_validator("query")
     @classmethod
@@ -86,7 +98,10 @@ class NamespaceList(_Body):
     suffix: list[str] | None = None
     max_depth: int | None = Field(None, ge=1)
     limit: int = Field(100, ge=1, le=MAX_PAGE)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+    _prefix = _namespace_field("prefix")
+    _suffix = _namespace_field("suffix")
 
 
 def _store(platform: Platform) -> BaseStore:
@@ -103,12 +118,12 @@ async def put_item(body: ItemPut, platform: PlatformDep) -> Response:
 @router.get("/store/items")
 async def get_item(
     platform: PlatformDep,
-    key: Annotated[str, Query(min_length=1)],
+    key: Annotated[str, Query(min_length=1), AfterValidator(_key)],
     namespace: str = "",
     refresh_ttl: bool | None = None,
 ) -> dict[str, Any] | None:
     """The item, or null when there is none (as the official server answers)."""
-    labels = namespace.split(".") if namespace else []
+    labels = namespace.split(".")
     try:
         _labels(labels, "namespace")
     except ValueError as error:
@@ -125,14 +140,18 @@ async def delete_item(body: ItemDelete, platform: PlatformDep) -> Response:
 
 @router.post("/store/items/search")
 async def search_items(body: ItemSearch, platform: PlatformDep) -> dict[str, Any]:
-    """Items under a namespace prefix whose values contain `filter`, most recently updated first."""
-    items = await _store(platform).asearch(
-        tuple(body.namespace_prefix),
-        filter=body.filter,
-        limit=body.limit,
-        offset=body.offset,
-        refresh_ttl=body.refresh_ttl,
-    )
+    """Items under a namespace prefix whose values match `filter` (values, or `$eq`, `$ne`, `$gt`, `$gte`, `$lt`,
+    `$lte` comparisons), most recently updated first."""
+    try:
+        items = await _store(platform).asearch(
+            tuple(body.namespace_prefix),
+            filter=body.filter,
+            limit=body.limit,
+            offset=body.offset,
+            refresh_ttl=body.refresh_ttl,
+        )
+    except ValueError as error:  # the store's own check of the filter's operators
+        raise HTTPException(422, f"filter: {error}") from None
     return {"items": [item.dict() for item in items]}
 
 

@@ -42,7 +42,7 @@ async def _thread(platform: Platform, thread_id: str) -> dict[str, Any]:
 
 def _graph_of(platform: Platform, thread: dict[str, Any]) -> RegisteredGraph | None:
     graph_id = thread["metadata"].get("graph_id")
-    return platform.assistant(graph_id) if graph_id else None
+    return platform.graph(graph_id) if graph_id else None
 
 
 def _config(
@@ -64,7 +64,7 @@ def _config(
 async def create_thread(body: ThreadCreate, platform: PlatformDep) -> dict[str, Any]:
     """Create a thread; an existing id is a 409 unless `if_exists="do_nothing"`."""
     if graph_id := body.metadata.get("graph_id"):
-        platform.assistant(graph_id)
+        platform.graph(graph_id)
     try:
         row = await platform.threads.create(
             body.thread_id or str(uuid.uuid4()), body.metadata, if_exists=body.if_exists
