@@ -171,7 +171,7 @@ class StateAtCheckpoint(_Body):
 
 class HistoryRequest(_Body):
     limit: int = Field(10, ge=1, le=MAX_PAGE)
-    before: str | CheckpointRef | None = None
+    before: str | dict[str, Any] | None = None  # a checkpoint id, a checkpoint, or a config {"configurable": ...}
     metadata: JsonObject | None = None
     checkpoint: CheckpointRef | None = None
     select: list[str] | None = None
@@ -181,6 +181,11 @@ class HistoryRequest(_Body):
     def _no_select(cls, select: list[str] | None) -> None:
         if select:
             raise _unsupported("select", select, "whole states are returned")
+
+
+class ThreadPrune(_Body):
+    thread_ids: list[str] = Field(max_length=MAX_PAGE)
+    strategy: Literal["delete", "keep_latest"] = "delete"
 
 
 class SendSpec(BaseModel):

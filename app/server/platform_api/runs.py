@@ -35,12 +35,23 @@ def _refused(error: RunRefused) -> HTTPException:
     return HTTPException(error.status, error.message)
 
 
-def _run_config(assistant: Assistant, config: dict[str, Any] | None) -> dict[str, Any]:
-    """The assistant's config under the run's (`configurable` merged key by key), naming the assistant."""
+def _run_config(assistant: Assistant, config: dict[str, Any] | None, thread_metadata: dict[str, Any]) -> dict[str, Any]:
+    """The assistant's config under the run's (`configurable` merged key by key), naming the assistant; the
+    thread's metadata under both in `metadata`, so checkpoints carry it as on the official server."""
     base, override = assistant.record["config"] or {}, config or {}
     configurable = {**(base.get("configurable") or {}), **(override.get("configurable") or {})}
     configurable["assistant_id"] = assistant.assistant_id
-    return {**base, **override, "configurable": configurable}
+    metadata = {**thread_metadata, **(base.get("metadata") or {}), **(override.get("metadata") or {})}
+    return {**base, **override, "configurable": configurable, "metadata": metadata}
+
+
+async def _thread_metadata(platform: Platform, thread_id: str | None) -> dict[str, Any]:
+    if thread_id is None:
+        return {}
+    try:
+        return (await platform.threads.get(thread_id))["metadata"]
+    except ThreadNotFound:
+        return {}
 
 
 async def _spec(
@@ -69,7 +80,7 @@ async def _spec(
         thread_id=thread_id,
         input=body.input,
         command=body.command.model_dump(exclude_none=True) if body.command is not None else None,
-        config=_run_config(assistant, body.config),
+        config=_run_config(assistant, body.config, await _thread_metadata(platform, thread_id)),
         metadata=body.metadata or {},
         stream_modes=modes,
         stream_subgraphs=body.stream_subgraphs,

@@ -12,7 +12,9 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import InvalidUpdateError
+from pydantic import ValidationError
 
 from ..inputs import InvalidInput
 from ..registry import RegisteredGraph
@@ -25,6 +27,7 @@ from .models import (
     ThreadCount,
     ThreadCreate,
     ThreadPatch,
+    ThreadPrune,
     ThreadSearch,
 )
 from .serde import empty_thread_state, interrupts_by_task, thread_state, to_jsonable
@@ -107,13 +110,96 @@ async def patch_thread(thread_id: str, body: ThreadPatch, platform: PlatformDep)
 async def delete_thread(thread_id: str, platform: PlatformDep) -> Response:
     """Delete the thread and all its checkpoints; a thread with a run in progress is a 409."""
     try:
-        await platform.threads.delete(thread_id)
+        await _delete(platform, thread_id)
     except ThreadNotFound as error:
         raise HTTPException(404, str(error)) from None
     except ThreadBusy as error:
         raise HTTPException(409, f"{error}; it cannot be deleted now") from None
-    await platform.runtime.database.saver.adelete_thread(thread_id)
     return Response(status_code=204)
+
+
+async def _delete(platform: Platform, thread_id: str) -> None:
+    await platform.threads.delete(thread_id)
+    await platform.runtime.database.saver.adelete_thread(thread_id)
+
+
+@router.post("/threads/prune")
+async def prune_threads(body: ThreadPrune, platform: PlatformDep) -> dict[str, int]:
+    """`delete` the threads, or keep only their latest checkpoint (`keep_latest`); threads that are missing or
+    busy are skipped. Answers how many were pruned."""
+    pruned = 0
+    for thread_id in dict.fromkeys(body.thread_ids):
+        try:
+            if body.strategy == "delete":
+                await _delete(platform, thread_id)
+            else:
+                await _keep_latest(platform, thread_id)
+        except (ThreadNotFound, ThreadBusy):
+            continue
+        pruned += 1
+    return {"pruned_count": pruned}
+
+
+async def _keep_latest(platform: Platform, thread_id: str) -> None:
+    """Delete every checkpoint but the latest of each namespace, under the thread's claim (no run meanwhile)."""
+    thread = await platform.threads.get(thread_id)
+    holder = f"prune-{uuid.uuid4()}"
+    await platform.threads.claim(thread_id, holder, {}, create=False)
+    try:
+        database = platform.runtime.database
+        if database.pool is not None:
+            await database.saver.aprune([thread_id], strategy="keep_latest")  # type: ignore[attr-defined]
+        else:
+            assert database.sqlite is not None
+            async with database.saver.lock:  # type: ignore[attr-defined]
+                for table in ("writes", "checkpoints"):
+                    await database.sqlite.execute(
+                        f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id NOT IN "  # noqa: S608 - constant names
+                        "(SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ? GROUP BY checkpoint_ns)",
+                        (thread_id, thread_id),
+                    )
+                await database.sqlite.commit()
+    finally:
+        status = thread["status"] if thread["status"] != "busy" else "idle"
+        await platform.threads.finish(
+            thread_id, holder, status=status, values=thread["state_values"], interrupts=thread["interrupts"]
+        )
+
+
+@router.post("/threads/{thread_id}/copy")
+async def copy_thread(thread_id: str, platform: PlatformDep) -> dict[str, Any]:
+    """A new thread with the thread's metadata, state and whole checkpoint history."""
+    source = await _thread(platform, thread_id)
+    if source["status"] == "busy":
+        raise HTTPException(409, f"Thread {thread_id!r} is busy with a run; copy it when the run has finished")
+    target = str(uuid.uuid4())
+    await _copy_checkpoints(platform.runtime.database.saver, thread_id, target)
+    holder = f"copy-{uuid.uuid4()}"
+    await platform.threads.claim(target, holder, source["metadata"], create=True)
+    await platform.threads.finish(
+        target, holder, status=source["status"], values=source["state_values"], interrupts=source["interrupts"]
+    )
+    return thread_response(await platform.threads.get(target))
+
+
+async def _copy_checkpoints(saver: BaseCheckpointSaver, source: str, target: str) -> None:
+    """Every checkpoint of `source` (all namespaces, oldest first) and its pending writes, put under `target`."""
+    checkpoints = [item async for item in saver.alist({"configurable": {"thread_id": source}})]
+    for item in reversed(checkpoints):
+        configurable: dict[str, Any] = {
+            "thread_id": target,
+            "checkpoint_ns": item.config["configurable"]["checkpoint_ns"],
+        }
+        if item.parent_config:
+            configurable["checkpoint_id"] = item.parent_config["configurable"]["checkpoint_id"]
+        saved = await saver.aput(
+            {"configurable": configurable}, item.checkpoint, item.metadata, item.checkpoint["channel_versions"]
+        )
+        writes: dict[str, list[tuple[str, Any]]] = {}
+        for task_id, channel, value in item.pending_writes or ():
+            writes.setdefault(task_id, []).append((channel, value))
+        for task_id, task_writes in writes.items():
+            await saver.aput_writes(saved, task_writes, task_id)
 
 
 async def _state(platform: Platform, thread_id: str, config: RunnableConfig, subgraphs: bool) -> dict[str, Any]:
@@ -184,7 +270,9 @@ async def update_state(thread_id: str, body: StateUpdate, platform: PlatformDep)
         )
         raise
     await platform.threads.finish(thread_id, holder, status=status, values=values, interrupts=interrupts)
-    return {"checkpoint": to_jsonable(next_config["configurable"])}
+    checkpoint = to_jsonable(next_config["configurable"])
+    # The official answer: the checkpoint, and (deprecated) the config and the checkpoint id at the top level.
+    return {"checkpoint": checkpoint, "configurable": checkpoint, "checkpoint_id": checkpoint.get("checkpoint_id")}
 
 
 @router.post("/threads/{thread_id}/history")
@@ -195,6 +283,11 @@ async def history(thread_id: str, body: HistoryRequest, platform: PlatformDep) -
     if graph is None:
         return []
     before = body.before
+    if isinstance(before, dict):  # a checkpoint, or a config holding one (the form the official server takes)
+        try:
+            before = CheckpointRef.model_validate(before.get("configurable", before))
+        except ValidationError as error:
+            raise HTTPException(422, f"before: not a checkpoint: {error.errors()[0]['msg']}") from None
     before_config = (
         _config(thread_id, checkpoint_id=before)
         if isinstance(before, str)
