@@ -1,12 +1,14 @@
-"""The router of the LangGraph Server API: assistants, threads and state, runs, the store; all behind the API key."""
+"""The router of the LangGraph Server API: assistants, threads and state, runs, the store, and a
+422 naming each official operation this server does not offer; all behind the API key."""
 
 from fastapi import APIRouter, Depends
 
 from ..auth import require_api_key
-from . import assistants, runs, store_items, threads
+from . import assistants, runs, store_items, threads, unsupported
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 router.include_router(assistants.router)
 router.include_router(threads.router)
 router.include_router(runs.router)
 router.include_router(store_items.router)
+router.include_router(unsupported.router)
