@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from app.contract import METRICS_PATH, Metrics
 from tests.server_process import ServerProcess
 
 DOCUMENT = {"title": "Plan", "document": "We ship the billing flow in May. It replaces the legacy invoices."}
@@ -115,3 +116,29 @@ def test_a_checkpoint_that_does_not_exist_is_a_404(replicas: list[ServerProcess]
     assert graphs.status_code == 404 and graphs.json()["error"] == "checkpoint_not_found"
     state = httpx.get(f"{a.url}/graphs/review/state", params={"thread_id": thread_id}).json()
     assert state["next"] == ["human_approval"]
+
+
+def test_a_state_update_waits_for_no_run_and_keeps_to_its_graph(replicas: list[ServerProcess]) -> None:
+    a, b = replicas
+    thread_id = f"doc-{uuid.uuid4().hex}"
+    assert _post(a.url, "/graphs/review/invoke", {"thread_id": thread_id, "input": DOCUMENT}).status_code == 200
+    other_graph = _post(b.url, "/graphs/steps/state", {"thread_id": thread_id, "values": {"value": 1}})
+    assert other_graph.status_code == 409 and other_graph.json()["error"] == "thread_of_another_graph"
+    busy_id = f"steps-{uuid.uuid4().hex}"
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(
+            _post, a.url, "/graphs/steps/invoke", {"thread_id": busy_id, "input": {"value": 1, "sleep_seconds": 0.5}}
+        )
+        time.sleep(0.3)
+        update = _post(b.url, "/graphs/steps/state", {"thread_id": busy_id, "values": {"value": 100}})
+        assert slow.result().status_code == 200
+    assert update.status_code == 409 and update.json()["error"] == "thread_busy"
+    state = httpx.get(f"{a.url}/graphs/steps/state", params={"thread_id": busy_id}).json()
+    assert state["values"]["value"] == 4
+    assert _post(b.url, "/graphs/steps/state", {"thread_id": busy_id, "values": {"value": 100}}).status_code == 200
+
+
+def test_metrics_cover_the_queue(replicas: list[ServerProcess]) -> None:
+    text = httpx.get(f"{replicas[0].url}{METRICS_PATH}").text
+    for name in (Metrics.RUNS_PENDING, Metrics.RUN_QUEUE_WAIT, Metrics.RUN_LEASE_EXPIRIES, Metrics.RUN_RETRIES):
+        assert name in text, name

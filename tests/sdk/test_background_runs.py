@@ -166,3 +166,67 @@ def test_sixteen_concurrent_clients_get_no_failures(server_url: str) -> None:
         worker.join(60)
     assert not failures, (len(failures), done[0], failures[:5])
     assert done[0] > 16
+
+
+def test_double_resume_through_two_replicas_runs_once(
+    client: SyncLangGraphClient, server_env: dict[str, str], tmp_path: Path
+) -> None:
+    if Env.DATABASE_URL not in server_env:
+        pytest.skip("the embedded SQLite store serves one process")
+    other = start_server(server_env, tmp_path)
+    try:
+        with get_sync_client(url=other.url, api_key=API_KEY) as second:
+            thread_id = client.threads.create()["thread_id"]
+            document = {"title": "Plan", "document": "We ship in May. It replaces the legacy invoices."}
+            client.runs.wait(thread_id, "review", input=document)
+            outcomes: list[object] = []
+
+            def resume(sdk: SyncLangGraphClient, approved: bool) -> None:
+                try:
+                    outcomes.append(
+                        sdk.runs.wait(
+                            thread_id, "review", command={"resume": {"approved": approved}}, multitask_strategy="reject"
+                        )
+                    )
+                except httpx.HTTPStatusError as error:
+                    outcomes.append(error.response.status_code)
+
+            workers = [threading.Thread(target=resume, args=(sdk, ok)) for sdk, ok in ((client, True), (second, False))]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join(30)
+            assert sorted(map(str, outcomes)).count("409") == 1, outcomes
+            [result] = [o for o in outcomes if isinstance(o, dict)]
+            history = client.threads.get_history(thread_id, limit=100)
+            assert sum(1 for s in history if s["next"] == ["finalize"]) == 1
+            assert client.threads.get_state(thread_id)["values"]["decision"] == result["decision"]
+    finally:
+        other.stop()
+
+
+def test_on_disconnect_continue_finishes_the_run(server_url: str, client: SyncLangGraphClient) -> None:
+    thread_id = client.threads.create()["thread_id"]
+    body = {"assistant_id": "steps", "input": {"value": 1, "sleep_seconds": 0.5}, "on_disconnect": "continue"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{server_url}/threads/{thread_id}/runs/wait", json=body, headers={"x-api-key": API_KEY}, timeout=0.3
+        )
+    [run] = client.runs.list(thread_id)
+    assert client.runs.join(thread_id, run["run_id"])["value"] == 4
+    assert client.runs.get(thread_id, run["run_id"])["status"] == "success"
+
+
+def test_threads_join_stream_follows_the_current_run(client: SyncLangGraphClient) -> None:
+    thread_id = client.threads.create()["thread_id"]
+    client.runs.create(thread_id, "steps", input=SLOW, stream_mode="updates")
+    parts = list(client.threads.join_stream(thread_id, stream_mode="updates"))
+    assert [next(iter(p.data)) for p in parts if p.event == "updates"] == ["add_one", "double", "describe"]
+
+
+def test_durability_exit_writes_only_the_final_checkpoint(client: SyncLangGraphClient) -> None:
+    stepwise, at_exit = client.threads.create()["thread_id"], client.threads.create()["thread_id"]
+    client.runs.wait(stepwise, "steps", input={"value": 1}, durability="sync")
+    client.runs.wait(at_exit, "steps", input={"value": 1}, durability="exit")
+    assert len(client.threads.get_history(stepwise, limit=100)) > len(client.threads.get_history(at_exit, limit=100))
+    assert client.threads.get_state(at_exit)["values"]["value"] == 4

@@ -140,11 +140,14 @@ class Outcome:
 
 @dataclass
 class _Local:
-    """A run executing in this process."""
+    """A run started in this process; `task` is None until something executes it."""
 
-    task: asyncio.Task[Any] | None
+    run: dict[str, Any]
+    task: asyncio.Task[Any] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
-    cancel_action: str | None = None  # interrupt | rollback | shutdown
+    cancel_action: str | None = None  # interrupt | rollback | shutdown | lease_lost
+    finishing: bool = False  # the outcome is being recorded; no cancellation any more
+    started_at: float = field(default_factory=time.monotonic)
 
 
 def _send(spec: Any) -> Any:
@@ -246,7 +249,7 @@ class Engine:
             raise ThreadMissing(thread_id)
         if decided.outcome == "started":
             run["status"] = "running"
-            self._local[run["run_id"]] = _Local(task=None)
+            self._local[run["run_id"]] = _Local(run)
         else:
             run["status"] = "pending"
             if decided.active_run is not None and spec.multitask_strategy in ("interrupt", "rollback"):
@@ -254,6 +257,20 @@ class Engine:
             self._wake.set()
         run["attempts"] = 1
         return run
+
+    @contextlib.asynccontextmanager
+    async def hold(self, thread_id: str, graph: RegisteredGraph, *, create: bool) -> AsyncIterator[None]:
+        """Hold a thread for a state update exactly as a run holds it (busy, another graph's, missing: refused);
+        afterwards record the thread's new status and values. The hold leaves no run record."""
+        spec = RunSpec(graph=graph, thread_id=thread_id, metadata={"state_update": True}, create_thread=create)
+        run = await self.submit(spec, start=True)
+        try:
+            yield
+        finally:
+            settled = Outcome(run["run_id"], thread_id, "interrupted")  # "not success": the state is read back
+            await asyncio.shield(self._finish(run, settled, None))
+            with contextlib.suppress(Exception):
+                await self.store.delete(run["run_id"])
 
     def spawn(self, run: dict[str, Any]) -> None:
         """Execute a run this process started (`submit(start=True)`) in the background, like a worker does."""
@@ -330,7 +347,7 @@ class Engine:
         cancels the run (it is recorded `interrupted`) and re-raises.
         """
         run_id, thread_id = run["run_id"], run["thread_id"]
-        local = self._local.setdefault(run_id, _Local(task=None))
+        local = self._local.setdefault(run_id, _Local(run))
         local.task = asyncio.current_task()
         outcome = Outcome(run_id, thread_id, "success")
         try:
@@ -382,6 +399,9 @@ class Engine:
                 await asyncio.shield(self.store.requeue(run_id, self.worker_id))
                 self._forget(run_id)
                 raise
+            if local.cancel_action == "lease_lost":  # another worker has taken the run over
+                self._forget(run_id)
+                raise
             outcome.error = RuntimeError(f"run cancelled ({local.cancel_action or 'client disconnected'})")
             await asyncio.shield(self._finish(run, outcome, events, rollback=local.cancel_action == "rollback"))
             raise
@@ -396,8 +416,17 @@ class Engine:
                 log.exception(
                     "run failed", extra={"run_id": run_id, "thread_id": thread_id, "error_id": outcome.error_id}
                 )
-        await asyncio.shield(self._finish(run, outcome, events))
+        local.finishing = True
+        if outcome.error is not None and database_unavailable(outcome.error):
+            # the client gets its 503 now; the outcome is recorded once the database answers (or the lease lapses)
+            self._track(asyncio.create_task(self._finish(run, outcome, events), name=f"finish-{run_id}"))
+        else:
+            await asyncio.shield(self._finish(run, outcome, events))
         return outcome
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _finish(
         self, run: dict[str, Any], outcome: Outcome, events: _EventLog | None, *, rollback: bool = False
@@ -439,7 +468,7 @@ class Engine:
             values, interrupts = to_jsonable(snapshot.values), interrupts_by_task(snapshot)
             thread_status = "interrupted" if snapshot.next else "idle"
         elif outcome.status == "success":
-            values = to_jsonable(outcome.values)
+            values = outcome.values  # encoded once, by the store (serde.dumps knows LangGraph types)
         if outcome.status in ("error", "timeout") and not isinstance(outcome.error, RunRefused):
             thread_status = "error"
         error = None
@@ -491,7 +520,7 @@ class Engine:
 
     def _cancel_local(self, run_id: str, action: str) -> None:
         local = self._local.get(run_id)
-        if local is not None and local.task is not None and not local.task.done():
+        if local is not None and local.task is not None and not local.task.done() and not local.finishing:
             local.cancel_action = action
             local.task.cancel()
 
@@ -532,6 +561,7 @@ class Engine:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         for run_id in list(self._local):
             self._cancel_local(run_id, "shutdown")
         if self._background:
@@ -559,26 +589,40 @@ class Engine:
             log.info(
                 "resuming a run whose worker was lost", extra={"run_id": run["run_id"], "attempts": run["attempts"]}
             )
-        self._local[run["run_id"]] = _Local(task=None)
+        self._local[run["run_id"]] = _Local(run)
         task = asyncio.create_task(self._execute_background(run), name=f"run-{run['run_id']}")
         self._local[run["run_id"]].task = task
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._track(task)
 
     async def _execute_background(self, run: dict[str, Any]) -> None:
         with contextlib.suppress(asyncio.CancelledError, ServerDraining):
             await self.execute(run)
         self._wake.set()
 
+    async def _release_unexecuted(self) -> None:
+        """Runs started here that nothing executed for a whole lease (their client left before the response
+        began) are recorded `interrupted`, so they do not hold their thread while this process renews leases."""
+        limit = time.monotonic() - self.lease.total_seconds()
+        for run_id, local in list(self._local.items()):
+            if local.task is None and local.started_at < limit:
+                log.warning("run never executed; releasing its thread", extra={"run_id": run_id})
+                outcome = Outcome(run_id, local.run["thread_id"], "interrupted")
+                outcome.error = RuntimeError("the client went away before the run began")
+                await self._finish(local.run, outcome, None)
+
     async def _keep_leases(self) -> None:
         """Renew this process's leases, apply cancellations asked on other pods, expire abandoned runs."""
         interval = min(1.0, self.lease.total_seconds() / 3)
         while True:
             try:
+                await self._release_unexecuted()
                 if self._local:
-                    requested = await self.store.heartbeat(self.worker_id, self.lease, list(self._local))
-                    for run_id, action in requested.items():
-                        if action:
+                    executing = [run_id for run_id, local in self._local.items() if not local.finishing]
+                    requested = await self.store.heartbeat(self.worker_id, self.lease, executing) if executing else {}
+                    for run_id in executing:
+                        if run_id not in requested:  # the lease lapsed (database outage) and another worker took it
+                            self._cancel_local(run_id, "lease_lost")
+                        elif action := requested[run_id]:
                             self._cancel_local(run_id, action)
                 expired = await self.store.expire(self.max_attempts)
                 for run in expired:

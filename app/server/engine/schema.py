@@ -48,7 +48,19 @@ DECLARE
     thread record;
     active text;
 BEGIN
-    IF p_create_thread THEN
+    IF p_create_thread AND p_start THEN  -- a new thread: created busy with its run, in one tuple
+        INSERT INTO threads (thread_id, metadata, status)
+        VALUES (p_thread_id, jsonb_build_object('graph_id', p_graph_id, 'assistant_id', p_graph_id), 'busy')
+        ON CONFLICT (thread_id) DO NOTHING;
+        IF FOUND THEN
+            INSERT INTO runs (run_id, thread_id, graph_id, status, kwargs, metadata, multitask_strategy, temporary,
+                              started_at, worker_id, lease_expires_at, attempts)
+            VALUES (p_run_id, p_thread_id, p_graph_id, 'running', p_kwargs, p_metadata, p_strategy, p_temporary,
+                    now(), p_worker, now() + p_lease, 1);
+            RETURN QUERY SELECT 'started'::text, NULL::text, NULL::text;
+            RETURN;
+        END IF;
+    ELSIF p_create_thread THEN
         INSERT INTO threads (thread_id, metadata)
         VALUES (p_thread_id, jsonb_build_object('graph_id', p_graph_id, 'assistant_id', p_graph_id))
         ON CONFLICT (thread_id) DO NOTHING;
@@ -64,9 +76,6 @@ BEGIN
     END IF;
     SELECT r.run_id INTO active FROM runs r
     WHERE r.thread_id = p_thread_id AND r.status IN ('pending', 'running') ORDER BY r.created_at LIMIT 1;
-    IF active IS NULL AND thread.run_id IS NOT NULL AND thread.run_started_at > now() - p_lease THEN
-        active := thread.run_id;  -- a state update holds the thread
-    END IF;
     IF active IS NOT NULL AND p_strategy = 'reject' THEN
         RETURN QUERY SELECT 'busy'::text, NULL::text, active;
         RETURN;

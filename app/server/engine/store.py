@@ -69,6 +69,10 @@ class RunStore(Protocol):
 
     async def last_seq(self, run_id: str) -> int: ...
 
+    async def delete_thread_runs(self, thread_id: str) -> None:
+        """Delete the run records and events of a deleted thread."""
+        ...
+
     async def expire(self, max_attempts: int) -> list[Expired]: ...
 
     async def get(self, run_id: str) -> dict[str, Any] | None: ...
@@ -189,6 +193,13 @@ class PostgresRunStore:
                 {"thread": thread_id, "run": run_id},
             )
             await conn.execute("DELETE FROM run_events WHERE run_id = %s", (run_id,))
+
+    async def delete_thread_runs(self, thread_id: str) -> None:
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE thread_id = %s)", (thread_id,)
+            )
+            await conn.execute("DELETE FROM runs WHERE thread_id = %s", (thread_id,))
 
     async def last_seq(self, run_id: str) -> int:
         row = await self._one("SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_id = %s", (run_id,))
@@ -339,8 +350,6 @@ class SqliteRunStore:
                 (thread_id,),
             )
             active_run = active[0]["run_id"] if active else None
-            if active_run is None and thread["run_id"] and (thread["run_started_at"] or "") > self._now(-lease):
-                active_run = thread["run_id"]
             strategy = run["multitask_strategy"]
             if active_run is not None and strategy == "reject":
                 return Submission("busy", active_run=active_run)
@@ -468,6 +477,15 @@ class SqliteRunStore:
                 (thread_id, run_id),
             )
             await self.conn.execute("DELETE FROM run_events WHERE run_id = ?", (run_id,))
+
+        await self._transaction(work)
+
+    async def delete_thread_runs(self, thread_id: str) -> None:
+        async def work() -> None:
+            await self.conn.execute(
+                "DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE thread_id = ?)", (thread_id,)
+            )
+            await self.conn.execute("DELETE FROM runs WHERE thread_id = ?", (thread_id,))
 
         await self._transaction(work)
 

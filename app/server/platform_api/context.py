@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Response
@@ -25,9 +24,6 @@ from ..registry import GraphNotFound, RegisteredGraph
 from ..runtime import Runtime, get_runtime
 from .assistant_store import AssistantNotFound, AssistantStore, default_assistant_id
 from .store import PostgresThreadStore, SqliteThreadStore, ThreadStore
-
-# A busy claim outlives the longest allowed run by this much before another pod may take the thread over.
-LEASE_GRACE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -82,11 +78,10 @@ class Platform:
 
 def _thread_store(runtime: Runtime) -> ThreadStore:
     database = runtime.database
-    lease = timedelta(seconds=runtime.settings.max_run_seconds) + LEASE_GRACE
     if database.pool is not None:
-        return PostgresThreadStore(database.pool, lease)
+        return PostgresThreadStore(database.pool)
     assert database.sqlite is not None
-    return SqliteThreadStore(database.sqlite, lease, database.saver.lock)  # type: ignore[attr-defined]
+    return SqliteThreadStore(database.sqlite, database.saver.lock)  # type: ignore[attr-defined]
 
 
 def _assistant_store(runtime: Runtime) -> AssistantStore:

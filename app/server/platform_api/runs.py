@@ -94,6 +94,7 @@ async def _spec(
         create_thread=thread_id is None or body.if_not_exists == "create",
         keep_thread=thread_id is None and body.on_completion == "keep",
         persist_events=background or body.stream_resumable or body.on_disconnect == "continue",
+        require_interrupt=body.command is not None and body.command.resume is not None,
     )
 
 
@@ -191,6 +192,8 @@ async def _wait(
     if isinstance(result, Outcome):
         if result.error is not None and database_unavailable(result.error):
             return detail_response(503, DATABASE_UNAVAILABLE, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+        if isinstance(result.error, RunRefused):
+            return detail_response(result.error.status, result.error.message)
         payload = _outcome_body(result)
     else:
         payload = await _thread_values(platform, result)

@@ -4,10 +4,8 @@ One row per thread: its metadata, its status, and the values and pending interru
 checkpoint (copied at the end of each run so `threads.get`/`threads.search` need no graph). The
 checkpoints themselves stay in the checkpointer's tables.
 
-A run claims its thread with one conditional UPDATE from not-busy to busy, so two runs on the same
-thread are refused even when they arrive at different pods. The claim records the run id and the
-time; `finish` only touches the row while that run still holds it. A claim older than the lease
-(longer than any run may last) is considered abandoned by a crashed pod and may be taken over.
+The run engine (`app.server.engine`) marks a thread busy and records each run's outcome here, in the
+same statements that decide and settle its runs; a busy thread cannot be deleted.
 
 PostgreSQL filters metadata with `@>` on a GIN index. The embedded SQLite store (development, one
 process) filters metadata in Python after a plain scan.
@@ -19,7 +17,7 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aiosqlite
@@ -44,10 +42,7 @@ class ThreadExists(Exception):
 
 class ThreadBusy(Exception):
     def __init__(self, thread_id: str) -> None:
-        super().__init__(
-            f"Thread {thread_id!r} is busy with another run; wait for it to finish "
-            "(multitask_strategy 'reject' is the only strategy this server supports)"
-        )
+        super().__init__(f"Thread {thread_id!r} is busy with a run; wait for it to finish (runs.join) or cancel it")
 
 
 @dataclass(frozen=True)
@@ -108,25 +103,9 @@ class ThreadStore(Protocol):
 
     async def count(self, where: SearchFilter) -> int: ...
 
-    async def claim(self, thread_id: str, run_id: str, metadata: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
-        """Mark the thread busy for `run_id` and merge `metadata` into it; create it first if `create`.
-
-        Raises `ThreadBusy` if another run holds it, `ThreadNotFound` if it is missing and not `create`.
-        """
-        ...
-
-    async def finish(
-        self, thread_id: str, run_id: str, *, status: str, values: Any, interrupts: Mapping[str, Any]
-    ) -> None:
-        """Release the claim of `run_id` and record the outcome; no-op if the run no longer holds it."""
-        ...
-
 
 class PostgresThreadStore:
-    """`lease` is how long a busy claim holds before it counts as abandoned by a crashed pod."""
-
-    def __init__(self, pool: AsyncConnectionPool, lease: timedelta) -> None:
-        self.lease = lease
+    def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
     async def _one(self, query: str | sql.Composed, params: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -164,9 +143,8 @@ class PostgresThreadStore:
 
     async def delete(self, thread_id: str) -> None:
         row = await self._one(
-            "DELETE FROM threads WHERE thread_id = %(id)s "
-            "AND (status <> 'busy' OR run_started_at < now() - %(lease)s) RETURNING thread_id",
-            {"id": thread_id, "lease": self.lease},
+            "DELETE FROM threads WHERE thread_id = %(id)s AND status <> 'busy' RETURNING thread_id",
+            {"id": thread_id},
         )
         if row is None:
             await self.get(thread_id)  # raises ThreadNotFound when missing
@@ -208,59 +186,17 @@ class PostgresThreadStore:
         assert row is not None
         return row["n"]
 
-    async def claim(self, thread_id: str, run_id: str, metadata: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
-        params = {"id": thread_id, "run": run_id, "metadata": Jsonb(metadata, dumps=dumps), "lease": self.lease}
-        if create:
-            row = await self._one(
-                "INSERT INTO threads (thread_id, metadata, status, run_id, run_started_at) "
-                "VALUES (%(id)s, %(metadata)s, 'busy', %(run)s, now()) ON CONFLICT (thread_id) DO NOTHING RETURNING *",
-                params,
-            )
-            if row is not None:
-                return row
-        row = await self._one(
-            "UPDATE threads SET status = 'busy', run_id = %(run)s, run_started_at = now(), updated_at = now(), "
-            "metadata = metadata || %(metadata)s "
-            "WHERE thread_id = %(id)s AND (status <> 'busy' OR run_started_at < now() - %(lease)s) RETURNING *",
-            params,
-        )
-        if row is None:
-            await self.get(thread_id)
-            raise ThreadBusy(thread_id)
-        return row
-
-    async def finish(
-        self, thread_id: str, run_id: str, *, status: str, values: Any, interrupts: Mapping[str, Any]
-    ) -> None:
-        async with self.pool.connection() as conn:
-            await conn.execute(
-                "UPDATE threads SET status = %(status)s, state_values = %(values)s, interrupts = %(interrupts)s, "
-                "run_id = NULL, run_started_at = NULL, updated_at = now() "
-                "WHERE thread_id = %(id)s AND run_id = %(run)s",
-                {
-                    "id": thread_id,
-                    "run": run_id,
-                    "status": status,
-                    "values": None if values is None else Jsonb(values, dumps=dumps),
-                    "interrupts": Jsonb(interrupts, dumps=dumps),
-                },
-            )
-
 
 class SqliteThreadStore:
     """The embedded store: one process, one aiosqlite connection (shared with the checkpointer)."""
 
-    def __init__(self, conn: aiosqlite.Connection, lease: timedelta, lock: asyncio.Lock) -> None:
-        self.lease = lease
+    def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock) -> None:
         self.conn = conn
         self.lock = lock  # the checkpointer's: statements on the shared connection never interleave
 
     @staticmethod
     def _now() -> str:
         return datetime.now(UTC).isoformat()
-
-    def _stale_before(self) -> str:
-        return (datetime.now(UTC) - self.lease).isoformat()
 
     @staticmethod
     def _row(cursor: aiosqlite.Cursor, raw: tuple[Any, ...]) -> dict[str, Any]:
@@ -315,8 +251,8 @@ class SqliteThreadStore:
 
     async def delete(self, thread_id: str) -> None:
         rows = await self._write(
-            "DELETE FROM threads WHERE thread_id = ? AND (status <> 'busy' OR run_started_at < ?) RETURNING thread_id",
-            (thread_id, self._stale_before()),
+            "DELETE FROM threads WHERE thread_id = ? AND status <> 'busy' RETURNING thread_id",
+            (thread_id,),
         )
         if not rows:
             await self.get(thread_id)
@@ -342,33 +278,3 @@ class SqliteThreadStore:
 
     async def count(self, where: SearchFilter) -> int:
         return len(await self._matching(where))
-
-    async def claim(self, thread_id: str, run_id: str, metadata: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
-        now = self._now()
-        if create:
-            rows = await self._write(
-                "INSERT INTO threads (thread_id, created_at, updated_at, metadata, status, run_id, run_started_at) "
-                "VALUES (?, ?, ?, ?, 'busy', ?, ?) ON CONFLICT (thread_id) DO NOTHING RETURNING *",
-                (thread_id, now, now, dumps(metadata), run_id, now),
-            )
-            if rows:
-                return rows[0]
-        rows = await self._write(
-            "UPDATE threads SET status = 'busy', run_id = ?, run_started_at = ?, updated_at = ?, "
-            "metadata = json_patch(metadata, ?) "
-            "WHERE thread_id = ? AND (status <> 'busy' OR run_started_at < ?) RETURNING *",
-            (run_id, now, now, dumps(metadata), thread_id, self._stale_before()),
-        )
-        if not rows:
-            await self.get(thread_id)
-            raise ThreadBusy(thread_id)
-        return rows[0]
-
-    async def finish(
-        self, thread_id: str, run_id: str, *, status: str, values: Any, interrupts: Mapping[str, Any]
-    ) -> None:
-        await self._write(
-            "UPDATE threads SET status = ?, state_values = ?, interrupts = ?, run_id = NULL, run_started_at = NULL, "
-            "updated_at = ? WHERE thread_id = ? AND run_id = ?",
-            (status, None if values is None else dumps(values), dumps(interrupts), self._now(), thread_id, run_id),
-        )

@@ -16,6 +16,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import InvalidUpdateError
 from pydantic import ValidationError
 
+from ..engine.engine import Engine, EngineDep, RunRefused
 from ..inputs import InvalidInput
 from ..registry import RegisteredGraph
 from .context import Platform, PlatformDep, PlatformRoute
@@ -30,7 +31,7 @@ from .models import (
     ThreadPrune,
     ThreadSearch,
 )
-from .serde import empty_thread_state, interrupts_by_task, thread_state, to_jsonable
+from .serde import empty_thread_state, thread_state, to_jsonable
 from .store import SearchFilter, ThreadBusy, ThreadExists, ThreadNotFound, thread_response
 
 router = APIRouter(tags=["threads"], route_class=PlatformRoute)
@@ -107,10 +108,10 @@ async def patch_thread(thread_id: str, body: ThreadPatch, platform: PlatformDep)
 
 
 @router.delete("/threads/{thread_id}", status_code=204)
-async def delete_thread(thread_id: str, platform: PlatformDep) -> Response:
-    """Delete the thread and all its checkpoints; a thread with a run in progress is a 409."""
+async def delete_thread(thread_id: str, platform: PlatformDep, engine: EngineDep) -> Response:
+    """Delete the thread, its checkpoints and its runs; a thread with a run in progress is a 409."""
     try:
-        await _delete(platform, thread_id)
+        await _delete(platform, engine, thread_id)
     except ThreadNotFound as error:
         raise HTTPException(404, str(error)) from None
     except ThreadBusy as error:
@@ -118,68 +119,67 @@ async def delete_thread(thread_id: str, platform: PlatformDep) -> Response:
     return Response(status_code=204)
 
 
-async def _delete(platform: Platform, thread_id: str) -> None:
+async def _delete(platform: Platform, engine: Engine, thread_id: str) -> None:
     await platform.threads.delete(thread_id)
     await platform.runtime.database.saver.adelete_thread(thread_id)
+    await engine.store.delete_thread_runs(thread_id)
 
 
 @router.post("/threads/prune")
-async def prune_threads(body: ThreadPrune, platform: PlatformDep) -> dict[str, int]:
+async def prune_threads(body: ThreadPrune, platform: PlatformDep, engine: EngineDep) -> dict[str, int]:
     """`delete` the threads, or keep only their latest checkpoint (`keep_latest`); threads that are missing or
     busy are skipped. Answers how many were pruned."""
     pruned = 0
     for thread_id in dict.fromkeys(body.thread_ids):
         try:
             if body.strategy == "delete":
-                await _delete(platform, thread_id)
+                await _delete(platform, engine, thread_id)
             else:
-                await _keep_latest(platform, thread_id)
-        except (ThreadNotFound, ThreadBusy):
+                await _keep_latest(platform, engine, thread_id)
+        except (ThreadNotFound, ThreadBusy, RunRefused):
             continue
         pruned += 1
     return {"pruned_count": pruned}
 
 
-async def _keep_latest(platform: Platform, thread_id: str) -> None:
-    """Delete every checkpoint but the latest of each namespace, under the thread's claim (no run meanwhile)."""
-    thread = await platform.threads.get(thread_id)
-    holder = f"prune-{uuid.uuid4()}"
-    await platform.threads.claim(thread_id, holder, {}, create=False)
-    try:
+async def _keep_latest(platform: Platform, engine: Engine, thread_id: str) -> None:
+    """Delete every checkpoint but the latest of each namespace, holding the thread as a run would."""
+    graph = _graph_of(platform, await platform.threads.get(thread_id))
+    if graph is None:
+        return  # never run: no checkpoints
+    async with engine.hold(thread_id, graph, create=False):
         database = platform.runtime.database
         if database.pool is not None:
             await database.saver.aprune([thread_id], strategy="keep_latest")  # type: ignore[attr-defined]
-        else:
-            assert database.sqlite is not None
-            async with database.saver.lock:  # type: ignore[attr-defined]
-                for table in ("writes", "checkpoints"):
-                    await database.sqlite.execute(
-                        f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id NOT IN "  # noqa: S608 - constant names
-                        "(SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ? GROUP BY checkpoint_ns)",
-                        (thread_id, thread_id),
-                    )
-                await database.sqlite.commit()
-    finally:
-        status = thread["status"] if thread["status"] != "busy" else "idle"
-        await platform.threads.finish(
-            thread_id, holder, status=status, values=thread["state_values"], interrupts=thread["interrupts"]
-        )
+            return
+        assert database.sqlite is not None
+        async with database.saver.lock:  # type: ignore[attr-defined]
+            for table in ("writes", "checkpoints"):
+                await database.sqlite.execute(
+                    f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id NOT IN "  # noqa: S608 - constant names
+                    "(SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ? GROUP BY checkpoint_ns)",
+                    (thread_id, thread_id),
+                )
+            await database.sqlite.commit()
 
 
 @router.post("/threads/{thread_id}/copy")
-async def copy_thread(thread_id: str, platform: PlatformDep) -> dict[str, Any]:
+async def copy_thread(thread_id: str, platform: PlatformDep, engine: EngineDep) -> dict[str, Any]:
     """A new thread with the thread's metadata, state and whole checkpoint history."""
     source = await _thread(platform, thread_id)
     if source["status"] == "busy":
         raise HTTPException(409, f"Thread {thread_id!r} is busy with a run; copy it when the run has finished")
     target = str(uuid.uuid4())
+    graph = _graph_of(platform, source)
+    if graph is None:  # never run: nothing to copy but its metadata
+        return thread_response(await platform.threads.create(target, source["metadata"], if_exists="raise"))
     await _copy_checkpoints(platform.runtime.database.saver, thread_id, target)
-    holder = f"copy-{uuid.uuid4()}"
-    await platform.threads.claim(target, holder, source["metadata"], create=True)
-    await platform.threads.finish(
-        target, holder, status=source["status"], values=source["state_values"], interrupts=source["interrupts"]
-    )
-    return thread_response(await platform.threads.get(target))
+    try:
+        async with engine.hold(target, graph, create=True):
+            pass  # creates the thread bound to the graph; on release its status and values come from the copy
+    except RunRefused as error:
+        raise HTTPException(error.status, error.message) from None
+    return thread_response(await platform.threads.merge_metadata(target, source["metadata"]))
 
 
 async def _copy_checkpoints(saver: BaseCheckpointSaver, source: str, target: str) -> None:
@@ -230,10 +230,10 @@ async def post_state_at(thread_id: str, body: StateAtCheckpoint, platform: Platf
 
 
 @router.post("/threads/{thread_id}/state")
-async def update_state(thread_id: str, body: StateUpdate, platform: PlatformDep) -> dict[str, Any]:
+async def update_state(thread_id: str, body: StateUpdate, platform: PlatformDep, engine: EngineDep) -> dict[str, Any]:
     """Write `values` as if node `as_node` produced them, on the latest (or given) checkpoint.
 
-    The update claims the thread like a run does, so it never interleaves with one (409 if busy).
+    The update holds the thread like a run does (the engine's `hold`), so it never interleaves with one.
     """
     thread = await _thread(platform, thread_id)
     graph = _graph_of(platform, thread)
@@ -247,29 +247,14 @@ async def update_state(thread_id: str, body: StateUpdate, platform: PlatformDep)
         values = graph.inputs.validate_update(body.values)
     except InvalidInput as error:
         raise HTTPException(422, str(error)) from None
-    holder = f"update-state-{uuid.uuid4()}"
     try:
-        await platform.threads.claim(thread_id, holder, {}, create=False)
-    except ThreadBusy as error:
-        raise HTTPException(409, str(error)) from None
-    except ThreadNotFound as error:
-        raise HTTPException(404, str(error)) from None
-    status = thread["status"] if thread["status"] != "busy" else "idle"
-    try:
-        config = _config(thread_id, body.checkpoint, body.checkpoint_id)
-        try:
+        async with engine.hold(thread_id, graph, create=False):
+            config = _config(thread_id, body.checkpoint, body.checkpoint_id)
             next_config = await graph.graph.aupdate_state(config, values, as_node=body.as_node)
-        except InvalidUpdateError as error:
-            raise HTTPException(400, f"cannot update the state of thread {thread_id!r}: {error}") from None
-        snapshot = await graph.graph.aget_state(_config(thread_id))
-        status = "interrupted" if snapshot.next else "idle"
-        values, interrupts = to_jsonable(snapshot.values), interrupts_by_task(snapshot)
-    except BaseException:
-        await platform.threads.finish(
-            thread_id, holder, status=status, values=thread["state_values"], interrupts=thread["interrupts"]
-        )
-        raise
-    await platform.threads.finish(thread_id, holder, status=status, values=values, interrupts=interrupts)
+    except RunRefused as error:
+        raise HTTPException(error.status, error.message) from None
+    except InvalidUpdateError as error:
+        raise HTTPException(400, f"cannot update the state of thread {thread_id!r}: {error}") from None
     checkpoint = to_jsonable(next_config["configurable"])
     # The official answer: the checkpoint, and (deprecated) the config and the checkpoint id at the top level.
     return {"checkpoint": checkpoint, "configurable": checkpoint, "checkpoint_id": checkpoint.get("checkpoint_id")}

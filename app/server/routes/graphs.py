@@ -297,10 +297,13 @@ async def get_state(name: str, thread_id: Annotated[str, ThreadIdQuery], runtime
 @router.post(
     "/{name}/state",
     response_model=StateUpdateResponse,
-    responses={400: {"model": ErrorBody, "description": "The graph has no such node, or rejects the update"}},
+    responses={
+        400: {"model": ErrorBody, "description": "The graph has no such node, or rejects the update"},
+        409: {"model": ErrorBody, "description": "A run holds the thread, or the thread belongs to another graph"},
+    },
     summary="Write values to the thread's state as if node `as_node` returned them",
 )
-async def update_state(name: str, request: StateUpdateRequest, runtime: RuntimeDep) -> Response:
+async def update_state(name: str, request: StateUpdateRequest, runtime: RuntimeDep, engine: EngineDep) -> Response:
     registered = _graph(runtime, name, request.thread_id)
     if request.as_node is not None and request.as_node not in registered.nodes:
         available = ", ".join(sorted(registered.nodes))
@@ -310,7 +313,10 @@ async def update_state(name: str, request: StateUpdateRequest, runtime: RuntimeD
     except InvalidInput as error:
         raise _invalid_input(error) from None
     try:
-        config = await registered.graph.aupdate_state(_config(request.thread_id), values, as_node=request.as_node)
+        async with engine.hold(request.thread_id, registered, create=True):
+            config = await registered.graph.aupdate_state(_config(request.thread_id), values, as_node=request.as_node)
+    except RunRefused as error:
+        raise _refused(error) from None
     except InvalidUpdateError as error:
         raise ApiError(400, "invalid_update", f"graph {name!r} rejected the update: {error}") from None
     return FastJSONResponse({"thread_id": request.thread_id, "checkpoint_id": config["configurable"]["checkpoint_id"]})
