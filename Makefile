@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 BENCH_OFFICIAL_VENV := .venv-bench-official
+LOCK_VENV := .venv-lock
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STACK ?= dev
@@ -12,20 +13,21 @@ SCHEMA_CACHE := .schemas
 # With LANGGRAPH_K8S_SCHEMA_DIR set (an offline copy), check it; otherwise download into the cache once.
 SCHEMAS_READY := $(if $(LANGGRAPH_K8S_SCHEMA_DIR),schemas,$(SCHEMA_CACHE)/.verified)
 
-.PHONY: run test lint format render validate snapshots bench tools schemas clean
+.PHONY: run test lint format render validate snapshots bench tools schemas clean lock e2e
 
-# The checkout itself is installed editable, so `langgraph_k8s.infra` (how a consumer imports the components) works
-# here too, e.g. for `make render PROJECT=examples/reuse`.
-$(STAMP): requirements.txt app/requirements.txt requirements-dev.txt pyproject.toml
+# The test venv installs the image's own lock (app/requirements.lock) plus the rest of the dev lock, then the
+# checkout itself editable, so `langgraph_k8s.infra` (how a consumer imports the components) works here too,
+# e.g. for `make render PROJECT=examples/reuse`.
+$(STAMP): app/requirements.lock requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --require-hashes -r app/requirements.lock -r requirements-dev.lock
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 ## run: start the bundled server on $(HOST):$(PORT) (embedded SQLite unless DATABASE_URL is set)
 run: $(STAMP)
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m app
+	exec env HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m app
 
 ## tools: validators the gate needs that are not pip packages of the main venv
 tools: $(CHECKOV_VENV)/.installed
@@ -46,9 +48,9 @@ $(SCHEMA_CACHE)/.verified: tools/schemas.py | $(STAMP)
 	$(BIN)/python -m tools.schemas
 	touch $@
 
-## test: lint, then the whole suite (mocks, render gate, server against real PostgreSQL)
-test: lint tools $(SCHEMAS_READY)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+## test: lint, then the whole suite (mocks, render gate, server against real PostgreSQL); containers: make e2e
+test: lint $(SCHEMAS_READY) tools
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest --ignore=tests/e2e
 
 ## render: write the Kubernetes objects of stack $(STACK) to rendered/$(STACK)/ (offline, secrets redacted)
 render: $(STAMP)
@@ -81,5 +83,25 @@ $(BENCH_OFFICIAL_VENV)/.installed: bench/official-requirements.txt
 	$(BENCH_OFFICIAL_VENV)/bin/pip install -q -r bench/official-requirements.txt
 	touch $@
 
+## lock: re-pin every distribution, with hashes, from the top-level requirements files (after editing them)
+# From PyPI only (no local pip config or find-links), so the hashes are those any machine downloads.
+PIP_COMPILE = env -u PIP_FIND_LINKS -u PIP_CONSTRAINT -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null \
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	--strip-extras --no-emit-index-url --index-url https://pypi.org/simple
+lock: $(LOCK_VENV)/.installed
+	$(PIP_COMPILE) --output-file app/requirements.lock app/requirements.txt
+	$(PIP_COMPILE) --constraint app/requirements.lock --output-file requirements-dev.lock requirements-dev.txt
+
+$(LOCK_VENV)/.installed:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q pip-tools==7.6.2
+	touch $@
+
+## e2e: build the image with podman, run every workload of the dev and prod renders in containers, then
+## check that broken pod specs fail it (root and podman needed; see docs/e2e.md)
+e2e: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.e2e $(E2E_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest tests/e2e
+
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_OFFICIAL_VENV) $(SCHEMA_CACHE) rendered
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BENCH_OFFICIAL_VENV) $(LOCK_VENV) $(SCHEMA_CACHE) rendered

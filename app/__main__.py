@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from types import FrameType
 
 import uvicorn
 
+from .server.edge import EdgeLimits, edge_protocol
 from .server.logs import configure_logging
 from .server.main import create_app
 from .server.runtime import Runtime
-from .server.settings import Settings
+from .server.settings import InvalidSettings, load_settings
 
 log = logging.getLogger("app.server")
 SHUTDOWN_GRACE_SECONDS = 1.0  # after the drain, for responses still being written
@@ -45,13 +47,18 @@ class DrainingServer(uvicorn.Server):
 
 
 def main() -> None:
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except InvalidSettings as error:
+        sys.exit(f"langgraph server not started: {error}")
     configure_logging(settings.log_level)
     app = create_app(settings)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
+        http=edge_protocol(EdgeLimits.of(settings)),
+        timeout_keep_alive=settings.http_idle_timeout_seconds,  # type: ignore[arg-type]
         workers=1,
         log_config=None,
         access_log=False,

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiosqlite
@@ -23,6 +25,8 @@ from langgraph.store.sqlite.aio import AsyncSqliteStore
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from . import retention
+from .roles import ensure_roles, role_passwords
 from .server.engine import schema as engine_schema
 from .server.logs import configure_logging
 from .server.platform_api import schema as platform_schema
@@ -52,9 +56,10 @@ class Migration:
 # The project's own schema, after the checkpointer's. Append only.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "platform_threads", postgres=platform_schema.POSTGRES_SCHEMA, sqlite=platform_schema.SQLITE_SCHEMA),
-    Migration(2, "engine_runs", postgres=engine_schema.POSTGRES_SCHEMA, sqlite=engine_schema.SQLITE_SCHEMA),
+    Migration(2, "database_stats", postgres=retention.STATS_POSTGRES_SCHEMA, sqlite=retention.STATS_SQLITE_SCHEMA),
+    Migration(3, "engine_runs", postgres=engine_schema.POSTGRES_SCHEMA, sqlite=engine_schema.SQLITE_SCHEMA),
     Migration(
-        3,
+        4,
         "platform_assistants",
         postgres=platform_schema.ASSISTANTS_POSTGRES_SCHEMA,
         sqlite=platform_schema.ASSISTANTS_SQLITE_SCHEMA,
@@ -166,14 +171,22 @@ async def postgres_schema_problem(conn: AsyncConnection, migrations: tuple[Migra
     return None
 
 
-async def migrate(settings: Settings, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
-    """Migrate the database the settings point at (Postgres, or the embedded SQLite file)."""
+async def migrate(
+    settings: Settings, migrations: tuple[Migration, ...] = MIGRATIONS, roles: Mapping[str, str] | None = None
+) -> list[int]:
+    """Migrate the database the settings point at (Postgres, or the embedded SQLite file).
+
+    On Postgres, `roles` (role to password, see `app.roles`) are then created or updated and granted their privileges.
+    """
     if settings.uses_postgres:
         assert settings.database_url is not None
         async with await AsyncConnection.connect(
             settings.database_url.get_secret_value(), autocommit=True, row_factory=dict_row, prepare_threshold=None
         ) as conn:
-            return await migrate_postgres(conn, migrations)
+            applied = await migrate_postgres(conn, migrations)
+            if roles:
+                log.info("database roles set", extra={"roles": await ensure_roles(conn, roles)})
+            return applied
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with aiosqlite.connect(settings.sqlite_path) as conn:
         return await migrate_sqlite(conn, migrations)
@@ -184,7 +197,7 @@ def main() -> int:
     configure_logging(settings.log_level)
     backend = "postgres" if settings.uses_postgres else f"sqlite at {settings.sqlite_path}"
     try:
-        applied = asyncio.run(migrate(settings))
+        applied = asyncio.run(migrate(settings, roles=role_passwords(os.environ)))
     except Exception:
         log.exception("migration failed", extra={"backend": backend})
         return 1

@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from .contract import PRUNE_COMMAND, Env
+from .contract import DEFAULT_PRUNE_BATCH_SIZE, PRUNE_COMMAND, Env
 from .retention import PruneResult, RetentionPolicy, ThreadActivity, checkpoint_tables_exist, prune
 
-DEFAULT_BATCH_SIZE = 500
+DEFAULT_BATCH_SIZE = DEFAULT_PRUNE_BATCH_SIZE
 MAX_BATCH_SIZE = 10_000
 # The report lists at most this many thread ids; counts are always complete.
 REPORT_THREAD_ID_LIMIT = 100

@@ -299,3 +299,84 @@ async def oldest_thread_age_seconds(conn: AsyncConnection, *, now: datetime | No
     if oldest is None:
         return 0.0
     return max(0.0, ((now or datetime.now(UTC)) - oldest).total_seconds())
+
+
+STATS_TABLE = "app_database_stats"
+"""One row of database-wide stats, computed by whichever replica claims it first in an interval (the schemas
+below create it under this name)."""
+STATS_POSTGRES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS app_database_stats (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    computed_at TIMESTAMPTZ NOT NULL DEFAULT '-infinity',
+    database_size_bytes BIGINT,
+    oldest_activity_at TIMESTAMPTZ
+);
+INSERT INTO app_database_stats (id) VALUES (1) ON CONFLICT DO NOTHING
+"""
+STATS_SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS app_database_stats (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    computed_at TEXT,
+    database_size_bytes INTEGER,
+    oldest_activity_at TEXT
+);
+INSERT OR IGNORE INTO app_database_stats (id) VALUES (1)
+"""
+
+# Claim the row only if no one computed it within the interval; a replica computing right now holds the row lock,
+# so the others skip it at once instead of waiting.
+_CLAIM_STATS = sql.SQL(
+    "UPDATE {table} SET computed_at = now() WHERE id = ("
+    " SELECT id FROM {table} WHERE id = 1 AND computed_at <= now() - make_interval(secs => %(interval)s)"
+    " FOR UPDATE SKIP LOCKED) RETURNING id"
+).format(table=sql.Identifier(STATS_TABLE))
+
+
+@dataclass(frozen=True)
+class DatabaseStats:
+    """The database-wide gauges' values as last computed."""
+
+    database_size_bytes: int
+    oldest_activity_at: datetime | None
+
+    def oldest_thread_age_seconds(self, *, now: datetime | None = None) -> float:
+        """Seconds since the oldest thread's last activity (growing between computations); 0.0 without threads."""
+        if self.oldest_activity_at is None:
+            return 0.0
+        return max(0.0, ((now or datetime.now(UTC)) - self.oldest_activity_at).total_seconds())
+
+
+async def refresh_database_stats(conn: AsyncConnection, *, interval_seconds: float) -> bool:
+    """Compute the database size and the oldest thread's activity if no replica did in the last `interval_seconds`.
+
+    Returns whether this call computed them. The oldest-thread query reads every thread's heads, so with many
+    replicas this keeps it to one run per interval for the whole database.
+    """
+    async with conn.transaction():
+        if not await _fetch(conn, _CLAIM_STATS, {"interval": interval_seconds}):
+            return False
+        oldest_query = sql.SQL("SELECT min(last_activity) FROM ({activity}) AS activity").format(
+            activity=_activity_query(_ALL_THREADS)
+        )
+        oldest = (await _fetch(conn, oldest_query, {}))[0][0]
+        await conn.execute(
+            sql.SQL(
+                "UPDATE {} SET database_size_bytes = %s, oldest_activity_at = %s, computed_at = now() WHERE id = 1"
+            ).format(sql.Identifier(STATS_TABLE)),
+            (await database_size_bytes(conn), oldest),
+        )
+    return True
+
+
+async def read_database_stats(conn: AsyncConnection) -> DatabaseStats | None:
+    """The stats as last computed by any replica; None before the first computation."""
+    rows = await _fetch(
+        conn,
+        sql.SQL("SELECT database_size_bytes, oldest_activity_at FROM {} WHERE id = 1").format(
+            sql.Identifier(STATS_TABLE)
+        ),
+        {},
+    )
+    if not rows or rows[0][0] is None:
+        return None
+    return DatabaseStats(database_size_bytes=int(rows[0][0]), oldest_activity_at=rows[0][1])

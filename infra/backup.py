@@ -11,19 +11,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .bundled_server import contract
-from .config import POSTGRES_IMAGE
-from .labels import (
-    resources_spec,
-    run_once_pod,
-    selector_labels,
-    standard_labels,
-)
-from .postgres import POSTGRES_PORT, ResourcesArgs, database_client_policy
+from .config import Backup, Postgres, default
+from .labels import selector_labels, standard_labels
+from .network import POSTGRES_PORT, NetworkPeerArgs, database_client_policy
+from .pods import resources_spec, run_once_pod
+from .postgres import ResourcesArgs
 
 BACKUP_DIR = "/backups"
 PASSWORD_DIR = "/var/run/secrets/postgres"  # noqa: S105 - a mount path, not a password
-PASSWORD_KEY = "POSTGRES_PASSWORD"  # noqa: S105 - a Secret key name
-"""Key of the store's credentials Secret that holds the password."""
+PASSWORD_KEY = contract.Env.DB_BACKUP_PASSWORD
+"""Key of the store's roles Secret that holds the backup role's password."""
 DUMP_SUFFIX = ".dump"
 DEADLINE_SECONDS = 3 * 3600
 DEFAULT_RESOURCES: ResourcesArgs = {
@@ -88,10 +85,17 @@ class CheckpointBackupArgs(TypedDict):
     host: pulumi.Input[str]
     """The database's Service host name (the store's `host`)."""
     credentials_secret_name: pulumi.Input[str]
-    """Secret holding the password under `POSTGRES_PASSWORD` (the store's `credentials_secret_name`)."""
+    """Secret holding the password under `password_key` (the store's `roles_secret_name`)."""
+    password_key: NotRequired[str]
+    """Key of the password in `credentials_secret_name` (default `DB_BACKUP_PASSWORD`, the backup role's)."""
     database: NotRequired[str]
     user: NotRequired[str]
+    """The role to dump as (the store's `backup_user`); it needs only SELECT."""
     port: NotRequired[int]
+    suspend: NotRequired[bool]
+    """Start no new dump (e.g. during a restore)."""
+    protect: NotRequired[bool]
+    """Protect the backup claim and keep it on `destroy` (default: `Postgres.protect`)."""
     image: NotRequired[str]
     """Postgres image by digest; the database's own image, so pg_dump matches its version (default: the store's)."""
     schedule: NotRequired[str]
@@ -103,6 +107,8 @@ class CheckpointBackupArgs(TypedDict):
     pod_labels: NotRequired[pulumi.Input[dict[str, str]]]
     """Extra pod labels, e.g. the store's client label so its NetworkPolicy admits the pods."""
     resources: NotRequired[ResourcesArgs]
+    dns_peers: NotRequired[list[NetworkPeerArgs]]
+    """Where the pods resolve names (default: the kube-dns pods; see `infra.network.DNS_PRESETS`)."""
 
 
 class CheckpointBackup(pulumi.ComponentResource):
@@ -113,11 +119,13 @@ class CheckpointBackup(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CheckpointBackupArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:CheckpointBackup", name, None, opts)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         namespace = args["namespace"]
-        keep = args.get("keep", 7)
+        keep = args.get("keep", default(Backup, "keep"))
         if keep < 1:
             raise ValueError(f"CheckpointBackup keep must be at least 1 (got {keep})")
         labels = standard_labels(name, "backup")
+        protect = args.get("protect", default(Postgres, "protect"))
         pod_labels = pulumi.Output.from_input(args.get("pod_labels") or {}).apply(lambda extra: {**labels, **extra})
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-pvc",
@@ -129,23 +137,27 @@ class CheckpointBackup(pulumi.ComponentResource):
             },
             spec={
                 "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": args.get("storage_size", "10Gi")}},
+                "resources": {"requests": {"storage": args.get("storage_size", default(Backup, "storage_size"))}},
                 **({"storageClassName": args["storage_class"]} if args.get("storage_class") else {}),
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect)),
         )
         script = pulumi.Output.from_input(args["host"]).apply(
             lambda host: backup_script(
-                host, args.get("port", POSTGRES_PORT), args.get("user", "langgraph"), args.get("database", "langgraph")
+                host,
+                args.get("port", POSTGRES_PORT),
+                args.get("user", contract.BACKUP_ROLE),
+                args.get("database", default(Postgres, "database")),
             )
         )
         cron_job = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
             metadata={"namespace": namespace, "labels": labels},
             spec={
-                "schedule": args.get("schedule", "30 2 * * *"),
+                "schedule": args.get("schedule", default(Backup, "schedule")),
                 "timeZone": "Etc/UTC",
                 "concurrencyPolicy": "Forbid",
+                "suspend": args.get("suspend", False),
                 "startingDeadlineSeconds": 3600,
                 "successfulJobsHistoryLimit": 3,
                 "failedJobsHistoryLimit": 3,
@@ -158,7 +170,7 @@ class CheckpointBackup(pulumi.ComponentResource):
                             pod_labels,
                             {
                                 "name": "pg-dump",
-                                "image": args.get("image", POSTGRES_IMAGE),
+                                "image": args.get("image", default(Postgres, "image")),
                                 "command": ["/bin/sh", "-c", script],
                                 "env": [
                                     {"name": "BACKUP_DIR", "value": BACKUP_DIR},
@@ -178,7 +190,7 @@ class CheckpointBackup(pulumi.ComponentResource):
                                     "name": "password",
                                     "secret": {
                                         "secretName": args["credentials_secret_name"],
-                                        "items": [{"key": PASSWORD_KEY, "path": "password"}],
+                                        "items": [{"key": args.get("password_key", PASSWORD_KEY), "path": "password"}],
                                         "defaultMode": 0o440,
                                     },
                                 },
@@ -187,9 +199,11 @@ class CheckpointBackup(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
-        database_client_policy(self, name, namespace, labels, selector_labels(name, "backup"))
+        database_client_policy(
+            child, name, namespace, labels, selector_labels(name, "backup"), dns_peers=args.get("dns_peers")
+        )
         self.claim_name = claim.metadata.name
         self.cron_job_name = cron_job.metadata.name
         self.register_outputs({"claim_name": self.claim_name, "cron_job_name": self.cron_job_name})

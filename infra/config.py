@@ -7,9 +7,12 @@ resource exists. Secrets are never read from here: the external DSN and provider
 `pulumi config set --secret` and are read as Pulumi secrets by `read_secrets`.
 """
 
+import difflib
 import ipaddress
 import json
+import math
 import re
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -18,6 +21,8 @@ import pulumi
 from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from .bundled_server import contract
 
 PROJECT = "langgraph-k8s"
 
@@ -30,10 +35,12 @@ _DNS_NAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _RESERVED_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
+ROLLOUT_MAX_SURGE_PERCENT = 25
+"""Extra server pods a rolling update may start before old ones stop (the Deployment's `maxSurge`)."""
 
 
 class ConfigProblem(ValueError):
-    """A cross-field problem attributed to one key (`field`) of the model that raised it."""
+    """A cross-field problem attributed to one key (`field`, empty: the model itself) of the model that raised it."""
 
     def __init__(self, field: str, message: str):
         super().__init__(message)
@@ -172,6 +179,14 @@ class Postgres(_Model):
     """Database name."""
     user: str = Field("langgraph", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     """Database user (its password is generated)."""
+    max_connections: int = Field(100, ge=20, le=10000)
+    """Connections the database accepts: set on the in-cluster server's command line; for an external database,
+    what it allows. A stack whose pods could open more is refused."""
+    reserved_connections: int = Field(10, ge=0, le=1000)
+    """Connections the budget keeps free for administrators and monitoring."""
+    protect: bool = True
+    """Protect what holds data: Pulumi refuses to delete or replace the database's StatefulSet and the backup
+    claim, and `destroy` leaves the namespace, the volumes and the credentials (docs/deploy.md)."""
     resources: Resources = Resources(
         requests=ResourceAmounts(cpu="250m", memory="512Mi"), limits=ResourceAmounts(cpu="1", memory="1Gi")
     )
@@ -194,7 +209,7 @@ class Retention(_Model):
     """Threads waiting on a human (interrupted) are kept this long instead; at least `days` (default: `days`)."""
     schedule: Cron = "17 3 * * *"
     """When the prune runs (cron, UTC)."""
-    batch_size: int = Field(500, ge=1, le=10000)
+    batch_size: int = Field(contract.DEFAULT_PRUNE_BATCH_SIZE, ge=1, le=10000)
     """Threads deleted per transaction, so no lock is held long."""
 
     @model_validator(mode="after")
@@ -246,6 +261,42 @@ class GatewayRef(_Model):
     """Listener of the Gateway to attach to; unset: all."""
 
 
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value)
+    except ValueError:
+        raise ValueError(f"must be a CIDR such as '203.0.113.0/24' (got {value!r})") from None
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+class NetworkPeer(_Model):
+    """Pods of a namespace (optionally only those with `podLabels`), or an address range."""
+
+    namespace: str | None = Field(None, pattern=_DNS_LABEL.pattern)
+    """Namespace whose pods are admitted."""
+    pod_labels: dict[str, str] = {}
+    """Only the pods of `namespace` with these labels."""
+    cidr: Cidr | None = None
+    """An address range, e.g. a load balancer's or a VPC's."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "NetworkPeer":
+        if (self.namespace is None) == (self.cidr is None):
+            raise ConfigProblem("", ": give either namespace (with optional podLabels) or cidr, not both")
+        if self.pod_labels and self.namespace is None:
+            raise ConfigProblem("podLabels", ": only with namespace, not with cidr")
+        return self
+
+    def as_args(self) -> dict[str, Any]:
+        """The peer as `infra.network.NetworkPeerArgs`."""
+        if self.cidr is not None:
+            return {"cidr": self.cidr}
+        return {"namespace": self.namespace, **({"pod_labels": dict(self.pod_labels)} if self.pod_labels else {})}
+
+
 class Ingress(_Model):
     """How traffic reaches the server: Gateway API (recommended), an Ingress, or not at all."""
 
@@ -259,7 +310,20 @@ class Ingress(_Model):
     ingress_class_name: str | None = None
     """IngressClass to use; required in ingress mode."""
     controller_namespace: str = Field("ingress", pattern=_DNS_LABEL.pattern)
-    """Namespace of the gateway or ingress controller pods, admitted by the server's NetworkPolicy."""
+    """Namespace of the ingress controller pods, admitted by the server's NetworkPolicy (ingress mode)."""
+    allow_from: list[NetworkPeer] | None = None
+    """Who may reach the server's port, each `{namespace, podLabels}` or `{cidr}` (values per controller in
+    docs/deploy.md); unset: the Gateway's namespace (gateway mode) or `controllerNamespace` (ingress mode)."""
+
+    def sources(self) -> list[dict[str, Any]]:
+        """The peers admitted to the server's HTTP port, as `infra.network.NetworkPeerArgs`."""
+        if self.allow_from is not None:
+            return [peer.as_args() for peer in self.allow_from]
+        if self.mode == "gateway" and self.gateway is not None:
+            return [{"namespace": self.gateway.namespace}]
+        if self.mode == "ingress":
+            return [{"namespace": self.controller_namespace}]
+        return []
 
     @field_validator("host")
     @classmethod
@@ -290,6 +354,8 @@ class Thresholds(_Model):
     """Alert when a pod uses this share of its memory limit."""
     run_error_ratio: float = Field(0.1, gt=0, lt=1)
     """Alert when this share of a graph's runs ends in error."""
+    run_timeout_ratio: float = Field(0.05, gt=0, lt=1)
+    """Alert when this share of a graph's runs is cut off at `server.maxRunSeconds`."""
     checkpoint_write_p95_seconds: float = Field(0.5, gt=0)
     """Alert when p95 checkpoint write latency exceeds this."""
     checkpoint_db_growth_6h_bytes: float = Field(2 * 1024**3, gt=0, alias="checkpointDbGrowth6hBytes")
@@ -308,6 +374,28 @@ class Observability(_Model):
     rule_labels: dict[str, str] = {}
     """Extra labels on the PrometheusRule, e.g. what your Prometheus `ruleSelector` matches."""
     thresholds: Thresholds = Thresholds()
+    runbook_base_url: str | None = None
+    """Absolute URL of the runbooks document; each alert links to `<this>#alert-<name>`. Required when enabled."""
+
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s#]+(/[^\s#]*)?$", value):
+            raise ValueError(
+                "must be an absolute http(s) URL without a '#' fragment, e.g. "
+                f"'https://github.com/acme/langgraph-k8s/blob/main/docs/runbooks.md' (got {value!r})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _runbooks_when_enabled(self) -> "Observability":
+        if self.enabled and self.runbook_base_url is None:
+            raise ConfigProblem(
+                "runbookBaseUrl",
+                "is required when enabled: alerts link to '<runbookBaseUrl>#alert-<name>', which Alertmanager "
+                "must be able to open (e.g. the URL of your copy of docs/runbooks.md)",
+            )
+        return self
 
 
 class Server(_Model):
@@ -319,9 +407,9 @@ class Server(_Model):
     """Browser origins allowed by CORS, each `scheme://host[:port]`; `*` is refused."""
     auth: bool = True
     """Require an API key on the graph routes; one is generated and exported as the secret `apiKey`."""
-    max_run_seconds: int = Field(600, ge=10, le=86400)
+    max_run_seconds: int = Field(contract.DEFAULT_MAX_RUN_SECONDS, ge=10, le=86400)
     """Longest a graph run may take; also sets the drain timeout and the pod's termination grace period."""
-    db_pool_max_size: int = Field(10, ge=1, le=200)
+    db_pool_max_size: int = Field(contract.DEFAULT_DB_POOL_MAX_SIZE, ge=1, le=200)
     """Connections per server pod (`replicas x this` bounds Postgres connections)."""
 
     @field_validator("cors_origins")
@@ -336,11 +424,28 @@ class Server(_Model):
         return value
 
 
+class Dns(_Model):
+    """Where pods resolve names: the cluster's DNS setup."""
+
+    preset: Literal["kube-dns", "node-local-dns", "gke-cloud-dns"] = "kube-dns"
+    """`kube-dns` (the kube-dns/CoreDNS pods), `node-local-dns` (NodeLocal DNSCache, 169.254.20.10, e.g. GKE
+    Autopilot) or `gke-cloud-dns` (GKE Cloud DNS, 169.254.169.254); the last two also keep kube-dns."""
+    extra_cidrs: list[Cidr] = []
+    """More DNS server addresses, e.g. a custom resolver's."""
+
+    def peers(self) -> list[dict[str, Any]]:
+        """The DNS servers as `infra.network.NetworkPeerArgs`."""
+        from .network import DNS_PRESETS
+
+        return [*DNS_PRESETS[self.preset], *({"cidr": cidr} for cidr in self.extra_cidrs)]
+
+
 class Egress(_Model):
-    """Outbound HTTPS destinations (CIDRs) the server may reach, e.g. model providers."""
+    """Where the server's and jobs' pods may connect besides Postgres: DNS, and HTTPS destinations."""
 
     https_cidrs: list[str] = []
     """CIDRs the server may reach on 443, e.g. model providers; nothing else leaves the namespace."""
+    dns: Dns = Dns()
 
     @field_validator("https_cidrs")
     @classmethod
@@ -371,6 +476,9 @@ class StackConfig(_Model):
     retention: Retention | None = None
     backup: Backup = Backup()
     dashboard: Dashboard = Dashboard()
+    restoring: bool = False
+    """Set while restoring a backup (docs/operations.md): the server scales to zero (its autoscaler is removed) and
+    the prune and backup CronJobs are suspended; remove it and `pulumi up` to resume."""
 
     @field_validator("namespace")
     @classmethod
@@ -378,6 +486,33 @@ class StackConfig(_Model):
         if not _DNS_LABEL.match(value) or value in _RESERVED_NAMESPACES or value.startswith("kube-"):
             raise ValueError(f"must be a DNS label and not a system namespace (got {value!r})")
         return value
+
+    def server_pods_at_most(self) -> tuple[int, int]:
+        """(most server pods configured, most that run during a rolling update)."""
+        pods = self.autoscaling.max_replicas if self.autoscaling.enabled else self.replicas
+        return pods, math.ceil(pods * (100 + ROLLOUT_MAX_SURGE_PERCENT) / 100)
+
+    def job_connections(self) -> list[str]:
+        """The jobs that each hold one database connection while they run."""
+        return ["migration", *(["retention"] if self.retention else []), *(["backup"] if self.backup.enabled else [])]
+
+    @model_validator(mode="after")
+    def _connection_budget(self) -> "StackConfig":
+        pods, surge_pods = self.server_pods_at_most()
+        pool = self.server.db_pool_max_size
+        jobs = self.job_connections()
+        reserved = self.postgres.reserved_connections
+        total = surge_pods * pool + len(jobs) + reserved
+        if total > self.postgres.max_connections:
+            raise ConfigProblem(
+                "postgres.maxConnections",
+                f"({self.postgres.max_connections}) is below what this stack can open: {total} ({surge_pods} server "
+                f"pods ({pods} + {ROLLOUT_MAX_SURGE_PERCENT}% rollout surge) x server.dbPoolMaxSize {pool} = "
+                f"{surge_pods * pool}, {len(jobs)} job connections ({', '.join(jobs)}), {reserved} reserved); raise "
+                "postgres.maxConnections (and the database's memory), lower server.dbPoolMaxSize or the replica "
+                "count, or put a connection pooler such as PgBouncer in front",
+            )
+        return self
 
     @model_validator(mode="after")
     def _backup_needs_in_cluster_postgres(self) -> "StackConfig":
@@ -390,11 +525,67 @@ class StackConfig(_Model):
         return self
 
 
+def default(model: type[BaseModel], field: str) -> Any:
+    """The stack config's default of `model.field`, as plain data: what a component used alone falls back to."""
+    value = model.model_fields[field].get_default(call_default_factory=True)
+    return value.model_dump() if isinstance(value, BaseModel) else value
+
+
 TOP_LEVEL_KEYS: tuple[str, ...] = tuple(f.alias or name for name, f in StackConfig.model_fields.items())
 SECRET_KEYS = {
     "databaseUrl": "DSN of an external PostgreSQL (required when postgres.mode is 'external')",
     "providerKeys": "object of model-provider env vars to values, e.g. {OPENAI_API_KEY: ...}",
 }
+RESERVED_PROVIDER_KEYS = frozenset(
+    value for name, value in vars(contract.Env).items() if not name.startswith("_") and isinstance(value, str)
+)
+"""Environment variables the server sets itself; `providerKeys` may not override them."""
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose keys are valid at `loc` (a path of camelCase keys from the top of the stack config)."""
+    model: type[BaseModel] | None = StackConfig
+    for part in loc:
+        fields = {f.alias or name: f for name, f in model.model_fields.items()} if model else {}
+        field = fields.get(str(part))
+        if field is None:
+            return None
+        model = next(
+            (
+                t
+                for t in (field.annotation, *typing.get_args(field.annotation))
+                if isinstance(t, type) and issubclass(t, BaseModel)
+            ),
+            None,
+        )
+    return model
+
+
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    """`<path>: unknown key`, with the closest valid key as a suggestion, or the valid keys when none is close."""
+    model = _model_at(loc[:-1])
+    known = [f.alias or name for name, f in model.model_fields.items()] if model else []
+    message = f"{PROJECT}:{_path(loc)}: unknown key"
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    if close:
+        return f"{message}; did you mean '{close[0]}'?"
+    return f"{message} (known keys: {', '.join(known)})" if known else message
+
+
+def provider_key_problems(value: Any) -> list[str]:
+    """What is wrong with a `providerKeys` value: it must map env var names the server does not own to strings."""
+    key = f"{PROJECT}:providerKeys"
+    if not isinstance(value, dict):
+        return [f"{key}: must be an object of env var names to values, e.g. {{OPENAI_API_KEY: ...}}"]
+    problems = []
+    for name, item in value.items():
+        if not _ENV_NAME.match(str(name)):
+            problems.append(f"{key}.{name}: must be an environment variable name (A-Z, 0-9, _)")
+        elif name in RESERVED_PROVIDER_KEYS:
+            problems.append(f"{key}.{name}: is reserved for the server's own setting; use another name")
+        if isinstance(item, (dict, list)) or item is None:
+            problems.append(f"{key}.{name}: must be a string (got {type(item).__name__})")
+    return problems
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -405,14 +596,15 @@ def _describe(error: Mapping[str, Any]) -> str:
     loc = tuple(error["loc"])
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, ConfigProblem):
-        return f"{PROJECT}:{_path((*loc, cause.field))} {cause.message}"
+        path = _path((*loc, cause.field) if cause.field else loc)
+        return f"{PROJECT}:{path}{'' if cause.message.startswith(':') else ' '}{cause.message}"
     kind = error["type"]
     given = error.get("input")
     if kind == "literal_error":
         expected = error["ctx"]["expected"].replace(" or ", ", ")
         message = f"must be one of {expected} (got {given!r})"
     elif kind == "extra_forbidden":
-        return f"{PROJECT}:{_path(loc)}: unknown key"
+        return _unknown_key(loc)
     elif kind == "missing":
         message = "is required"
     elif kind == "value_error":
@@ -430,23 +622,42 @@ def parse_stack_config(stack: str, raw: Mapping[str, Any]) -> StackConfig:
         raise StackConfigError(stack, [_describe(e) for e in exc.errors()]) from None
 
 
+def _configured_keys() -> set[str]:
+    """Every key this stack sets under the project's namespace, without the `<project>:` prefix."""
+    full_keys = {*pulumi.runtime.config.CONFIG.get(), *pulumi.runtime.get_config_env()}
+    return {key.split(":", 1)[1] for key in full_keys if key.startswith(f"{PROJECT}:")}
+
+
+def _decode(key: str, text: str, problems: list[str]) -> Any:
+    try:
+        return json.loads(text) if text[:1] in "{[" else text
+    except json.JSONDecodeError as exc:
+        problems.append(f"{PROJECT}:{key}: is not valid JSON ({exc.msg})")
+        return None
+
+
 def load_stack_config(config: pulumi.Config | None = None) -> StackConfig:
-    """Read and validate this stack's non-secret config from the Pulumi runtime."""
+    """Read and validate this stack's config (secret `providerKeys` names too) from the Pulumi runtime.
+
+    Every key under the project's namespace must be known: a typo is an error naming the closest key.
+    """
     config = config or pulumi.Config(PROJECT)
     stack = pulumi.get_stack()
     raw: dict[str, Any] = {}
     problems = []
-    for key in TOP_LEVEL_KEYS:
-        text = config.get(key)
-        if text is None:
-            continue
-        try:
-            raw[key] = json.loads(text) if text[:1] in "{[" else text
-        except json.JSONDecodeError as exc:
-            problems.append(f"{PROJECT}:{key}: is not valid JSON ({exc.msg})")
+    for key in sorted(_configured_keys() - set(SECRET_KEYS)):
+        text = config.get(key) if key in TOP_LEVEL_KEYS else pulumi.runtime.get_config(f"{PROJECT}:{key}")
+        if text is not None:
+            raw[key] = _decode(key, text, problems)
+    provider_keys = pulumi.runtime.get_config(f"{PROJECT}:providerKeys")
+    if provider_keys is not None:
+        problems += provider_key_problems(_decode("providerKeys", provider_keys, problems))
+    try:
+        stack_config = parse_stack_config(stack, raw)
+    except StackConfigError as error:
+        raise StackConfigError(stack, [*problems, *error.problems]) from None
     if problems:
         raise StackConfigError(stack, problems)
-    stack_config = parse_stack_config(stack, raw)
     if stack_config.postgres.mode == "external" and config.get_secret("databaseUrl") is None:
         raise StackConfigError(
             stack,
@@ -478,6 +689,7 @@ def read_secrets(config: pulumi.Config | None = None) -> StackSecrets:
 
 
 def _provider_keys(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(_ENV_NAME.match(str(k)) for k in value):
-        raise ValueError(f"{PROJECT}:providerKeys must map env var names (A-Z, 0-9, _) to strings")
+    problems = provider_key_problems(value)
+    if problems:
+        raise ValueError("; ".join(problems))
     return {str(k): str(v) for k, v in value.items()}

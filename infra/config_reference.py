@@ -78,7 +78,7 @@ def leaf_keys(
 def _description(field: FieldInfo, path: str) -> str:
     if not field.description:
         raise ValueError(f"config key {path} has no description: add Field(description=...) in infra/config.py")
-    return field.description
+    return " ".join(field.description.split())  # one table row, however the docstring wraps
 
 
 def secret_type(key: str) -> object:

@@ -154,6 +154,7 @@ class GrafanaDashboard(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GrafanaDashboardArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:GrafanaDashboard", name, None, opts)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         instance = args["service_instance"]
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-configmap",
@@ -163,7 +164,7 @@ class GrafanaDashboard(pulumi.ComponentResource):
                 "annotations": {FOLDER_ANNOTATION: args.get("folder", "LangGraph")},
             },
             data={f"langgraph-{instance}.json": json.dumps(dashboard_json(instance), indent=2, sort_keys=True)},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         self.config_map_name = config_map.metadata.name
         self.register_outputs({"config_map_name": self.config_map_name})

@@ -5,6 +5,8 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .bundled_server import contract
+from .config import Server, default
 from .labels import standard_labels
 
 STREAM_MARGIN_SECONDS = 60
@@ -46,7 +48,10 @@ class IngressArgs(TypedDict):
 
 
 class Ingress(pulumi.ComponentResource):
-    """Outside access to the LangGraph server, with timeouts that suit long SSE streams."""
+    """Outside access to the server's API paths (`contract.API_PATH_PREFIXES`), with timeouts for long SSE streams.
+
+    Probes, `/metrics` and the API docs are not routed: in-cluster scrapers reach them through the Service.
+    """
 
     url: pulumi.Output[str]
     """Public URL, empty in `none` mode."""
@@ -59,9 +64,9 @@ class Ingress(pulumi.ComponentResource):
         namespace = args["namespace"]
         labels = standard_labels(name, "ingress")
         host = args.get("host", "")
-        timeout = args.get("max_run_seconds", 600) + STREAM_MARGIN_SECONDS
+        timeout = args.get("max_run_seconds", default(Server, "max_run_seconds")) + STREAM_MARGIN_SECONDS
         backend = {"name": args["service_name"], "port": args["service_port"]}
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         if mode != "none" and not host:
             raise ValueError(f"Ingress mode {mode!r} needs a host")
         if mode == "gateway":
@@ -86,7 +91,10 @@ class Ingress(pulumi.ComponentResource):
                     "hostnames": [host],
                     "rules": [
                         {
-                            "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                            "matches": [
+                                {"path": {"type": "PathPrefix", "value": prefix}}
+                                for prefix in contract.API_PATH_PREFIXES
+                            ],
                             "backendRefs": [backend],
                             "timeouts": {"request": f"{timeout}s", "backendRequest": f"{timeout}s"},
                         }
@@ -113,7 +121,7 @@ class Ingress(pulumi.ComponentResource):
                             "http": {
                                 "paths": [
                                     {
-                                        "path": "/",
+                                        "path": prefix,
                                         "pathType": "Prefix",
                                         "backend": {
                                             "service": {
@@ -122,6 +130,7 @@ class Ingress(pulumi.ComponentResource):
                                             }
                                         },
                                     }
+                                    for prefix in contract.API_PATH_PREFIXES
                                 ]
                             },
                         }

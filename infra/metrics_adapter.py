@@ -47,6 +47,7 @@ class PrometheusAdapterRule(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PrometheusAdapterRuleArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:PrometheusAdapterRule", name, None, opts)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-configmap",
             metadata={
@@ -58,7 +59,7 @@ class PrometheusAdapterRule(pulumi.ComponentResource):
                 },
             },
             data={VALUES_KEY: yaml.safe_dump(adapter_values(), sort_keys=False)},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         self.config_map_name = config_map.metadata.name
         self.register_outputs({"config_map_name": self.config_map_name})

@@ -7,13 +7,10 @@ import pulumi_kubernetes as k8s
 
 from .bundled_server import contract
 from .image import env_secret_checkov_skips
-from .labels import (
-    resources_spec,
-    run_once_pod,
-    selector_labels,
-    standard_labels,
-)
-from .postgres import DSN_KEY, ResourcesArgs, database_client_policy
+from .labels import selector_labels, standard_labels
+from .network import NetworkPeerArgs, database_client_policy
+from .pods import resources_spec, run_once_pod
+from .postgres import DSN_KEY, ResourcesArgs
 
 
 class SchemaMigrationArgs(TypedDict):
@@ -27,6 +24,12 @@ class SchemaMigrationArgs(TypedDict):
     resources: NotRequired[ResourcesArgs]
     database_egress_cidrs: NotRequired[list[str]]
     """Where the database lives when it is outside the cluster; in-cluster pods are matched by namespace."""
+    dns_peers: NotRequired[list[NetworkPeerArgs]]
+    """Where the pods resolve names (default: the kube-dns pods; see `infra.network.DNS_PRESETS`)."""
+    roles_secret_name: NotRequired[pulumi.Input[str]]
+    """The store's `roles_secret_name`: the migration creates the least-privilege roles with these passwords."""
+    roles_checksum: NotRequired[pulumi.Input[str]]
+    """The store's `roles_checksum`: a rotated password gives a new Job, which sets it."""
 
 
 class SchemaMigration(pulumi.ComponentResource):
@@ -36,6 +39,7 @@ class SchemaMigration(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SchemaMigrationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:SchemaMigration", name, None, opts)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         namespace = args["namespace"]
         labels = standard_labels(name, "migration")
         pod_labels = pulumi.Output.from_input(args.get("pod_labels") or {}).apply(lambda extra: {**labels, **extra})
@@ -65,16 +69,34 @@ class SchemaMigration(pulumi.ComponentResource):
                             {
                                 "name": contract.Env.DATABASE_URL,
                                 "valueFrom": {"secretKeyRef": {"name": args["dsn_secret_name"], "key": DSN_KEY}},
-                            }
+                            },
+                            *_role_passwords_env(args.get("roles_secret_name")),
                         ],
                         "resources": resources_spec(resources),
                     },
+                    annotations={"checksum/roles": args["roles_checksum"]} if args.get("roles_checksum") else None,
                 ),
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         database_client_policy(
-            self, name, namespace, labels, selector_labels(name, "migration"), args.get("database_egress_cidrs")
+            child,
+            name,
+            namespace,
+            labels,
+            selector_labels(name, "migration"),
+            args.get("database_egress_cidrs"),
+            args.get("dns_peers"),
         )
         self.job_name = job.metadata.name
         self.register_outputs({"job_name": self.job_name})
+
+
+def _role_passwords_env(roles_secret_name: pulumi.Input[str] | None) -> list[dict]:
+    """The role passwords the migrate command sets (`app.contract.DATABASE_ROLES`), from the store's Secret."""
+    if roles_secret_name is None:
+        return []
+    return [
+        {"name": variable, "valueFrom": {"secretKeyRef": {"name": roles_secret_name, "key": variable}}}
+        for variable in contract.DATABASE_ROLES.values()
+    ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import runpy
 import sys
 from collections.abc import Callable, Iterator
@@ -39,6 +40,7 @@ SECRET_SIG = rpc._special_secret_sig
 MOCK_IMAGE_DIGEST = "sha256:" + "0" * 64
 MOCK_PASSWORD = "mock-generated-password"  # noqa: S105 - a placeholder, never deployed
 MOCK_CLUSTER_IP = "10.96.0.10"
+MOCK_CONTENT_HASH = "0" * 12
 
 
 def is_secret(value: Any) -> bool:
@@ -86,6 +88,9 @@ class RecordedResource:
     parent: str = ""
     dependencies: list[str] = field(default_factory=list)
     provider: str = ""
+    protect: bool = False
+    retain_on_delete: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
     # The inputs exactly as sent, secrets marked where they are: `inputs` (like Pulumi's deserializer) lifts a
     # nested secret's envelope up to the enclosing top-level property, which the render must not redact whole.
     wire_inputs: dict[str, Any] = field(default_factory=dict)
@@ -178,6 +183,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     parent=request.parent,
                     dependencies=list(request.dependencies),
                     provider=request.provider,
+                    protect=bool(request.protect),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    ignore_changes=list(request.ignoreChanges),
                     wire_inputs=json_format.MessageToDict(request.object),
                 )
             )
@@ -232,6 +240,7 @@ def run_program(
     config: dict[str, str] | None = None,
     preview: bool = False,
     mocks: pulumi.runtime.Mocks | None = None,
+    secret_keys: list[str] | None = None,
 ) -> ProgramRun:
     """Run `program` as `project`/`stack` under mocks with engine-shaped config; return everything it registered.
 
@@ -241,7 +250,7 @@ def run_program(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     monitor = RecordingMonitor(mocks or RecordingMocks())
-    pulumi.runtime.set_all_config(config or {}, [])
+    pulumi.runtime.set_all_config(config or {}, secret_keys or [])
     pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     exports: dict[str, Any] = {}
 
@@ -273,15 +282,18 @@ def run_stack(
     *,
     root: Path = PROJECT_ROOT,
     overrides: dict[str, Any] | None = None,
+    secrets: tuple[str, ...] | list[str] = (),
     preview: bool = False,
 ) -> ProgramRun:
     """Run the project at `root` (its `__main__.py`, as the project named in its `Pulumi.yaml`) with
-    `Pulumi.<stack>.yaml` plus `overrides` (bare or full keys)."""
+    `Pulumi.<stack>.yaml` plus `overrides` (bare or full keys); `secrets` names the keys set with `--secret`."""
     project = project_name(root)
     config = stack_config(stack, root, project)
     config.update(encode_config(overrides or {}, project))
     main = root / "__main__.py"
     sys.path.insert(0, str(root))
+    cwd = Path.cwd()
+    os.chdir(root)  # the engine runs a program in its project directory, where relative paths (a build context) start
     try:
         return run_program(
             lambda: runpy.run_path(str(main), run_name="__main__"),
@@ -289,6 +301,8 @@ def run_stack(
             stack=stack,
             config=config,
             preview=preview,
+            secret_keys=[key if ":" in key else f"{project}:{key}" for key in secrets],
         )
     finally:
+        os.chdir(cwd)
         sys.path.remove(str(root))

@@ -12,6 +12,7 @@ from .config import Thresholds
 from .labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
 
 RUNBOOK_DOCUMENT = "docs/runbooks.md"
+"""The runbooks in this repository, one `## Alert: <name>` section per alert; `runbookBaseUrl` is its URL."""
 
 
 class ThresholdsArgs(TypedDict):
@@ -19,6 +20,7 @@ class ThresholdsArgs(TypedDict):
     p95_latency_seconds: NotRequired[float]
     memory_limit_ratio: NotRequired[float]
     run_error_ratio: NotRequired[float]
+    run_timeout_ratio: NotRequired[float]
     checkpoint_write_p95_seconds: NotRequired[float]
     checkpoint_db_growth_6h_bytes: NotRequired[float]
     oldest_thread_age_days: NotRequired[float]
@@ -43,6 +45,13 @@ def oldest_thread_age_days(configured: float | None, retention_kept_days: int | 
     return DEFAULT_OLDEST_THREAD_AGE_DAYS
 
 
+SHORT_REQUESTS_EXCLUDE = "|".join(
+    [f".*{suffix}" for suffix in contract.RUN_ROUTE_SUFFIXES]
+    + [contract.HEALTH_PATH, contract.READY_PATH, contract.METRICS_PATH]
+)
+"""Routes the latency alert leaves out (a PromQL regex, anchored): whole graph runs and probes."""
+
+
 @dataclass(frozen=True)
 class Alert:
     """One alert; `$job`, `$namespace`, `$container` and `$<threshold>` (`$<ratio>_pct`) are substituted."""
@@ -56,7 +65,7 @@ class Alert:
 
     @property
     def anchor(self) -> str:
-        """The section of docs/runbooks.md (`## Alert: <name>` renders as this anchor) that is the alert's runbook."""
+        """The docs/runbooks.md section (`## Alert: <name>` renders as this anchor) that is the alert's runbook."""
         return f"alert-{self.name.lower()}"
 
 
@@ -74,10 +83,11 @@ ALERTS: tuple[Alert, ...] = (
         "LangGraphSlowP95",
         "warning",
         "10m",
-        f'histogram_quantile(0.95, sum by (le) (rate({Metrics.HTTP_DURATION}_bucket{{job="$job"}}[5m]))) '
-        "> $p95_latency_seconds",
+        f"histogram_quantile(0.95, sum by (le) (rate({Metrics.HTTP_DURATION}_bucket"
+        f'{{job="$job",route!~"{SHORT_REQUESTS_EXCLUDE}"}}[5m]))) > $p95_latency_seconds',
         "LangGraph server p95 latency above ${p95_latency_seconds}s",
-        "The 95th percentile request latency has been above ${p95_latency_seconds}s for 10 minutes.",
+        "The 95th percentile latency of requests that do not run a graph (runs, streams, invoke and probes are "
+        "left out) has been above ${p95_latency_seconds}s for 10 minutes.",
     ),
     Alert(
         "LangGraphMemoryNearLimit",
@@ -124,6 +134,15 @@ ALERTS: tuple[Alert, ...] = (
         "More than $run_error_ratio_pct% of runs of graph {{ $labels.graph }} ended in error for 10 minutes.",
     ),
     Alert(
+        "LangGraphRunsTimingOut",
+        "warning",
+        "10m",
+        f'sum by (graph) (rate({Metrics.RUNS}{{job="$job",outcome="timeout"}}[10m])) '
+        f'/ clamp_min(sum by (graph) (rate({Metrics.RUNS}{{job="$job"}}[10m])), 1e-9) > $run_timeout_ratio',
+        "Runs of graph {{ $labels.graph }} cut off at the time limit",
+        "More than $run_timeout_ratio_pct% of runs of graph {{ $labels.graph }} hit MAX_RUN_SECONDS for 10 minutes.",
+    ),
+    Alert(
         "LangGraphCheckpointWriteSlow",
         "warning",
         "10m",
@@ -154,8 +173,8 @@ ALERTS: tuple[Alert, ...] = (
 """Every alert the platform ships; docs/runbooks.md has one `alert-<name>` runbook section per entry."""
 
 
-def alert_rules(job: str, namespace: str, thresholds: ThresholdsArgs, runbook_base: str = RUNBOOK_DOCUMENT) -> list:
-    """The PrometheusRule `rules` for a server scraped as `job` in `namespace`."""
+def alert_rules(job: str, namespace: str, thresholds: ThresholdsArgs, runbook_base_url: str | None = None) -> list:
+    """The PrometheusRule `rules` for a server scraped as `job` in `namespace`; runbook links when a base is given."""
     values = {**DEFAULT_THRESHOLDS, **thresholds}
     fields = {
         "job": job,
@@ -176,7 +195,7 @@ def alert_rules(job: str, namespace: str, thresholds: ThresholdsArgs, runbook_ba
             "annotations": {
                 "summary": Template(alert.summary).safe_substitute(fields),
                 "description": Template(alert.description).safe_substitute(fields),
-                "runbook_url": f"{runbook_base}#{alert.anchor}",
+                **({"runbook_url": f"{runbook_base_url}#{alert.anchor}"} if runbook_base_url else {}),
             },
         }
         for alert in ALERTS
@@ -191,8 +210,8 @@ class ObservabilityArgs(TypedDict):
     thresholds: NotRequired[ThresholdsArgs]
     rule_labels: NotRequired[dict[str, str]]
     """Labels your Prometheus selects rules and monitors by, e.g. `{release: kube-prometheus-stack}`."""
-    runbook_base: NotRequired[str]
-    """Document the runbook anchors point into, e.g. a URL of the README."""
+    runbook_base_url: NotRequired[str]
+    """Absolute URL of the runbooks document; each alert's `runbook_url` is `<this>#alert-<name>`."""
 
 
 class Observability(pulumi.ComponentResource):
@@ -202,6 +221,7 @@ class Observability(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:Observability", name, None, opts)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         namespace = args["namespace"]
         instance = args["service_instance"]
         extra_labels = args.get("rule_labels", {})
@@ -218,10 +238,10 @@ class Observability(pulumi.ComponentResource):
                 "endpoints": [{"port": contract.HTTP_PORT_NAME, "path": contract.METRICS_PATH, "interval": "30s"}],
                 "targetLabels": [],
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         rules = pulumi.Output.from_input(namespace).apply(
-            lambda ns: alert_rules(job, ns, args.get("thresholds", {}), args.get("runbook_base", RUNBOOK_DOCUMENT))
+            lambda ns: alert_rules(job, ns, args.get("thresholds", {}), args.get("runbook_base_url"))
         )
         rule = k8s.apiextensions.CustomResource(
             f"{name}-rules",
@@ -229,7 +249,7 @@ class Observability(pulumi.ComponentResource):
             kind="PrometheusRule",
             metadata={"namespace": namespace, "labels": labels},
             spec={"groups": [{"name": "langgraph", "rules": rules}]},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         self.rule_name = rule.metadata.apply(lambda m: m["name"])
         self.register_outputs({"rule_name": self.rule_name})

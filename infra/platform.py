@@ -47,7 +47,8 @@ class LangGraphPlatform(pulumi.ComponentResource):
     def __init__(self, name: str, args: LangGraphPlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:LangGraphPlatform", name, None, opts)
         cfg = StackConfig.model_validate(args["settings"])
-        child = pulumi.ResourceOptions(parent=self)
+        holds_data = cfg.postgres.protect and (cfg.postgres.mode == "in-cluster" or cfg.backup.enabled)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
 
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
@@ -61,7 +62,8 @@ class LangGraphPlatform(pulumi.ComponentResource):
                     "app.kubernetes.io/part-of": PART_OF,
                 },
             },
-            opts=child,
+            # Deleting a namespace deletes its volumes: `destroy` leaves it when it holds protected data.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=holds_data or None)),
         )
         ns = namespace.metadata.name
         k8s.networking.v1.NetworkPolicy(
@@ -86,6 +88,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
         )
 
         pg = cfg.postgres
+        dns_peers = cfg.egress.dns.peers()
         external = pg.mode == "external"
         client_labels = {DB_CLIENT_LABEL: f"{name}-db"}
         store = PostgresCheckpointStore(
@@ -99,6 +102,8 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 "database": pg.database,
                 "user": pg.user,
                 "resources": pg.resources.model_dump(),
+                "max_connections": pg.max_connections,
+                "protect": pg.protect,
                 **({"storage_class": pg.storage_class} if pg.storage_class else {}),
                 **({"external_dsn": args["database_url"]} if external else {}),
             },
@@ -114,8 +119,14 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 "dsn_secret_name": store.dsn_secret_name,
                 "pod_labels": client_labels,
                 "database_egress_cidrs": database_cidrs,
+                "dns_peers": dns_peers,
+                **(
+                    {}
+                    if external
+                    else {"roles_secret_name": store.roles_secret_name, "roles_checksum": store.roles_checksum}
+                ),
             },
-            pulumi.ResourceOptions(parent=self, depends_on=[store]),
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[store])),
         )
 
         api_keys: pulumi.Output[list[str]] | None = None
@@ -126,21 +137,16 @@ class LangGraphPlatform(pulumi.ComponentResource):
             api_keys = key.result.apply(lambda k: [k])
 
         ingress = cfg.ingress
-        ingress_namespaces = {
-            "gateway": [ingress.gateway.namespace] if ingress.gateway else [],
-            "ingress": [ingress.controller_namespace],
-            "none": [],
-        }[ingress.mode]
         scaling = cfg.autoscaling
         service = LangGraphService(
             f"{name}-server",
             {
                 "namespace": ns,
                 "image": image.image_ref,
-                "database_url": store.dsn,
+                "database_url": store.server_dsn,
                 **({"api_keys": api_keys} if api_keys is not None else {}),
                 **({"provider_keys": args["provider_keys"]} if args.get("provider_keys") is not None else {}),
-                "replicas": cfg.replicas,
+                "replicas": 0 if cfg.restoring else cfg.replicas,
                 **(
                     {
                         "autoscaling": {
@@ -156,7 +162,7 @@ class LangGraphPlatform(pulumi.ComponentResource):
                             ),
                         }
                     }
-                    if scaling.enabled
+                    if scaling.enabled and not cfg.restoring
                     else {}
                 ),
                 "resources": cfg.resources.model_dump(),
@@ -165,12 +171,13 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 "max_run_seconds": cfg.server.max_run_seconds,
                 "db_pool_max_size": cfg.server.db_pool_max_size,
                 "pod_labels": client_labels,
-                "ingress_namespaces": ingress_namespaces,
+                "ingress_from": ingress.sources(),
+                "dns_peers": dns_peers,
                 "prometheus_namespace": cfg.observability.prometheus_namespace,
                 "database_egress_cidrs": database_cidrs,
                 "https_egress_cidrs": list(cfg.egress.https_cidrs),
             },
-            pulumi.ResourceOptions(parent=self, depends_on=[migration]),
+            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[migration])),
         )
 
         retention = cfg.retention
@@ -180,15 +187,17 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 {
                     "namespace": ns,
                     "image": image.image_ref,
-                    "dsn_secret_name": store.dsn_secret_name,
+                    "dsn_secret_name": store.prune_dsn_secret_name,
                     "days": retention.days,
                     "interrupted_days": retention.interrupted_days or retention.days,
                     "schedule": retention.schedule,
                     "batch_size": retention.batch_size,
+                    "suspend": cfg.restoring,
                     "pod_labels": client_labels,
                     "database_egress_cidrs": database_cidrs,
+                    "dns_peers": dns_peers,
                 },
-                pulumi.ResourceOptions(parent=self, depends_on=[migration]),
+                pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[migration])),
             )
         if cfg.backup.enabled:
             backup = cfg.backup
@@ -197,17 +206,20 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 {
                     "namespace": ns,
                     "host": store.host,
-                    "credentials_secret_name": store.credentials_secret_name,
+                    "credentials_secret_name": store.roles_secret_name,
                     "database": pg.database,
-                    "user": pg.user,
+                    "user": contract.BACKUP_ROLE,
+                    "protect": pg.protect,
                     "image": pg.image,
                     "schedule": backup.schedule,
                     "keep": backup.keep,
+                    "suspend": cfg.restoring,
                     "storage_size": backup.storage_size,
                     **({"storage_class": backup.storage_class} if backup.storage_class else {}),
                     "pod_labels": client_labels,
+                    "dns_peers": dns_peers,
                 },
-                pulumi.ResourceOptions(parent=self, depends_on=[store]),
+                pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[store])),
             )
         if scaling.enabled and scaling.in_flight_runs_target:
             PrometheusAdapterRule(f"{name}-metrics-adapter", {"namespace": ns}, child)
@@ -224,6 +236,11 @@ class LangGraphPlatform(pulumi.ComponentResource):
                     "service_instance": f"{name}-server",
                     "thresholds": thresholds,
                     "rule_labels": dict(cfg.observability.rule_labels),
+                    **(
+                        {"runbook_base_url": cfg.observability.runbook_base_url}
+                        if cfg.observability.runbook_base_url
+                        else {}
+                    ),
                 },
                 child,
             )

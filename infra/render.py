@@ -28,6 +28,7 @@ import yaml
 
 from . import mocks
 from .config import StackConfigError
+from .image import fixed_content_hash
 
 REDACTED = "<secret:redacted>"
 UNKNOWN_AFTER_DEPLOY = "<unknown:after-deploy>"
@@ -38,6 +39,7 @@ PLACEHOLDERS = {
     REDACTED: "a secret value; never written by the render",
     UNKNOWN_AFTER_DEPLOY: "a value only the deployment produces",
     mocks.MOCK_IMAGE_DIGEST: "placeholder image digest; the real one comes from the image build at deploy",
+    f"-{mocks.MOCK_CONTENT_HASH}": "placeholder content hash of an unpushed build's tag; the real one at deploy",
     f"<name>{AUTO_NAME_SUFFIX}": "auto-named object; Pulumi appends a random suffix at deploy",
 }
 
@@ -87,7 +89,8 @@ def render_stack(stack: str, root: Path | None = None) -> dict[str, str]:
     if stack not in stacks:
         raise RenderError(f"no stack named '{stack}' found (stacks: {', '.join(stacks) or 'none'})")
     try:
-        run = mocks.run_stack(stack, root=root)
+        with fixed_content_hash(mocks.MOCK_CONTENT_HASH):
+            run = mocks.run_stack(stack, root=root)
     except (StackConfigError, mocks.ProjectFileError) as error:
         raise RenderError(str(error)) from None
     objects = [

@@ -6,14 +6,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .bundled_server import contract
+from .config import Retention, default
 from .image import env_secret_checkov_skips
-from .labels import (
-    resources_spec,
-    run_once_pod,
-    selector_labels,
-    standard_labels,
-)
-from .postgres import DSN_KEY, ResourcesArgs, database_client_policy
+from .labels import selector_labels, standard_labels
+from .network import NetworkPeerArgs, database_client_policy
+from .pods import resources_spec, run_once_pod
+from .postgres import DSN_KEY, ResourcesArgs
 
 DEFAULT_RESOURCES: ResourcesArgs = {
     "requests": {"cpu": "50m", "memory": "128Mi"},
@@ -36,12 +34,16 @@ class CheckpointRetentionArgs(TypedDict):
     schedule: NotRequired[str]
     """Cron schedule in UTC (default: daily at 03:17)."""
     batch_size: NotRequired[int]
-    """Threads deleted per transaction (default 500)."""
+    """Threads deleted per transaction (default: `Retention.batch_size`)."""
     pod_labels: NotRequired[pulumi.Input[dict[str, str]]]
     """Extra pod labels, e.g. the store's client label so its NetworkPolicy admits the pods."""
     resources: NotRequired[ResourcesArgs]
     database_egress_cidrs: NotRequired[list[str]]
     """Where the database lives when outside the cluster; otherwise the namespace's pods on 5432."""
+    suspend: NotRequired[bool]
+    """Start no new run (e.g. during a restore)."""
+    dns_peers: NotRequired[list[NetworkPeerArgs]]
+    """Where the pods resolve names (default: the kube-dns pods; see `infra.network.DNS_PRESETS`)."""
 
 
 class CheckpointRetention(pulumi.ComponentResource):
@@ -51,6 +53,7 @@ class CheckpointRetention(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CheckpointRetentionArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:CheckpointRetention", name, None, opts)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         namespace = args["namespace"]
         days = args["days"]
         interrupted_days = args.get("interrupted_days", days)
@@ -70,15 +73,19 @@ class CheckpointRetention(pulumi.ComponentResource):
             },
             {"name": contract.Env.RETENTION_DAYS, "value": str(days)},
             {"name": contract.Env.RETENTION_INTERRUPTED_DAYS, "value": str(interrupted_days)},
-            {"name": contract.Env.PRUNE_BATCH_SIZE, "value": str(args.get("batch_size", 500))},
+            {
+                "name": contract.Env.PRUNE_BATCH_SIZE,
+                "value": str(args.get("batch_size", default(Retention, "batch_size"))),
+            },
         ]
         cron_job = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
             metadata={"namespace": namespace, "labels": labels, "annotations": annotations},
             spec={
-                "schedule": args.get("schedule", "17 3 * * *"),
+                "schedule": args.get("schedule", default(Retention, "schedule")),
                 "timeZone": "Etc/UTC",
                 "concurrencyPolicy": "Forbid",
+                "suspend": args.get("suspend", False),
                 "startingDeadlineSeconds": 600,
                 "successfulJobsHistoryLimit": 3,
                 "failedJobsHistoryLimit": 3,
@@ -100,10 +107,16 @@ class CheckpointRetention(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         database_client_policy(
-            self, name, namespace, labels, selector_labels(name, "retention"), args.get("database_egress_cidrs")
+            child,
+            name,
+            namespace,
+            labels,
+            selector_labels(name, "retention"),
+            args.get("database_egress_cidrs"),
+            args.get("dns_peers"),
         )
         self.cron_job_name = cron_job.metadata.name
         self.register_outputs({"cron_job_name": self.cron_job_name})

@@ -8,18 +8,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .bundled_server import contract
-from .image import env_secret_checkov_skips
-from .labels import (
-    DNS_EGRESS,
-    JOB_LABEL,
-    container_security_context,
-    metrics_job,
-    pod_security_context,
-    resources_spec,
-    selector_labels,
-    standard_labels,
-)
-from .postgres import POSTGRES_PORT, ResourcesArgs
+from .config import ROLLOUT_MAX_SURGE_PERCENT, Server, StackConfig, default
+from .image import env_secret_checkov_skips, pull_policy
+from .labels import JOB_LABEL, metrics_job, selector_labels, standard_labels
+from .network import NetworkPeerArgs, database_egress, dns_egress, network_peer
+from .pods import container_security_context, pod_security_context, resources_spec
+from .postgres import ResourcesArgs
 
 PRESTOP_SECONDS = 10
 """How long a pod keeps serving after removal from endpoints, so load balancers stop sending to it."""
@@ -55,8 +49,10 @@ class LangGraphServiceArgs(TypedDict):
     db_pool_max_size: NotRequired[int]
     pod_labels: NotRequired[pulumi.Input[dict[str, str]]]
     """Extra pod labels, e.g. the checkpoint store's `client_labels`."""
-    ingress_namespaces: NotRequired[list[str]]
-    """Namespaces whose pods (gateway, ingress controller) may reach the HTTP port."""
+    ingress_from: NotRequired[list[NetworkPeerArgs]]
+    """Who may reach the HTTP port: the gateway or ingress controller's pods, or a load balancer's CIDRs."""
+    dns_peers: NotRequired[list[NetworkPeerArgs]]
+    """Where the pods resolve names (default: the kube-dns pods; see `infra.network.DNS_PRESETS`)."""
     prometheus_namespace: NotRequired[str]
     """Namespace whose pods may scrape the metrics path."""
     database_egress_cidrs: NotRequired[list[str]]
@@ -68,7 +64,7 @@ class LangGraphServiceArgs(TypedDict):
 class LangGraphService(pulumi.ComponentResource):
     """The LangGraph server: restricted pods behind a ClusterIP Service, autoscaled, disruption-safe.
 
-    The Deployment waits for everything the component depends on (`opts.depends_on`), e.g. the migration Job.
+    Every child gets the component's options, so the Deployment waits for `opts.depends_on` (e.g. the migration).
     """
 
     service_name: pulumi.Output[str]
@@ -79,11 +75,11 @@ class LangGraphService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LangGraphServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:LangGraphService", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
         namespace = args["namespace"]
         labels = standard_labels(name, "server")
         selector = selector_labels(name, "server")
-        max_run_seconds = args.get("max_run_seconds", 600)
+        max_run_seconds = args.get("max_run_seconds", default(Server, "max_run_seconds"))
         drain_seconds = max_run_seconds + 5
         autoscaling = args.get("autoscaling")
 
@@ -96,11 +92,11 @@ class LangGraphService(pulumi.ComponentResource):
         settings = {
             contract.Env.HOST: "0.0.0.0",
             contract.Env.PORT: str(contract.HTTP_PORT),
-            contract.Env.LOG_LEVEL: args.get("log_level", "INFO"),
+            contract.Env.LOG_LEVEL: args.get("log_level", default(Server, "log_level")),
             contract.Env.CORS_ORIGINS: ",".join(args.get("cors_origins", [])),
             contract.Env.MAX_RUN_SECONDS: str(max_run_seconds),
             contract.Env.DRAIN_TIMEOUT_SECONDS: str(drain_seconds),
-            contract.Env.DB_POOL_MAX_SIZE: str(args.get("db_pool_max_size", 10)),
+            contract.Env.DB_POOL_MAX_SIZE: str(args.get("db_pool_max_size", default(Server, "db_pool_max_size"))),
             contract.Env.MIGRATE_ON_STARTUP: "false",
             contract.Env.DATA_DIR: contract.TMP_DIR,
         }
@@ -135,7 +131,10 @@ class LangGraphService(pulumi.ComponentResource):
         )
         deployment_spec = {
             "selector": {"matchLabels": selector},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": f"{ROLLOUT_MAX_SURGE_PERCENT}%"},
+            },
             "revisionHistoryLimit": 5,
             "template": {
                 "metadata": {"labels": pod_labels, "annotations": {"checksum/config": checksum}},
@@ -169,20 +168,14 @@ class LangGraphService(pulumi.ComponentResource):
                         {
                             "name": "server",
                             "image": args["image"],
-                            "imagePullPolicy": "Always",
+                            "imagePullPolicy": pulumi.Output.from_input(args["image"]).apply(pull_policy),
                             "ports": [{"name": contract.HTTP_PORT_NAME, "containerPort": contract.HTTP_PORT}],
                             "envFrom": [
                                 {"configMapRef": {"name": config_map.metadata.name}},
                                 {"secretRef": {"name": secret.metadata.name}},
                             ],
                             "securityContext": container_security_context(),
-                            "resources": resources_spec(
-                                args.get("resources")
-                                or {
-                                    "requests": {"cpu": "250m", "memory": "512Mi"},
-                                    "limits": {"cpu": "1", "memory": "1Gi"},
-                                }
-                            ),
+                            "resources": resources_spec(args.get("resources") or default(StackConfig, "resources")),
                             "startupProbe": {
                                 **http_probe(contract.HEALTH_PATH),
                                 "periodSeconds": 2,
@@ -214,7 +207,7 @@ class LangGraphService(pulumi.ComponentResource):
             f"{name}-deployment",
             metadata={"namespace": namespace, "labels": labels, "annotations": annotations},
             spec=deployment_spec,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=(opts.depends_on if opts else None)),
+            opts=child,
         )
         service = k8s.core.v1.Service(
             f"{name}-service",
@@ -234,7 +227,7 @@ class LangGraphService(pulumi.ComponentResource):
         )
         floor = autoscaling["min_replicas"] if autoscaling else args.get("replicas", 1)
         if autoscaling:
-            self._autoscaler(name, namespace, labels, deployment, autoscaling)
+            self._autoscaler(name, namespace, labels, deployment, autoscaling, child)
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata={"namespace": namespace, "labels": labels},
@@ -244,7 +237,7 @@ class LangGraphService(pulumi.ComponentResource):
             },
             opts=child,
         )
-        self._network_policy(name, namespace, labels, selector, args)
+        self._network_policy(name, namespace, labels, selector, args, child)
 
         self.service_name = service.metadata.name
         self.dns_name = pulumi.Output.concat(service.metadata.name, ".", namespace, ".svc.cluster.local")
@@ -259,7 +252,7 @@ class LangGraphService(pulumi.ComponentResource):
             }
         )
 
-    def _autoscaler(self, name, namespace, labels, deployment, autoscaling: AutoscalingArgs) -> None:
+    def _autoscaler(self, name, namespace, labels, deployment, autoscaling: AutoscalingArgs, child) -> None:
         metrics = [
             {
                 "type": "Resource",
@@ -313,19 +306,16 @@ class LangGraphService(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
 
-    def _network_policy(self, name, namespace, labels, selector, args: LangGraphServiceArgs) -> None:
+    def _network_policy(self, name, namespace, labels, selector, args: LangGraphServiceArgs, child) -> None:
         http = [{"protocol": "TCP", "port": contract.HTTP_PORT}]
-        ingress = [
-            {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}], "ports": http}
-            for ns in [*args.get("ingress_namespaces", []), args.get("prometheus_namespace", "monitoring")]
-        ]
-        database_peers = [{"ipBlock": {"cidr": c}} for c in args.get("database_egress_cidrs", [])] or [
-            {"podSelector": {}}
-        ]
-        egress = [DNS_EGRESS, {"to": database_peers, "ports": [{"protocol": "TCP", "port": POSTGRES_PORT}]}]
+        prometheus = network_peer({"namespace": args.get("prometheus_namespace", "monitoring")})
+        ingress = [{"from": [prometheus], "ports": http}]
+        if args.get("ingress_from"):
+            ingress.insert(0, {"from": [network_peer(peer) for peer in args["ingress_from"]], "ports": http})
+        egress = [dns_egress(args.get("dns_peers")), database_egress(args.get("database_egress_cidrs"))]
         if args.get("https_egress_cidrs"):
             egress.append(
                 {
@@ -342,5 +332,5 @@ class LangGraphService(pulumi.ComponentResource):
                 "ingress": ingress,
                 "egress": egress,
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )

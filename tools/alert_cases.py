@@ -74,6 +74,21 @@ def alert_cases(target: ScrapeTarget) -> dict[str, AlertCase]:
     runs = f'{Metrics.RUNS}{{{job},graph="review"'
     slow_buckets = {"0.1": 0, "0.5": 0, "1": 0, "2.5": 0, "5": 10, "+Inf": 10}
     fast_buckets = {"0.1": 10, "0.5": 10, "1": 10, "2.5": 10, "5": 10, "+Inf": 10}
+    route = f'{job},method="POST",route="/threads/{{thread_id}}/state"'
+    # Requests that last a whole graph run (streams, runs/wait, invoke) or probe the pod are not "slow requests".
+    long_routes = (
+        "/threads/{thread_id}/runs/stream",
+        "/runs/wait",
+        "/graphs/{name}/invoke",
+        "/graphs/{name}/stream",
+        "/graphs/{name}/resume",
+        "/ready",
+    )
+    slow_long_routes = tuple(
+        series
+        for long_route in long_routes
+        for series in _histogram(Metrics.HTTP_DURATION, f'{job},method="POST",route="{long_route}"', slow_buckets)
+    )
     return {
         "LangGraphHigh5xxRatio": AlertCase(
             unhealthy=(
@@ -86,8 +101,20 @@ def alert_cases(target: ScrapeTarget) -> dict[str, AlertCase]:
             ),
         ),
         "LangGraphSlowP95": AlertCase(
-            unhealthy=_histogram(Metrics.HTTP_DURATION, job, slow_buckets),
-            healthy=_histogram(Metrics.HTTP_DURATION, job, fast_buckets),
+            unhealthy=(*_histogram(Metrics.HTTP_DURATION, route, slow_buckets), *slow_long_routes),
+            healthy=(*_histogram(Metrics.HTTP_DURATION, route, fast_buckets), *slow_long_routes),
+        ),
+        "LangGraphRunsTimingOut": AlertCase(
+            unhealthy=(
+                {"series": f'{runs},outcome="timeout"}}', "values": "0+10x40"},
+                {"series": f'{runs},outcome="success"}}', "values": "0+90x40"},
+            ),
+            healthy=(
+                {"series": f'{runs},outcome="timeout"}}', "values": "0x40"},
+                {"series": f'{runs},outcome="cancelled"}}', "values": "0+50x40"},
+                {"series": f'{runs},outcome="success"}}', "values": "0+50x40"},
+            ),
+            fired_labels={"graph": "review"},
         ),
         "LangGraphCheckpointWriteSlow": AlertCase(
             unhealthy=_histogram(Metrics.CHECKPOINT_WRITE_DURATION, job, slow_buckets),

@@ -1,22 +1,32 @@
-"""API key auth for the graph routes: `Authorization: Bearer <key>` or `x-api-key: <key>`.
+"""API key auth: `Authorization: Bearer <key>` or `x-api-key: <key>`, checked before a request is routed.
 
-Keys come from `API_KEYS` (comma-separated, mounted from a Secret). With no keys configured the routes
-are open. Comparison is constant-time and checks every key, so timing reveals neither key nor match.
-Add `dependencies=[Depends(require_api_key)]` to any router that must be protected.
+Keys come from `API_KEYS` (comma-separated, mounted from a Secret). With no keys configured every route is open.
+`RequestMiddleware` asks `authorized` for every request outside `PUBLIC_PATHS` before any route runs or any
+body is read, so an unauthenticated caller gets a 401 and nothing else: no 400/422 about its body, no 404 or
+405 that would map the API. Comparison is constant-time and checks every key, so timing reveals neither key
+nor match.
 """
 
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
 
-from fastapi import Depends, HTTPException
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends
+from fastapi.security import APIKeyHeader, HTTPBearer
 
-from .runtime import RuntimeDep
+from ..contract import HEALTH_PATH, METRICS_PATH, READY_PATH
 
-_bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
-_api_key_header = APIKeyHeader(name="x-api-key", auto_error=False, description="API key")
+# Open without a key: probes, metrics (the NetworkPolicy guards them) and the API's own description.
+PUBLIC_PATHS = frozenset(
+    {HEALTH_PATH, READY_PATH, METRICS_PATH, "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+)
+UNAUTHORIZED = "missing or invalid API key; send 'Authorization: Bearer <key>' or 'x-api-key: <key>'"
+
+# The schemes as the OpenAPI document declares them (`dependencies=[Depends(...)]` on a protected router);
+# they read the headers for the document only, the check is `authorized`.
+bearer_scheme = HTTPBearer(auto_error=False, description="API key as a bearer token")
+api_key_scheme = APIKeyHeader(name="x-api-key", auto_error=False, description="API key")
+API_KEY_SCHEMES = [Depends(bearer_scheme), Depends(api_key_scheme)]
 
 
 def key_matches(candidate: bytes, keys: tuple[bytes, ...]) -> bool:
@@ -26,17 +36,24 @@ def key_matches(candidate: bytes, keys: tuple[bytes, ...]) -> bool:
     return matched
 
 
-async def require_api_key(
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key_header)],
-    runtime: RuntimeDep,
-) -> None:
-    if not runtime.api_keys:
-        return
-    candidate = bearer.credentials if bearer is not None else api_key
-    if not candidate or not key_matches(candidate.encode(), runtime.api_keys):
-        raise HTTPException(
-            status_code=401,
-            detail="missing or invalid API key; send 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+def presented_keys(headers: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """Every credential a request carries: the bearer token of `Authorization` (empty if it is another scheme,
+    so that it cannot match) and the `x-api-key` header."""
+    found = []
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.partition(b" ")
+            found.append(token.strip() if scheme.lower() == b"bearer" else b"")
+        elif name == b"x-api-key":
+            found.append(value)
+    return found
+
+
+def authorized(path: str, headers: list[tuple[bytes, bytes]], keys: tuple[bytes, ...]) -> bool:
+    """With keys configured, a request outside `PUBLIC_PATHS` needs a valid key, and no invalid credential
+    beside it (a wrong bearer token is not excused by a right `x-api-key`)."""
+    if not keys or path in PUBLIC_PATHS:
+        return True
+    candidates = presented_keys(headers)
+    valid = [bool(candidate) and key_matches(candidate, keys) for candidate in candidates]
+    return bool(valid) and all(valid)

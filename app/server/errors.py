@@ -1,4 +1,9 @@
-"""Error responses: one JSON shape, `{"error": code, "message": text, ...}`, whose message names what is wrong."""
+"""Error responses: one JSON shape, `{"error": code, "message": text, ...}`, whose message names what is wrong.
+
+Every failure of a graph run, on either API, goes through `run_failure`, which maps what a client can act on
+(database down, timeout, recursion limit, shutdown) to its status and code, and anything else to a 500 that
+carries only an error id: exception text (which may quote SQL, URLs or credentials) stays in the log.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,15 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from langgraph.errors import EmptyInputError, GraphRecursionError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
+from ..contract import Env
 from .drain import ServerDraining
 from .inputs import MAX_JSON_DEPTH
-from .jsonio import FastJSONResponse
+from .jsonio import FastJSONResponse, dumps
 from .registry import GraphNotFound
 
 log = logging.getLogger(__name__)
@@ -91,6 +99,34 @@ def database_unavailable_error(error: BaseException) -> ApiError:
     )
 
 
+def run_failure(error: BaseException, graph: str, thread_id: str | None, max_run_seconds: float) -> ApiError:
+    """The client's error for a run that raised `error`; anything unexpected is logged with an error id."""
+    if database_unavailable(error):
+        return database_unavailable_error(error)
+    if isinstance(error, ServerDraining):
+        return ApiError(503, "draining", str(error), headers={"Retry-After": "1"})
+    if isinstance(error, EmptyInputError):
+        return ApiError(422, "input_required", f"input is null and thread {thread_id!r} has no checkpoint of graph "
+                        f"{graph!r} to continue from; send the graph's input")  # fmt: skip
+    if isinstance(error, TimeoutError):
+        return ApiError(504, "run_timeout", f"the run exceeded {Env.MAX_RUN_SECONDS}={max_run_seconds:g}s")
+    if isinstance(error, GraphRecursionError):
+        return ApiError(422, "recursion_limit", f"graph {graph!r} hit its recursion limit; raise "
+                        "config.recursion_limit or check the input")  # fmt: skip
+    error_id = new_error_id()
+    log.error("graph %r raised an error", graph, exc_info=error, extra={"error_id": error_id})
+    message = f"graph {graph!r} raised an error; quote error id {error_id} when reporting it"
+    return ApiError(500, "internal_error", message, error_id=error_id)
+
+
+def edge_error_bytes(code: str, message: str, error_id: str | None = None) -> bytes:
+    """An error body written before any route ran, so readable by clients of both APIs: the graph API's
+    `error`/`message` and the LangGraph Server API's `detail`."""
+    body = error_body(code, message, None, error_id)
+    body["detail"] = message
+    return dumps(body)
+
+
 def body_parse_problem(exc: HTTPException) -> str:
     """What FastAPI's generic 400 "There was an error parsing the body" was about, from its cause."""
     cause = exc.__cause__
@@ -151,13 +187,30 @@ async def _validation_error(_: Request, exc: RequestValidationError):
     return error_response(422, "invalid_request", summary, errors)
 
 
-async def _http_error(_: Request, exc: HTTPException):
+def allowed_methods(request: Request) -> str:
+    """Every method some route of this path answers (the `Allow` of a 405), not only the first route's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: HTTPException):
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
     if exc.status_code == 413:
-        return error_response(413, "body_too_large", str(exc.detail))
-    if exc.status_code == 400 and exc.__cause__ is not None:
-        return error_response(400, "unparsable_body", body_parse_problem(exc))
-    phrase = HTTPStatus(exc.status_code).phrase
-    return error_response(exc.status_code, phrase.lower().replace(" ", "_"), str(exc.detail), headers=exc.headers)
+        code, message = "body_too_large", str(exc.detail)
+    elif exc.status_code == 400 and exc.__cause__ is not None:
+        code, message = "unparsable_body", body_parse_problem(exc)
+    else:
+        code, message = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_"), str(exc.detail)
+    if getattr(request.scope.get("route"), "detail_errors", False):
+        return FastJSONResponse({"detail": message}, status_code=exc.status_code, headers=headers)
+    return error_response(exc.status_code, code, message, headers=headers)
 
 
 async def _graph_not_found(_: Request, exc: GraphNotFound):

@@ -5,7 +5,10 @@ Two layers, both run before a run starts or a row is written:
 - `JsonValue` / `JsonObject`: request-body types that refuse what JSON parsing lets through but the checkpointer,
   `jsonb` or the response encoder cannot take: NUL characters, lone surrogates, integers beyond 64 bits,
   NaN/Infinity, and nesting deeper than `MAX_JSON_DEPTH`.
-- `GraphInputSchema`: a graph's input checked against its state schema. Plain channels (a field without a
+- `config_problem`: a client's `config` may not set what the server owns (`RESERVED_CONFIGURABLE_KEYS`,
+  LangGraph's internal `__pregel_*` keys) or top-level keys other than `CLIENT_CONFIG_KEYS`.
+- `GraphInputSchema`: a graph's input checked against its state schema; keys it does not declare are refused
+  (unless the schema is a pydantic model that allows extra keys). Plain channels (a field without a
   reducer, which stores what it is sent) and `operator.add` channels (whose update has the field's own type) are
   validated against their type hints, constraints included (`Annotated[float, Field(ge=0)]`); any other reducer
   (`add_messages` takes strings, dicts, tuples) accepts what it accepts, so it is left to the reducer. Graphs that
@@ -27,6 +30,35 @@ from pydantic import AfterValidator, TypeAdapter, ValidationError
 from .jsonio import INT64_MIN, UINT64_MAX
 
 MAX_JSON_DEPTH = 100
+
+# `configurable` keys the server sets or LangGraph uses internally: a client setting them could run on another
+# thread or namespace, fork from an arbitrary checkpoint, or change how (and whether) checkpoints are written.
+RESERVED_CONFIGURABLE_KEYS = frozenset({"thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map", "run_id"})
+# Top-level `RunnableConfig` keys a client may set.
+CLIENT_CONFIG_KEYS = frozenset({"configurable", "tags", "metadata", "recursion_limit", "run_name", "max_concurrency"})
+
+
+def configurable_problem(configurable: Any) -> str | None:
+    """Why `configurable` (from a client) cannot be used, or None."""
+    if not isinstance(configurable, dict):
+        return "configurable must be a JSON object"
+    reserved = sorted(k for k in configurable if k in RESERVED_CONFIGURABLE_KEYS or k.startswith("__"))
+    if reserved:
+        return (
+            f"configurable keys {reserved} are set by the server; send thread_id in the path or body and a "
+            "checkpoint in the request's checkpoint fields"
+        )
+    return None
+
+
+def config_problem(config: dict[str, Any]) -> str | None:
+    """Why a client's `config` cannot be used, or None."""
+    unknown = sorted(set(config) - CLIENT_CONFIG_KEYS)
+    if unknown:
+        return f"config keys {unknown} are not accepted; allowed: {sorted(CLIENT_CONFIG_KEYS)}"
+    if config.get("configurable") is not None:
+        return configurable_problem(config["configurable"])
+    return None
 
 
 def _path(parts: list[str | int]) -> str:
@@ -113,6 +145,7 @@ class GraphInputSchema:
 
     graph: str
     fields: dict[str, TypeAdapter[Any]] | None  # None: the graph declares no state schema to check against
+    known: frozenset[str] | None = None  # the input schema's keys; None: any key is accepted
 
     @classmethod
     def of(cls, name: str, graph: Pregel) -> GraphInputSchema:
@@ -126,7 +159,8 @@ class GraphInputSchema:
         except (NameError, TypeError):  # a hint that cannot be resolved: leave the input to the graph
             return cls(name, None)
         checked = {key: TypeAdapter(hint) for key, hint in hints.items() if _typed_channel(channels.get(key))}
-        return cls(name, checked)
+        extra_allowed = getattr(schema, "model_config", {}).get("extra") == "allow"
+        return cls(name, checked, None if extra_allowed else frozenset(hints))
 
     def _check_fields(self, values: dict[str, Any], prefix: str) -> dict[str, Any]:
         assert self.fields is not None
@@ -154,6 +188,10 @@ class GraphInputSchema:
         if not isinstance(value, dict):
             message = f"must be a JSON object with the graph's state keys, got {type(value).__name__}"
             raise InvalidInput(self.graph, [{"field": prefix, "message": message, "type": "dict_type"}])
+        if self.known is not None and (unknown := sorted(set(value) - self.known)):
+            message = f"not a key of the graph's input schema (keys: {', '.join(sorted(self.known))})"
+            errors = [{"field": f"{prefix}.{key}", "message": message, "type": "extra_forbidden"} for key in unknown]
+            raise InvalidInput(self.graph, errors)
         return self._check_fields(value, prefix)
 
     def validate_update(self, values: Any, prefix: str = "values") -> Any:

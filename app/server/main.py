@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
                 log.info("server stopped; closing the database")
 
     app = FastAPI(
+        redirect_slashes=False,  # a redirect would be sent before auth, with a Location built from the Host header
         title="LangGraph server",
         summary="Runs the graphs listed in langgraph.json with a pooled Postgres checkpointer",
         lifespan=lifespan,
@@ -84,5 +85,11 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
             allow_headers=["authorization", "content-type", "x-api-key", "x-request-id"],
             allow_credentials=True,
         )
-    app.add_middleware(RequestMiddleware, metrics=runtime.metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=runtime.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        api_keys=runtime.api_keys,
+        send_timeout=settings.sse_send_timeout_seconds,
+    )
     return app

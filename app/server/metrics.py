@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool
 
 from ..contract import RUN_OUTCOMES, Metrics
-from ..retention import database_size_bytes, oldest_thread_age_seconds
+from ..retention import read_database_stats, refresh_database_stats
 
 log = logging.getLogger(__name__)
 disable_created_metrics()  # no `_created` series: the alerts and dashboard do not use them
@@ -26,6 +26,9 @@ disable_created_metrics()  # no `_created` series: the alerts and dashboard do n
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 WRITE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 UNMATCHED_ROUTE = "<unmatched>"
+# The `method` label's values: a request with any other method counts as OTHER_METHOD.
+METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
 
 
 class PoolCollector(Collector):
@@ -75,14 +78,22 @@ class ServerMetrics:
         self.registry.register(PoolCollector(pool))
 
     def watch_checkpoint_store(self, pool: AsyncConnectionPool, stats: BackgroundStats) -> None:
-        """Export the checkpoint database's size and oldest thread age, refreshed by `stats` (not per scrape)."""
+        """Export the checkpoint database's size and oldest thread age, refreshed by `stats` (not per scrape).
+
+        The values are database-wide: one replica per interval computes them (`refresh_database_stats`), every
+        replica reads and exports the stored result, so the alerts' `max()` sees them from any pod.
+        """
         db_size = Gauge(Metrics.CHECKPOINT_DB_SIZE, "Size of the checkpoint database", registry=self.registry)
         oldest = Gauge(Metrics.OLDEST_THREAD_AGE, "Age of the oldest thread's last checkpoint", registry=self.registry)
 
         async def refresh() -> None:
             async with pool.connection() as conn:
-                db_size.set(await database_size_bytes(conn))
-                oldest.set(await oldest_thread_age_seconds(conn))
+                # A little under the tick, so a lone replica recomputes on each of its own ticks.
+                await refresh_database_stats(conn, interval_seconds=stats.interval * 0.9)
+                current = await read_database_stats(conn)
+            if current is not None:
+                db_size.set(current.database_size_bytes)
+                oldest.set(current.oldest_thread_age_seconds())
 
         stats.add(refresh)
 

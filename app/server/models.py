@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from .inputs import JsonObject, JsonValue
+from .inputs import JsonObject, JsonValue, configurable_problem
 
 THREAD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 THREAD_ID_MAX_LENGTH = 128
@@ -19,12 +19,9 @@ NodeName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 StreamMode = Literal["values", "updates", "debug", "tasks", "checkpoints", "custom", "messages"]
 RunStatus = Literal["success", "interrupted"]
 
-# Config keys the server owns: a client must not redirect a run to another thread or namespace.
-RESERVED_CONFIGURABLE_KEYS = frozenset({"thread_id", "checkpoint_ns", "checkpoint_map"})
-
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no "1" for 1, no false for 0
 
 
 class RunConfig(_Strict):
@@ -38,9 +35,8 @@ class RunConfig(_Strict):
     @field_validator("configurable")
     @classmethod
     def _no_reserved_keys(cls, configurable: dict[str, Any] | None) -> dict[str, Any] | None:
-        reserved = sorted(k for k in configurable or () if k in RESERVED_CONFIGURABLE_KEYS or k.startswith("__"))
-        if reserved:
-            raise ValueError(f"keys {reserved} are set by the server; pass thread_id in the request body")
+        if configurable is not None and (problem := configurable_problem(configurable)):
+            raise ValueError(problem)
         return configurable
 
 

@@ -7,6 +7,7 @@ connections from the pool; nothing here runs per request.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
 
 from ..migrate import postgres_schema_problem
 from .jsonio import load_json
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 
 READY_CHECK_TIMEOUT_SECONDS = 2.0
 APPLICATION_NAME = "langgraph-server"
+# Longest wait between two attempts to reconnect to an unreachable database, whatever the outage's length.
+RECONNECT_MAX_DELAY_SECONDS = 1.0
 
 WriteObserver = Callable[[float], None]
 
@@ -108,6 +112,27 @@ class SweepingSqliteStore(AsyncSqliteStore):
         return await super().abatch(ops)
 
 
+class _CappedBackoff(AttemptWithBackoff):
+    """psycopg_pool's reconnect backoff, doubling from 1 s but never above `RECONNECT_MAX_DELAY_SECONDS`."""
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, RECONNECT_MAX_DELAY_SECONDS)
+
+
+class CheckpointPool(AsyncConnectionPool):
+    """A pool that keeps trying to reconnect while the database is down, at least once a second.
+
+    psycopg_pool doubles the wait after each failed attempt (so after a 90 s outage the next try could come a
+    minute after the database is back) and gives up on a connection after `reconnect_timeout`, leaving the pool
+    to refill only when requests ask for connections. Here the wait is capped and the pool never gives up, so
+    it refills on its own within about a second of PostgreSQL returning, with or without traffic.
+    """
+
+    async def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        await super()._add_connection(attempt or _CappedBackoff(timeout=self.reconnect_timeout), growing)
+
+
 class Database:
     """The checkpointer, the long-term memory store, and what sits under them; `kind` is "postgres" or "sqlite"."""
 
@@ -167,7 +192,7 @@ def create_pool(settings: Settings) -> AsyncConnectionPool:
     kwargs: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, "application_name": APPLICATION_NAME}
     if not settings.prepared_statements:
         kwargs["prepare_threshold"] = None  # PgBouncer in transaction mode cannot keep prepared statements
-    return AsyncConnectionPool(
+    return CheckpointPool(
         settings.database_url.get_secret_value(),
         kwargs=kwargs,
         min_size=settings.pool_min_size,
@@ -176,6 +201,7 @@ def create_pool(settings: Settings) -> AsyncConnectionPool:
         check=AsyncConnectionPool.check_connection if settings.pool_check_connections else None,
         configure=_configure_connection,
         name="checkpointer",
+        reconnect_timeout=math.inf,
         open=False,
     )
 

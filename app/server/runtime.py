@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from .drain import DrainState
+from .drain import DrainState, RunCutAtShutdown
 from .metrics import BackgroundStats, ServerMetrics
 from .pool import Database
 from .registry import GraphRegistry
@@ -66,10 +66,14 @@ class Runtime:
     async def run(self, graph: str) -> AsyncIterator[RunRecord]:
         """Admit a run (`ServerDraining` when shutting down), bound it by `MAX_RUN_SECONDS`, record its metrics.
 
-        An exception leaving the block marks the run "error" (a timeout, cancellation or disconnect: "cancelled");
-        set `record.outcome = "interrupted"` when the graph paused.
+        An exception leaving the block marks the run "error" (`MAX_RUN_SECONDS` passed: "timeout"; a cancellation
+        or disconnect: "cancelled"); set `record.outcome = "interrupted"` when the graph paused. A run the drain
+        cuts at shutdown leaves the block as `RunCutAtShutdown` (a `ServerDraining`), which the routes answer like
+        a refused run.
         """
-        self.drain.begin_run()
+        task = asyncio.current_task()
+        assert task is not None, "a run executes in a task"
+        self.drain.begin_run(task)
         self.metrics.runs_in_flight.inc()
         record = RunRecord(graph)
         start = time.perf_counter()
@@ -77,18 +81,24 @@ class Runtime:
             async with asyncio.timeout(self.settings.max_run_seconds):
                 yield record
         except TimeoutError:
-            record.outcome = "cancelled"
+            record.outcome = "timeout"
             raise
         except Exception:
             record.outcome = "error"
             raise
-        except BaseException:  # task cancelled, or a streaming client went away (GeneratorExit)
+        except asyncio.CancelledError:
+            record.outcome = "cancelled"
+            if self.drain.was_cut(task):
+                task.uncancel()
+                raise RunCutAtShutdown from None
+            raise
+        except BaseException:  # a streaming client went away (GeneratorExit)
             record.outcome = "cancelled"
             raise
         finally:
             elapsed = time.perf_counter() - start
             self.metrics.runs_in_flight.dec()
-            self.drain.end_run()
+            self.drain.end_run(task)
             self.metrics.record_run(graph, record.outcome, elapsed)
             log.info("run finished", extra={"outcome": record.outcome, "duration_ms": round(elapsed * 1000, 2)})
 

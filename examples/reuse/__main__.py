@@ -82,7 +82,7 @@ service = LangGraphService(
         "image": agent_image,
         "database_url": store.dsn,
         "pod_labels": store.client_labels,
-        "ingress_namespaces": [gateway_namespace],
+        "ingress_from": [{"namespace": gateway_namespace}],
         "autoscaling": {"min_replicas": 2, "max_replicas": 6},
         "max_run_seconds": 300,
     },

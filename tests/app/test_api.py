@@ -233,7 +233,7 @@ def test_run_over_max_run_seconds_is_cut_off(backend_env: dict[str, str]) -> Non
         metrics = client.get(METRICS_PATH).text
     assert response.status_code == 504
     assert Env.MAX_RUN_SECONDS in response.json()["message"]
-    assert f'{Metrics.RUNS}{{graph="steps",outcome="cancelled"}} 1.0' in metrics
+    assert f'{Metrics.RUNS}{{graph="steps",outcome="timeout"}} 1.0' in metrics
 
 
 def test_metrics_count_requests_by_route_template_and_runs_by_outcome(failing_client: TestClient) -> None:

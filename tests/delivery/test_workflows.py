@@ -295,3 +295,12 @@ def test_render_diff_without_a_base_render_shows_everything_as_added(tmp_path: P
 def test_render_diff_reports_no_change(tmp_path: Path):
     comment, _ = run_render_diff(pull_request_repo(tmp_path, base_replicas=3, head_replicas=3), tmp_path)
     assert "No change in the rendered manifests." in comment
+
+
+def test_tests_run_the_container_e2e_with_podman():
+    job = load("test.yml")["jobs"]["e2e"]
+    runs = [step.get("run", "") for step in job["steps"]]
+    install = next(run for run in runs if "apt-get install" in run)
+    for package in ("podman", "runc", "catatonit", "containernetworking-plugins", "iptables", "mmdebstrap"):
+        assert package in install
+    assert any(run.endswith("make e2e") for run in runs)

@@ -212,7 +212,7 @@ def test_images_are_the_installed_server_plus_the_agent_directory(example_run):
     assert server_dir == Path(example_run["site_packages"]) / DIST / "app"
     assert Path(server["build"]["dockerfile"]) == server_dir / "Dockerfile"
     assert (PROJECT_ROOT / "app" / "Dockerfile").is_file()
-    for name in ("Dockerfile", ".dockerignore", "requirements.txt"):  # the bundled build, as package data
+    for name in ("Dockerfile", ".dockerignore", "requirements.txt", "requirements.lock"):  # the bundled build
         assert (server_dir / name).read_bytes() == (PROJECT_ROOT / "app" / name).read_bytes()
     assert server["imageName"] == f"{REPOSITORY}-server:latest"
 
@@ -308,3 +308,36 @@ def test_example_render_passes_the_schema_validators(example_render, pinned_sche
 
 def test_agent_dockerfile_passes_hadolint():
     assert validators.run_hadolint(EXAMPLE / "agent" / "Dockerfile") == []
+
+
+def test_the_example_fails_when_a_runtime_dependency_is_missing(installed_venv, tmp_path):
+    """What an undeclared dependency looks like in this venv: croniter hidden, the components do not import."""
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "croniter.py").write_text("raise ModuleNotFoundError(\"No module named 'croniter'\", name='croniter')\n")
+    completed = _run(
+        [installed_venv, RUNNER, EXAMPLE, STACK], cwd=EXAMPLE, env={**os.environ, "PYTHONPATH": str(hidden)}
+    )
+    assert completed.returncode != 0
+    assert "No module named 'croniter'" in completed.stderr
+
+
+def test_readme_reuse_example_runs_on_the_installed_package(installed_venv, tmp_path):
+    """The README's program for someone reusing a component, as it stands, under mocks with the installed wheel."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    [program] = re.findall(r"^```python\n(.*?)^```$", readme, flags=re.MULTILINE | re.DOTALL)
+    project = tmp_path / "readme-example"
+    project.mkdir()
+    (project / "__main__.py").write_text(program)
+    (project / "Pulumi.yaml").write_text("name: readme-example\nruntime: python\n")
+    (project / f"Pulumi.{STACK}.yaml").write_text("config: {}\n")
+    completed = _run([installed_venv, RUNNER, project, STACK], cwd=project)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    report = json.loads(completed.stdout)
+    deployment = one(report, "kubernetes:apps/v1:Deployment")
+    assert deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["image"].startswith(
+        "ghcr.io/acme/agent@sha256:"
+    )
+    assert one(report, "kubernetes:batch/v1:Job")["urn"] in deployment["dependencies"]
+    assert one(report, "kubernetes:apps/v1:StatefulSet")["inputs"]["metadata"]["namespace"] == "agents"
+    assert report["stack_outputs"]["dns"].endswith(".agents.svc.cluster.local")

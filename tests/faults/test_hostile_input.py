@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
@@ -12,10 +13,14 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 
+from app.contract import Env
+from tests.faults.conftest import migrated_env, start_server
+from tests.pg import PostgresCluster
 from tests.server_process import ServerProcess
 
 EXAMPLES_PER_OPERATION = 25
 SEED = 1
+FUZZ_KEY = f"fuzz-key-{uuid.uuid4().hex}"
 
 
 def _junit_cases(junit_xml: Path) -> list[ElementTree.Element]:
@@ -34,21 +39,35 @@ def _failing_operations(junit_xml: Path) -> dict[str, str]:
     return failing
 
 
-def test_fuzzing_every_operation_gets_no_server_error(module_server: ServerProcess, tmp_path: Path) -> None:
-    """Schemathesis (examples, coverage and fuzzing phases) over the server's own OpenAPI document."""
+def test_fuzzing_every_operation_of_both_apis_passes_every_check(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """Schemathesis (examples, coverage and fuzzing phases) over the server's own OpenAPI document (the graph API
+    and the LangGraph Server API), with API keys on and every check but `positive_data_acceptance`: no 5xx,
+    documented statuses, content types, headers and bodies, invalid data refused, auth not ignored. Not
+    `positive_data_acceptance`: a schema cannot say that resuming needs a paused thread or that a node name must
+    exist, so schema-valid requests are rightly refused with a 4xx that says why."""
+    env = migrated_env(postgres_cluster.create_database(f"fuzz_{uuid.uuid4().hex[:12]}"), tmp_path / "data")
+    server = start_server({**env, Env.API_KEYS: FUZZ_KEY}, tmp_path)
     junit = tmp_path / "schemathesis.xml"
     argv = [
-        sys.executable, "-m", "schemathesis.cli", "run", f"{module_server.url}/openapi.json",
-        "--checks", "not_a_server_error", "--phases", "examples,coverage,fuzzing",
+        sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/openapi.json",
+        "--checks", "all", "--exclude-checks", "positive_data_acceptance",
+        "-H", f"x-api-key: {FUZZ_KEY}", "-H", f"Authorization: Bearer {FUZZ_KEY}",
+        "--phases", "examples,coverage,fuzzing",
         "--max-examples", str(EXAMPLES_PER_OPERATION), "--seed", str(SEED), "--workers", "1",
         "--request-timeout", "30", "--report", "junit", "--report-junit-path", str(junit),
     ]  # fmt: skip
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=240, check=False)
+    try:
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=240, check=False)
+    finally:
+        server.stop()
     assert junit.exists(), f"schemathesis did not run:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     tested = {case.attrib["name"] for case in _junit_cases(junit)}
     assert len(tested) >= 25, f"schemathesis tested only {sorted(tested)}"
     failing = _failing_operations(junit)
-    assert not failing, f"operations answering 5xx: {failing}\n{run.stdout[-6000:]}"
+    assert not failing, f"operations failing a check: {failing}\n{run.stdout[-6000:]}"
+    assert FUZZ_KEY not in server.log_path.read_text()  # type: ignore[union-attr]
 
 
 JSON = {"content-type": "application/json"}
@@ -137,6 +156,34 @@ MALFORMED = [
      422, ["command", "resume"]),
     ("NUL in a search filter", "POST", "/threads/search", {"json": {"values": {"k": "\u0000"}}},
      422, ["values", "NUL"]),
+    ("NUL in a path id", "GET", "/threads/%00", {}, 422, ["thread_id", "NUL"]),
+    ("NUL in a checkpoint id", "GET", "/threads/a/state/%00", {}, 422, ["checkpoint_id", "NUL"]),
+    ("NUL in search ids", "POST", "/threads/search", {"json": {"ids": ["a\u0000"]}}, 422, ["ids", "NUL"]),
+    ("lone surrogate in search ids", "POST", "/threads/search",
+     {"content": b'{"ids": ["\\udc80"]}', "headers": JSON}, 422, ["ids", "unicode"]),
+    ("offset beyond 64 bits", "POST", "/threads/search", {"json": {"offset": 2**63}}, 422, ["offset"]),
+    ("non-string graph_id in thread metadata", "POST", "/threads", {"json": {"metadata": {"graph_id": [1]}}},
+     422, ["metadata", "graph_id", "string"]),
+    ("non-string graph_id in a metadata patch", "PATCH", "/threads/any-thread",
+     {"json": {"metadata": {"graph_id": 7}}}, 422, ["graph_id", "string"]),
+    ("unknown input key", "POST", "/graphs/steps/invoke",
+     {"json": {"thread_id": "a", "input": {"value": 1, "vlaue": 2}}}, 422, ["input.vlaue", "input schema"]),
+    ("unknown input key, platform API", "POST", "/runs/wait",
+     {"json": {"assistant_id": "steps", "input": {"value": 1, "bogus": 2}}}, 422, ["input.bogus"]),
+    ("internal configurable key", "POST", "/graphs/steps/invoke",
+     {"json": {"thread_id": "a", "input": {"value": 1}, "config": {"configurable": {"checkpoint_id": "x"}}}},
+     422, ["checkpoint_id"]),
+    ("checkpoint_ns in config, platform API", "POST", "/runs/wait",
+     {"json": {"assistant_id": "steps", "input": {"value": 1}, "config": {"configurable": {"checkpoint_ns": "x"}}}},
+     422, ["config", "checkpoint_ns"]),
+    ("__pregel key in config, platform API", "POST", "/runs/wait",
+     {"json": {"assistant_id": "steps", "input": {"value": 1},
+               "config": {"configurable": {"__pregel_durability": "exit"}}}}, 422, ["__pregel_durability"]),
+    ("thread_id override in config, platform API", "POST", "/threads/some-thread/runs/wait",
+     {"json": {"assistant_id": "steps", "input": {"value": 1}, "config": {"configurable": {"thread_id": "x"}}}},
+     422, ["thread_id"]),
+    ("unknown config key, platform API", "POST", "/runs/wait",
+     {"json": {"assistant_id": "steps", "input": {"value": 1}, "config": {"callbacks": "x"}}}, 422, ["callbacks"]),
 ]  # fmt: skip
 
 
@@ -150,6 +197,23 @@ def test_malformed_request_gets_a_4xx_that_says_what_is_wrong(
     message = str(body.get("message") or body.get("detail"))
     missing = [word for word in words if word.lower() not in message.lower()]
     assert not missing, f"{case}: the message {message!r} does not mention {missing}"
+
+
+def test_an_unknown_checkpoint_ns_on_a_state_update_is_a_422(module_server: ServerProcess) -> None:
+    created = httpx.post(module_server.url + "/threads", json={"metadata": {"graph_id": "steps"}}, timeout=15)
+    thread_id = created.json()["thread_id"]
+    body = {"values": {"value": 1}, "checkpoint": {"checkpoint_ns": "no-such-subgraph"}}
+    response = httpx.post(f"{module_server.url}/threads/{thread_id}/state", json=body, timeout=15)
+    assert response.status_code == 422, response.text
+    assert "checkpoint_ns" in response.json()["detail"] and "no-such-subgraph" in response.json()["detail"]
+    assert httpx.get(f"{module_server.url}/threads/{thread_id}", timeout=15).json()["status"] == "idle"
+
+
+def test_a_json_body_without_content_type_is_read_as_json(module_server: ServerProcess) -> None:
+    body = b'{"thread_id": "no-content-type", "input": {"value": 1}}'
+    response = httpx.post(module_server.url + "/graphs/steps/invoke", content=body, timeout=15)
+    assert response.status_code == 200, response.text
+    assert response.json()["state"]["value"] == 4
 
 
 def test_a_large_float_in_metadata_reads_back(module_server: ServerProcess) -> None:

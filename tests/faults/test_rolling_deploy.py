@@ -11,10 +11,15 @@ from pathlib import Path
 import httpx
 
 from app.contract import READY_PATH, Env
-from tests.faults.conftest import STEP_ORDER, STEPS, start_server, steps_body
+from tests.faults.conftest import STEP_ORDER, STEPS, runs_in_flight, start_server, steps_body, wait_until
 
 IN_FLIGHT = 4
 STEP_SECONDS = 0.5  # three steps: a run takes about 1.5 s
+
+
+def _trail(url: str, thread_id: str) -> list[str]:
+    state = httpx.get(f"{url}{STEPS}/state", params={"thread_id": thread_id}, timeout=5)
+    return state.json()["values"].get("trail", []) if state.status_code == 200 else []
 
 
 def _invoke(url: str, thread_id: str, sleep_seconds: float) -> httpx.Response:
@@ -30,7 +35,7 @@ def test_sigterm_drains_in_flight_runs_refuses_new_ones_and_exits_in_time(
     try:
         with ThreadPoolExecutor(IN_FLIGHT) as pool:
             runs = [pool.submit(_invoke, server.url, f"deploy-{n}", STEP_SECONDS) for n in range(IN_FLIGHT)]
-            time.sleep(STEP_SECONDS / 2)  # every run is inside its first step
+            wait_until(lambda: runs_in_flight(server.url) == IN_FLIGHT, timeout=10, what="every run in flight")
             server.terminate()
             signalled = time.monotonic()
             ready = httpx.get(server.url + READY_PATH, timeout=5)
@@ -66,7 +71,7 @@ def test_runs_outlasting_the_drain_timeout_are_cut_and_stay_resumable(
     try:
         with ThreadPoolExecutor(1) as pool:
             run = pool.submit(_invoke, server.url, "deploy-long", 2.0)  # about 6 s: longer than the drain
-            time.sleep(2.5)  # the first step has checkpointed
+            wait_until(lambda: _trail(server.url, "deploy-long"), timeout=10, what="the first step's checkpoint")
             server.terminate()
             signalled = time.monotonic()
             server.wait(drain_timeout + 10)

@@ -28,6 +28,16 @@ def assert_all_use_provider(run):
         assert r.provider.startswith(provider.urn), r.name
 
 
+def test_store_probes_as_its_own_user_and_database():
+    """The pod's uid has no passwd entry: without -U, pg_isready makes no attempt (exit 3; see tests/e2e)."""
+    args = {"namespace": "a", "user": "agent", "database": "runs"}
+    run = with_provider(lambda o: infra.PostgresCheckpointStore("store", args, o))
+    container = run.one("kubernetes:apps/v1:StatefulSet").inputs["spec"]["template"]["spec"]["containers"][0]
+    expected = ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "agent", "-d", "runs"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["exec"]["command"] == expected
+
+
 def test_store_alone_in_cluster():
     run = with_provider(lambda o: infra.PostgresCheckpointStore("store", {"namespace": "team-a"}, o))
     assert_all_use_provider(run)
@@ -40,7 +50,8 @@ def test_store_alone_in_cluster():
     assert run.one("kubernetes:core/v1:Service").inputs["metadata"]["name"] == "store-postgres"
     for secret in run.of_type("kubernetes:core/v1:Secret"):
         assert is_secret(secret.inputs["stringData"])
-    dsn = next(s for s in run.of_type("kubernetes:core/v1:Secret") if "dsn" in s.name).inputs["stringData"]["value"]
+    [dsn_secret] = [s for s in run.of_type("kubernetes:core/v1:Secret") if s.name == "store-dsn"]
+    dsn = dsn_secret.inputs["stringData"]["value"]
     assert dsn["DATABASE_URL"].startswith("postgresql://langgraph:mock-generated-password@store-postgres.team-a")
 
 
@@ -79,10 +90,15 @@ def test_service_alone():
 
 
 def test_observability_alone_has_one_rule_per_alert():
-    run = with_provider(lambda o: infra.Observability("obs", {"namespace": "team-a", "service_instance": "api"}, o))
+    base = "https://git.example.com/ops/runbooks.md"
+    run = with_provider(
+        lambda o: infra.Observability(
+            "obs", {"namespace": "team-a", "service_instance": "api", "runbook_base_url": base}, o
+        )
+    )
     rules = run.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs["spec"]["groups"][0]["rules"]
     assert [r["alert"] for r in rules] == [a.name for a in infra.ALERTS]
-    assert {r["annotations"]["runbook_url"].split("#")[1] for r in rules} == README_ANCHORS
+    assert {r["annotations"]["runbook_url"] for r in rules} == {f"{base}#{anchor}" for anchor in README_ANCHORS}
     names = {
         "LangGraphHigh5xxRatio",
         "LangGraphSlowP95",
@@ -91,6 +107,7 @@ def test_observability_alone_has_one_rule_per_alert():
         "LangGraphPodCrashLooping",
         "LangGraphServerNotReady",
         "LangGraphRunErrorRatio",
+        "LangGraphRunsTimingOut",
         "LangGraphCheckpointWriteSlow",
         "LangGraphCheckpointDbGrowingFast",
         "LangGraphOldThreadsNotPruned",

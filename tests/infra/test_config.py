@@ -3,7 +3,7 @@
 import pytest
 
 from infra.config import StackConfigError
-from infra.mocks import run_stack
+from infra.mocks import reveal, run_stack
 
 BAD_CONFIGS = [
     (
@@ -36,14 +36,43 @@ BAD_CONFIGS = [
         {"resources": {"limits": {"cpu": "lots", "memory": "1Gi"}}},
         "langgraph-k8s:resources.limits.cpu: must be a Kubernetes quantity",
     ),
-    ({"postgres": {"storagSize": "1Gi"}}, "langgraph-k8s:postgres.storagSize: unknown key"),
+    (
+        {"postgres": {"storagSize": "1Gi"}},
+        "langgraph-k8s:postgres.storagSize: unknown key; did you mean 'storageSize'?",
+    ),
+    (
+        {"autoscalling": {"enabled": True}},
+        "langgraph-k8s:autoscalling: unknown key; did you mean 'autoscaling'?",
+    ),
+    (
+        {"observability": {"enabled": True}},
+        "langgraph-k8s:observability.runbookBaseUrl is required when enabled",
+    ),
+    (
+        {"observability": {"enabled": True, "runbookBaseUrl": "README.md"}},
+        "langgraph-k8s:observability.runbookBaseUrl: must be an absolute http(s) URL",
+    ),
+    ({"frobnicate": 1}, "langgraph-k8s:frobnicate: unknown key (known keys: namespace, image,"),
+    (
+        {"providerKeys": {"DATABASE_URL": "postgresql://attacker/db"}},
+        "langgraph-k8s:providerKeys.DATABASE_URL: is reserved for the server's own setting",
+    ),
+    (
+        {"providerKeys": {"API_KEYS": "k"}},
+        "langgraph-k8s:providerKeys.API_KEYS: is reserved for the server's own setting",
+    ),
+    (
+        {"providerKeys": {"openai-key": "k"}},
+        "langgraph-k8s:providerKeys.openai-key: must be an environment variable name (A-Z, 0-9, _)",
+    ),
+    ({"providerKeys": ["OPENAI_API_KEY"]}, "langgraph-k8s:providerKeys: must be an object of env var names"),
     ({"postgres": {"image": "postgres:17"}}, "langgraph-k8s:postgres.image: must pin a digest"),
     (
-        {"postgres": {"mode": "external"}, "backup": {"enabled": False}},
+        {"postgres": {"mode": "external", "maxConnections": 400}, "backup": {"enabled": False}},
         "langgraph-k8s:databaseUrl: is required when postgres.mode is 'external'",
     ),
     (
-        {"postgres": {"mode": "external"}},
+        {"postgres": {"mode": "external", "maxConnections": 400}},
         "langgraph-k8s:backup.enabled is only for postgres.mode 'in-cluster' (got 'external')",
     ),
     (
@@ -106,3 +135,42 @@ def test_all_problems_are_listed_in_one_message():
         run_stack("dev", overrides={"namespace": "kube-system", "server": {"logLevel": "LOUD", "auth": "maybe"}})
     assert len(caught.value.problems) == 3
     assert {p.split(":")[1] for p in caught.value.problems} == {"namespace", "server.logLevel", "server.auth"}
+
+
+def test_secret_provider_keys_are_checked_with_the_rest_of_the_config():
+    with pytest.raises(StackConfigError, match=r"providerKeys\.LOG_LEVEL: is reserved"):
+        run_stack(
+            "dev", overrides={"providerKeys": {"LOG_LEVEL": "DEBUG", "OPENAI_API_KEY": "sk"}}, secrets=["providerKeys"]
+        )
+
+
+def test_good_provider_keys_reach_the_server_secret():
+    run = run_stack("dev", overrides={"providerKeys": {"OPENAI_API_KEY": "sk-1"}}, secrets=["providerKeys"])
+    secret = next(r for r in run.of_type("kubernetes:core/v1:Secret") if r.name == "langgraph-server-secret")
+    assert reveal(secret.inputs["stringData"])["OPENAI_API_KEY"] == "sk-1"
+
+
+def test_connection_budget_counts_every_pod_at_full_scale_during_a_rollout():
+    overrides = {
+        "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 50},
+        "server": {"dbPoolMaxSize": 10},
+        "postgres": {"maxConnections": 100},
+    }
+    with pytest.raises(StackConfigError) as caught:
+        run_stack("prod", overrides=overrides)
+    [problem] = caught.value.problems
+    assert problem.startswith("langgraph-k8s:postgres.maxConnections (100) is below what this stack can open: 643")
+    assert "63 server pods (50 + 25% rollout surge) x server.dbPoolMaxSize 10 = 630" in problem
+    assert "3 job connections (migration, retention, backup)" in problem and "10 reserved" in problem
+
+
+def test_connection_budget_that_fits_is_accepted_and_set_on_the_in_cluster_database():
+    run = run_stack("dev", overrides={"postgres": {"maxConnections": 50, "storageSize": "1Gi"}})
+    statefulset = run.one("kubernetes:apps/v1:StatefulSet").inputs
+    [container] = statefulset["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["postgres", "-c", "max_connections=50"]
+
+
+def test_replicas_without_autoscaling_count_too():
+    with pytest.raises(StackConfigError, match=r"is below what this stack can open: 56 \(4 server pods"):
+        run_stack("dev", overrides={"replicas": 3, "server": {"dbPoolMaxSize": 11}, "postgres": {"maxConnections": 50}})

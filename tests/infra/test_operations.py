@@ -193,7 +193,7 @@ def test_dashboard_alone_is_a_labelled_configmap():
         "Database pool saturation",
         "Checkpoint database size",
     } <= titles
-    assert all('job="api-server"' in q for q in dashboard_queries(dashboard))
+    assert all('job="api"' in q for q in dashboard_queries(dashboard))
 
 
 def metric_names(expr: str) -> set[str]:
@@ -300,14 +300,15 @@ def test_adapter_rule_exposes_the_metric_the_hpa_requests():
 
 
 def test_new_alerts_use_configured_thresholds_and_have_runbooks():
-    rules = {r["alert"]: r for r in alert_rules("api-server", "team-a", {"oldest_thread_age_days": 32})}
+    base = "https://git.example.com/ops/runbooks.md"
+    rules = {r["alert"]: r for r in alert_rules("api-server", "team-a", {"oldest_thread_age_days": 32}, base)}
     growth = rules["LangGraphCheckpointDbGrowingFast"]
     assert growth["expr"] == f'max(delta({Metrics.CHECKPOINT_DB_SIZE}{{job="api-server"}}[6h])) > {2 * 1024**3}'
     oldest = rules["LangGraphOldThreadsNotPruned"]
     assert oldest["expr"] == f'max({Metrics.OLDEST_THREAD_AGE}{{job="api-server"}}) > {32 * 86400}'
     assert oldest["annotations"]["summary"] == "Checkpoint threads older than 32 days"
     for rule in (growth, oldest):
-        assert rule["annotations"]["runbook_url"] == f"docs/runbooks.md#alert-{rule['alert'].lower()}"
+        assert rule["annotations"]["runbook_url"] == f"{base}#alert-{rule['alert'].lower()}"
 
 
 # --- the stacks -----------------------------------------------------------------------------------------------------
@@ -325,7 +326,7 @@ def test_prod_wires_retention_backup_dashboard_and_adapter(prod):
     assert (env[contract.Env.RETENTION_DAYS], env[contract.Env.RETENTION_INTERRUPTED_DAYS]) == ("30", "90")
     server = prod.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"][0]
     assert cron_pod(prune)["spec"]["containers"][0]["image"] == server["image"]
-    dsn_secret = next(s for s in prod.of_type("kubernetes:core/v1:Secret") if s.name.endswith("-db-dsn"))
+    dsn_secret = next(s for s in prod.of_type("kubernetes:core/v1:Secret") if s.name.endswith("-db-prune-dsn"))
     secret_ref = cron_pod(prune)["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]
     assert secret_ref["name"] == dsn_secret.outputs["metadata"]["name"]
 
@@ -334,7 +335,7 @@ def test_prod_wires_retention_backup_dashboard_and_adapter(prod):
     assert backup_env["KEEP"] == "14"
     statefulset = prod.one("kubernetes:apps/v1:StatefulSet").inputs["spec"]["template"]["spec"]["containers"][0]
     assert cron_pod(backup)["spec"]["containers"][0]["image"] == statefulset["image"]  # pg_dump matches the server
-    credentials = next(s for s in prod.of_type("kubernetes:core/v1:Secret") if s.name.endswith("-credentials"))
+    credentials = next(s for s in prod.of_type("kubernetes:core/v1:Secret") if s.name.endswith("-db-roles"))
     password_volume = next(v for v in cron_pod(backup)["spec"]["volumes"] if v["name"] == "password")
     assert password_volume["secret"]["secretName"] == credentials.outputs["metadata"]["name"]
     claim = prod.one("kubernetes:core/v1:PersistentVolumeClaim").inputs

@@ -123,6 +123,16 @@ def test_make_test_gets_the_schemas_first(tmp_path):
     assert "python -m tools.schemas" in dry_run(**{schemas.SCHEMA_DIR_VARIABLE: str(tmp_path)})
 
 
+def test_make_schemas_with_an_empty_copy_fails_with_one_line(tmp_path):
+    environ = {**os.environ, schemas.SCHEMA_DIR_VARIABLE: str(tmp_path)}
+    completed = subprocess.run(["make", "-s", "schemas"], cwd=ROOT, env=environ, capture_output=True, text=True)
+    assert completed.returncode != 0
+    [line] = [line for line in completed.stderr.splitlines() if line.startswith("error: ")]
+    assert f"schemas in {tmp_path}: none of the {len(schemas.PINNED)} pinned files" not in line  # it exists, empty
+    assert "crds/monitoring.coreos.com_prometheusrules.yaml missing" in line
+    assert f"{schemas.SCHEMA_DIR_VARIABLE} must name a copy" in line
+
+
 def test_a_session_without_schemas_stops_with_one_line(tmp_path):
     """What a fresh clone without `../shared` or network sees: not a failure per test, one line saying what to set."""
     environ = {**os.environ, schemas.SCHEMA_DIR_VARIABLE: str(tmp_path)}

@@ -1,4 +1,4 @@
-"""The `runs` and `run_events` tables of the run engine, applied by `app.migrate` (migration 2, both backends).
+"""The `runs` and `run_events` tables of the run engine, applied by `app.migrate` (migration 3, both backends).
 
 At most one run per thread is `running`: a partial unique index says so, whatever process asks. Submitting
 a run locks its thread's row (PostgreSQL: `app_submit_run`, one round trip), so the multitask strategy is

@@ -1,12 +1,13 @@
 """The router of the LangGraph Server API: assistants, threads and state, runs, the store, and a
 422 naming each official operation this server does not offer; all behind the API key."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from ..auth import require_api_key
+from ..auth import API_KEY_SCHEMES
 from . import assistants, runs, store_items, threads, unsupported
+from .context import PLATFORM_ERRORS
 
-router = APIRouter(dependencies=[Depends(require_api_key)])
+router = APIRouter(dependencies=API_KEY_SCHEMES, responses=PLATFORM_ERRORS)
 router.include_router(assistants.router)
 router.include_router(threads.router)
 router.include_router(runs.router)

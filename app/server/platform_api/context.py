@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from ..errors import body_parse_problem, database_unavailable, database_unavailable_error
 from ..jsonio import FastJSONResponse
@@ -36,6 +37,24 @@ class Assistant:
     @property
     def assistant_id(self) -> str:
         return self.record["assistant_id"]
+
+
+class DetailBody(BaseModel):
+    """Every error of these routes: `detail` says what is wrong; a 422 lists each field in `errors`."""
+
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+PLATFORM_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": DetailBody, "description": "The request cannot apply to this thread or cannot be parsed"},
+    401: {"model": DetailBody, "description": "API keys are configured and none (or a wrong one) was sent"},
+    404: {"model": DetailBody, "description": "No such assistant, thread or checkpoint"},
+    409: {"model": DetailBody, "description": "The thread exists already, or is busy with a run"},
+    413: {"model": DetailBody, "description": "Body larger than MAX_BODY_BYTES"},
+    422: {"model": DetailBody, "description": "A field is malformed or not supported; `errors` names each"},
+    503: {"model": DetailBody, "description": "The server is draining, or the database is unreachable"},
+}
 
 
 @dataclass(frozen=True)
@@ -111,7 +130,9 @@ def detail_response(status: int, detail: str, headers: dict[str, str] | None = N
 
 class PlatformRoute(APIRoute):
     """A route whose errors (its own, auth's, request validation's, an unreachable database's) use the
-    `{"detail": ...}` shape."""
+    `{"detail": ...}` shape; `detail_errors` tells the app's error handlers to use it too."""
+
+    detail_errors = True
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -7,11 +7,11 @@ Unknown fields are rejected (`extra="forbid"`), so a typo never silently changes
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..inputs import JsonArray, JsonObject, JsonValue
+from ..inputs import JsonArray, JsonObject, JsonValue, config_problem, json_value_problem
 from ..models import ThreadId
 
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
@@ -22,10 +22,32 @@ NATIVE_STREAM_MODES = ("values", "updates", "debug", "custom", "tasks", "checkpo
 SUPPORTED_STREAM_MODES = (*NATIVE_STREAM_MODES, "events", "messages-tuple")
 
 MAX_PAGE = 1000
+MAX_OFFSET = 2**63 - 1  # PostgreSQL's OFFSET is a bigint
+
+
+def _storable_text(text: str) -> str:
+    if (problem := json_value_problem(text)) is not None:
+        raise ValueError(problem)
+    return text
+
+
+# An id a client sends in a path or a list: anything PostgreSQL can store (no NUL, no lone surrogate).
+StoredId = Annotated[str, Field(max_length=256), AfterValidator(_storable_text)]
+
+
+def _thread_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """`graph_id` in thread metadata says which graph reads the thread: it must be a graph's name."""
+    graph_id = metadata.get("graph_id")
+    if graph_id is not None and not isinstance(graph_id, str):
+        raise ValueError(f"metadata.graph_id must be a string naming a graph, got {type(graph_id).__name__}")
+    return metadata
+
+
+ThreadMetadata = Annotated[JsonObject, AfterValidator(_thread_metadata)]
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no "1" for 1, no false for 0
 
 
 def _unsupported(field: str, value: object, supported: str) -> ValueError:
@@ -35,7 +57,7 @@ def _unsupported(field: str, value: object, supported: str) -> ValueError:
 class CheckpointRef(BaseModel):
     """A checkpoint address as the client sends it (`thread_id` is ignored in favour of the path)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     thread_id: str | None = None
     checkpoint_ns: str = ""
@@ -45,7 +67,7 @@ class CheckpointRef(BaseModel):
 
 class ThreadCreate(_Body):
     thread_id: ThreadId | None = None
-    metadata: JsonObject = Field(default_factory=dict)
+    metadata: ThreadMetadata = Field(default_factory=dict)
     if_exists: Literal["raise", "do_nothing"] = "raise"
     supersteps: list[dict[str, Any]] | None = None
     ttl: dict[str, Any] | None = None
@@ -60,7 +82,7 @@ class ThreadCreate(_Body):
 
 
 class ThreadPatch(_Body):
-    metadata: JsonObject
+    metadata: ThreadMetadata
     ttl: dict[str, Any] | None = None
 
     @field_validator("ttl")
@@ -73,10 +95,10 @@ class ThreadPatch(_Body):
 class ThreadSearch(_Body):
     metadata: JsonObject | None = None
     values: JsonObject | None = None
-    ids: list[str] | None = None
+    ids: list[StoredId] | None = None
     status: ThreadStatus | None = None
     limit: int = Field(10, ge=1, le=MAX_PAGE)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
     sort_by: Literal["thread_id", "status", "created_at", "updated_at"] = "created_at"
     sort_order: Literal["asc", "desc"] = "desc"
     select: list[str] | None = None
@@ -108,7 +130,7 @@ class AssistantSearch(_Body):
     graph_id: str | None = None
     name: str | None = None
     limit: int = Field(10, ge=1, le=MAX_PAGE)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
     sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] | None = None
     sort_order: Literal["asc", "desc"] | None = None
     select: list[ASSISTANT_FIELD] | None = None
@@ -189,7 +211,7 @@ class ThreadPrune(_Body):
 
 
 class SendSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no "1" for 1, no false for 0
 
     node: str
     input: JsonValue = None
@@ -245,6 +267,13 @@ class RunCreate(_Body):
         if unknown:
             raise ValueError(f"stream_mode {unknown} not supported; choose from {list(SUPPORTED_STREAM_MODES)}")
         return modes or ["values"]
+
+    @field_validator("config")
+    @classmethod
+    def _client_config(cls, config: dict[str, Any] | None) -> dict[str, Any] | None:
+        if config is not None and (problem := config_problem(config)):
+            raise ValueError(problem)
+        return config
 
     @model_validator(mode="after")
     def _reject_unsupported(self) -> RunCreate:

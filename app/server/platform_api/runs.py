@@ -245,8 +245,12 @@ def _last_event_id(value: str | None) -> int:
 
 
 def _sse(events: AsyncIterator[ServerSentEvent], platform: Platform, headers: dict[str, str]) -> EventSourceResponse:
+    settings = platform.runtime.settings
     return EventSourceResponse(
-        events, headers=headers, ping=max(1, int(platform.runtime.settings.sse_heartbeat_seconds))
+        events,
+        headers=headers,
+        ping=max(1, int(settings.sse_heartbeat_seconds)),
+        send_timeout=settings.sse_send_timeout_seconds,  # a client that stops reading is closed
     )
 
 

@@ -1,5 +1,5 @@
 """Tables of the LangGraph Server API, applied by `app.migrate` (both backends): `threads` (migration 1),
-`assistants` and `assistant_versions` (migration 3)."""
+`assistants` and `assistant_versions` (migration 4)."""
 
 POSTGRES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS threads (
@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS threads (
 CREATE INDEX IF NOT EXISTS threads_updated_at_idx ON threads (updated_at)
 """
 
-# Migration 3: assistants as records. `assistants` holds each assistant's current version, `assistant_versions`
+# Migration 4: assistants as records. `assistants` holds each assistant's current version, `assistant_versions`
 # every version it has had (the current one included).
 ASSISTANTS_POSTGRES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS assistants (

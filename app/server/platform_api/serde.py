@@ -123,8 +123,3 @@ def empty_thread_state(thread_id: str) -> dict[str, Any]:
 def interrupts_by_task(snapshot: StateSnapshot) -> dict[str, list[Any]]:
     """Pending interrupts keyed by task id, as the client's `Thread.interrupts` holds them."""
     return to_jsonable({task.id: list(task.interrupts) for task in snapshot.tasks if task.interrupts})
-
-
-def error_payload(exc: BaseException) -> dict[str, str]:
-    """The `{error, message}` shape of an `error` SSE event and of `__error__` in `runs.wait`."""
-    return {"error": type(exc).__name__, "message": str(exc)}

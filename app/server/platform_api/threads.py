@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
 from langchain_core.runnables import RunnableConfig
+from langgraph._internal._config import recast_checkpoint_ns
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import InvalidUpdateError
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ from .models import (
     HistoryRequest,
     StateAtCheckpoint,
     StateUpdate,
+    StoredId,
     ThreadCount,
     ThreadCreate,
     ThreadPatch,
@@ -94,13 +96,15 @@ async def count_threads(body: ThreadCount, platform: PlatformDep) -> int:
 
 
 @router.get("/threads/{thread_id}")
-async def get_thread(thread_id: str, platform: PlatformDep) -> dict[str, Any]:
+async def get_thread(thread_id: StoredId, platform: PlatformDep) -> dict[str, Any]:
     return thread_response(await _thread(platform, thread_id))
 
 
 @router.patch("/threads/{thread_id}")
-async def patch_thread(thread_id: str, body: ThreadPatch, platform: PlatformDep) -> dict[str, Any]:
+async def patch_thread(thread_id: StoredId, body: ThreadPatch, platform: PlatformDep) -> dict[str, Any]:
     """Merge `metadata` into the thread's metadata."""
+    if graph_id := body.metadata.get("graph_id"):
+        platform.graph(graph_id)
     try:
         return thread_response(await platform.threads.merge_metadata(thread_id, body.metadata))
     except ThreadNotFound as error:
@@ -108,7 +112,7 @@ async def patch_thread(thread_id: str, body: ThreadPatch, platform: PlatformDep)
 
 
 @router.delete("/threads/{thread_id}", status_code=204)
-async def delete_thread(thread_id: str, platform: PlatformDep, engine: EngineDep) -> Response:
+async def delete_thread(thread_id: StoredId, platform: PlatformDep, engine: EngineDep) -> Response:
     """Delete the thread, its checkpoints and its runs; a thread with a run in progress is a 409."""
     try:
         await _delete(platform, engine, thread_id)
@@ -164,7 +168,7 @@ async def _keep_latest(platform: Platform, engine: Engine, thread_id: str) -> No
 
 
 @router.post("/threads/{thread_id}/copy")
-async def copy_thread(thread_id: str, platform: PlatformDep, engine: EngineDep) -> dict[str, Any]:
+async def copy_thread(thread_id: StoredId, platform: PlatformDep, engine: EngineDep) -> dict[str, Any]:
     """A new thread with the thread's metadata, state and whole checkpoint history."""
     source = await _thread(platform, thread_id)
     if source["status"] == "busy":
@@ -202,6 +206,14 @@ async def _copy_checkpoints(saver: BaseCheckpointSaver, source: str, target: str
             await saver.aput_writes(saved, task_writes, task_id)
 
 
+def _check_namespace(graph: RegisteredGraph, config: RunnableConfig) -> None:
+    """An update's `checkpoint_ns` must name a subgraph of the thread's graph (LangGraph raises otherwise)."""
+    namespace = config["configurable"].get("checkpoint_ns")
+    subgraphs = graph.graph.get_subgraphs(namespace=recast_checkpoint_ns(namespace or ""), recurse=True)
+    if namespace and next(subgraphs, None) is None:
+        raise HTTPException(422, f"checkpoint.checkpoint_ns: {namespace!r} names no subgraph of graph {graph.name!r}")
+
+
 async def _state(platform: Platform, thread_id: str, config: RunnableConfig, subgraphs: bool) -> dict[str, Any]:
     thread = await _thread(platform, thread_id)
     graph = _graph_of(platform, thread)
@@ -214,23 +226,25 @@ async def _state(platform: Platform, thread_id: str, config: RunnableConfig, sub
 
 
 @router.get("/threads/{thread_id}/state")
-async def get_state(thread_id: str, platform: PlatformDep, subgraphs: bool = False) -> dict[str, Any]:
+async def get_state(thread_id: StoredId, platform: PlatformDep, subgraphs: bool = False) -> dict[str, Any]:
     """The thread's latest state: values, next nodes, tasks with their pending interrupts."""
     return await _state(platform, thread_id, _config(thread_id), subgraphs)
 
 
 @router.get("/threads/{thread_id}/state/{checkpoint_id}")
-async def get_state_at(thread_id: str, checkpoint_id: str, platform: PlatformDep, subgraphs: bool = False):
+async def get_state_at(thread_id: StoredId, checkpoint_id: StoredId, platform: PlatformDep, subgraphs: bool = False):
     return await _state(platform, thread_id, _config(thread_id, checkpoint_id=checkpoint_id), subgraphs)
 
 
 @router.post("/threads/{thread_id}/state/checkpoint")
-async def post_state_at(thread_id: str, body: StateAtCheckpoint, platform: PlatformDep) -> dict[str, Any]:
+async def post_state_at(thread_id: StoredId, body: StateAtCheckpoint, platform: PlatformDep) -> dict[str, Any]:
     return await _state(platform, thread_id, _config(thread_id, body.checkpoint), body.subgraphs)
 
 
 @router.post("/threads/{thread_id}/state")
-async def update_state(thread_id: str, body: StateUpdate, platform: PlatformDep, engine: EngineDep) -> dict[str, Any]:
+async def update_state(
+    thread_id: StoredId, body: StateUpdate, platform: PlatformDep, engine: EngineDep
+) -> dict[str, Any]:
     """Write `values` as if node `as_node` produced them, on the latest (or given) checkpoint.
 
     The update holds the thread like a run does (the engine's `hold`), so it never interleaves with one.
@@ -247,9 +261,10 @@ async def update_state(thread_id: str, body: StateUpdate, platform: PlatformDep,
         values = graph.inputs.validate_update(body.values)
     except InvalidInput as error:
         raise HTTPException(422, str(error)) from None
+    config = _config(thread_id, body.checkpoint, body.checkpoint_id)
+    _check_namespace(graph, config)
     try:
         async with engine.hold(thread_id, graph, create=False):
-            config = _config(thread_id, body.checkpoint, body.checkpoint_id)
             next_config = await graph.graph.aupdate_state(config, values, as_node=body.as_node)
     except RunRefused as error:
         raise HTTPException(error.status, error.message) from None
@@ -261,7 +276,7 @@ async def update_state(thread_id: str, body: StateUpdate, platform: PlatformDep,
 
 
 @router.post("/threads/{thread_id}/history")
-async def history(thread_id: str, body: HistoryRequest, platform: PlatformDep) -> list[dict[str, Any]]:
+async def history(thread_id: StoredId, body: HistoryRequest, platform: PlatformDep) -> list[dict[str, Any]]:
     """Past states of the thread, newest first: `limit`, `before` a checkpoint, `metadata` filter."""
     thread = await _thread(platform, thread_id)
     graph = _graph_of(platform, thread)

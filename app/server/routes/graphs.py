@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 from langgraph.types import StateSnapshot
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ...contract import Env
-from ..auth import require_api_key
+from ..auth import API_KEY_SCHEMES
 from ..drain import ServerDraining
 from ..engine.engine import (
     CheckpointMissing,
@@ -58,11 +58,13 @@ HISTORY_MAX_LIMIT = 100
 router = APIRouter(
     prefix="/graphs",
     tags=["graphs"],
-    dependencies=[Depends(require_api_key)],
+    dependencies=API_KEY_SCHEMES,
     responses={
+        400: {"model": ErrorBody, "description": "The body is not JSON (or not UTF-8), or the graph rejects it"},
         401: {"model": ErrorBody, "description": "API keys are configured and none (or a wrong one) was sent"},
         404: {"model": ErrorBody, "description": "No such graph; the message lists the available ones"},
         422: {"model": ErrorBody, "description": "Malformed body or parameter; the message names the field"},
+        503: {"model": ErrorBody, "description": "The server is draining, or the database is unreachable"},
     },
 )
 _RUN_ERRORS = {
@@ -242,6 +244,7 @@ async def stream(name: str, request: StreamRequest, runtime: RuntimeDep, engine:
     return EventSourceResponse(
         _stream_events(runtime, engine, registered, run, mode),
         ping=runtime.settings.sse_heartbeat_seconds,
+        send_timeout=runtime.settings.sse_send_timeout_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
     )
 
