@@ -206,7 +206,7 @@ class HistoryRequest(_Body):
 
 
 class ThreadPrune(_Body):
-    thread_ids: list[str] = Field(max_length=MAX_PAGE)
+    thread_ids: list[StoredId] = Field(max_length=MAX_PAGE)
     strategy: Literal["delete", "keep_latest"] = "delete"
 
 

@@ -23,7 +23,7 @@ from ..errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, databas
 from ..inputs import InvalidInput
 from ..models import ThreadId
 from .context import Assistant, Platform, PlatformDep, PlatformRoute, detail_response
-from .models import MAX_PAGE, RunCreate
+from .models import MAX_OFFSET, MAX_PAGE, RunCreate
 from .serde import dumps
 from .store import ThreadNotFound
 
@@ -317,7 +317,7 @@ async def list_runs(
     thread_id: str,
     engine: EngineDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     status: RunStatus | None = None,
 ) -> list[dict[str, Any]]:
     """The thread's runs, newest first."""

@@ -17,13 +17,16 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from langgraph.store.base import BaseStore
 from pydantic import AfterValidator, Field, field_validator
 
-from ..inputs import JsonObject
+from ..inputs import JsonObject, json_value_problem
 from .context import Platform, PlatformDep, PlatformRoute
 from .models import MAX_PAGE, _Body
 
 router = APIRouter(tags=["store"], route_class=PlatformRoute)
 
 MAX_OFFSET = 2**31 - 1  # within the databases' integers
+# TTLs in minutes the store can write as an interval (it formats seconds as a float: no exponent in this range).
+MIN_TTL_MINUTES = 0.001
+MAX_TTL_MINUTES = 100 * 365 * 24 * 60
 
 NO_EMBEDDINGS = (
     "semantic search (query) is not supported: this server has no embeddings model configured for the store; "
@@ -33,14 +36,16 @@ NO_EMBEDDINGS = (
 
 def _labels(namespace: list[str], field: str) -> list[str]:
     for label in namespace:
-        if not label or "." in label or "\x00" in label:
+        if not label or "." in label:
             raise ValueError(f"{field} labels must be non-empty and contain no periods ('.'); got {label!r}")
+        if (problem := json_value_problem(label)) is not None:
+            raise ValueError(f"{field} label {problem}")
     return namespace
 
 
 def _key(key: str) -> str:
-    if "\x00" in key:
-        raise ValueError("key contains a NUL character (\\u0000), which the store cannot hold")
+    if (problem := json_value_problem(key)) is not None:
+        raise ValueError(f"key {problem}")
     return key
 
 
@@ -57,7 +62,7 @@ class ItemPut(_Body):
     key: StoreKey
     value: JsonObject
     index: Any = None
-    ttl: float | None = Field(None, gt=0)
+    ttl: float | None = Field(None, ge=MIN_TTL_MINUTES, le=MAX_TTL_MINUTES)
 
     _namespace = _namespace_field("namespace")
 

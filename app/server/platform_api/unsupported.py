@@ -45,15 +45,30 @@ def refusal(method: str) -> str:
     return f"{method} is not supported by this server: {UNSUPPORTED[method].instead}"
 
 
-def _refuse(method: str) -> Callable[[], Awaitable[Response]]:
+def _refuse(method: str, path: str) -> Callable[..., Awaitable[Response]]:
+    """The endpoint refusing `method` at `path`, declaring the path's parameters (so its OpenAPI is valid)."""
+
     async def refuse() -> Response:
         return detail_response(422, refusal(method))
 
-    refuse.__doc__ = f"Not supported: `{method}` ({UNSUPPORTED[method].instead})."
-    return refuse
+    async def refuse_for_thread(thread_id: str) -> Response:
+        return detail_response(422, refusal(method))
+
+    async def refuse_for_cron(cron_id: str) -> Response:
+        return detail_response(422, refusal(method))
+
+    endpoint = refuse_for_thread if "{thread_id}" in path else refuse_for_cron if "{cron_id}" in path else refuse
+    endpoint.__doc__ = f"Not supported: `{method}` ({UNSUPPORTED[method].instead})."
+    return endpoint
 
 
 router = APIRouter(tags=["not supported"], route_class=PlatformRoute)
 for _method, _unsupported in UNSUPPORTED.items():
     for _verb, _path in _unsupported.routes:
-        router.add_api_route(_path, _refuse(_method), methods=[_verb], name=f"unsupported {_method}")
+        router.add_api_route(
+            _path,
+            _refuse(_method, _path),
+            methods=[_verb],
+            name=f"unsupported {_method}",
+            responses={422: {"description": "Not supported by this server; the message says what to use instead"}},
+        )
