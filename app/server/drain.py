@@ -40,20 +40,32 @@ class DrainState:
         self._runs: set[asyncio.Task[object]] = set()
         self._cut: set[asyncio.Task[object]] = set()
 
-    def begin_run(self, task: asyncio.Task[object]) -> None:
-        """Admit a run executing in `task` (the task the drain cancels if it must cut the run)."""
+    def begin_run(self, task: asyncio.Task[object] | None = None) -> None:
+        """Admit a run executing in `task` (the task the drain cancels if it must cut the run). Without a task
+        (a run the engine recorded, to be executed later) the drain waits for it and cuts it only while it executes
+        (`watch`)."""
         if self.draining:
             raise ServerDraining("the server is shutting down; retry on another replica")
         self.in_flight += 1
         self._idle.clear()
-        self._runs.add(task)
+        if task is not None:
+            self._runs.add(task)
 
-    def end_run(self, task: asyncio.Task[object]) -> None:
+    def end_run(self, task: asyncio.Task[object] | None = None) -> None:
         self.in_flight -= 1
-        self._runs.discard(task)
-        self._cut.discard(task)
+        if task is not None:
+            self._runs.discard(task)
+            self._cut.discard(task)
         if self.in_flight == 0:
             self._idle.set()
+
+    def watch(self, task: asyncio.Task[object]) -> None:
+        """Let the drain cut `task`, the execution of a run admitted without one (`begin_run()`)."""
+        self._runs.add(task)
+
+    def unwatch(self, task: asyncio.Task[object]) -> None:
+        self._runs.discard(task)
+        self._cut.discard(task)
 
     def was_cut(self, task: asyncio.Task[object]) -> bool:
         """Whether `task` is being cancelled because the drain cut its run (not by its client going away)."""

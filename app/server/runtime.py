@@ -63,17 +63,23 @@ class Runtime:
         return self._registry
 
     @asynccontextmanager
-    async def run(self, graph: str) -> AsyncIterator[RunRecord]:
+    async def run(self, graph: str, *, admitted: bool = False) -> AsyncIterator[RunRecord]:
         """Admit a run (`ServerDraining` when shutting down), bound it by `MAX_RUN_SECONDS`, record its metrics.
 
         An exception leaving the block marks the run "error" (`MAX_RUN_SECONDS` passed: "timeout"; a cancellation
         or disconnect: "cancelled"); set `record.outcome = "interrupted"` when the graph paused. A run the drain
         cuts at shutdown leaves the block as `RunCutAtShutdown` (a `ServerDraining`), which the routes answer like
         a refused run.
+
+        `admitted`: the caller already counted the run with `drain.begin_run()` (the run engine does, when it
+        records the run) and ends it itself; a drain that began since then does not refuse it, but may cut it.
         """
         task = asyncio.current_task()
         assert task is not None, "a run executes in a task"
-        self.drain.begin_run(task)
+        if admitted:
+            self.drain.watch(task)
+        else:
+            self.drain.begin_run(task)
         self.metrics.runs_in_flight.inc()
         record = RunRecord(graph)
         start = time.perf_counter()
@@ -98,7 +104,10 @@ class Runtime:
         finally:
             elapsed = time.perf_counter() - start
             self.metrics.runs_in_flight.dec()
-            self.drain.end_run(task)
+            if admitted:
+                self.drain.unwatch(task)
+            else:
+                self.drain.end_run(task)
             self.metrics.record_run(graph, record.outcome, elapsed)
             log.info("run finished", extra={"outcome": record.outcome, "duration_ms": round(elapsed * 1000, 2)})
 

@@ -30,6 +30,7 @@ PATH_VALUES = {
     "assistant_id": "steps",
     "thread_id": str(uuid.uuid4()),
     "checkpoint_id": str(uuid.uuid4()),
+    "run_id": str(uuid.uuid4()),
 }
 
 

@@ -26,6 +26,11 @@ def _invoke(url: str, thread_id: str, sleep_seconds: float) -> httpx.Response:
     return httpx.post(f"{url}{STEPS}/invoke", json=steps_body(thread_id, sleep_seconds), timeout=30)
 
 
+def _running(url: str, thread_id: str) -> bool:
+    runs = httpx.get(f"{url}/threads/{thread_id}/runs", timeout=5).json()
+    return isinstance(runs, list) and any(run["status"] == "running" for run in runs)
+
+
 def test_sigterm_drains_in_flight_runs_refuses_new_ones_and_exits_in_time(
     server_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -35,6 +40,10 @@ def test_sigterm_drains_in_flight_runs_refuses_new_ones_and_exits_in_time(
     try:
         with ThreadPoolExecutor(IN_FLIGHT) as pool:
             runs = [pool.submit(_invoke, server.url, f"deploy-{n}", STEP_SECONDS) for n in range(IN_FLIGHT)]
+            deadline = time.monotonic() + 5
+            while not all(_running(server.url, f"deploy-{n}") for n in range(IN_FLIGHT)):  # every run has started
+                assert time.monotonic() < deadline, "the runs did not start within 5 s"
+                time.sleep(0.02)
             wait_until(lambda: runs_in_flight(server.url) == IN_FLIGHT, timeout=10, what="every run in flight")
             server.terminate()
             signalled = time.monotonic()

@@ -31,7 +31,6 @@ from langgraph.types import Command, Send
 from prometheus_client import Counter, Gauge, Histogram
 
 from ...contract import Metrics
-from ..drain import ServerDraining
 from ..errors import database_unavailable, new_error_id
 from ..platform_api.serde import dumps, interrupts_by_task, to_jsonable
 from ..registry import GraphNotFound, RegisteredGraph
@@ -215,8 +214,17 @@ class Engine:
     async def submit(self, spec: RunSpec, *, start: bool) -> dict[str, Any]:
         """Record a run; `start` asks to run it here at once when its thread is free. Returns the run with its
         `status`: `running` (the caller must `execute` it) or `pending` (a worker will)."""
-        if self.runtime.drain.draining:
-            raise ServerDraining("the server is shutting down; retry on another replica")
+        self.runtime.drain.begin_run()  # ServerDraining when shutting down; the drain waits for this run from now on
+        try:
+            run = await self._submit(spec, start)
+        except BaseException:
+            self.runtime.drain.end_run()
+            raise
+        if run["status"] != "running":
+            self.runtime.drain.end_run()
+        return run
+
+    async def _submit(self, spec: RunSpec, start: bool) -> dict[str, Any]:
         temporary = spec.thread_id is None and not spec.keep_thread
         thread_id = spec.thread_id or str(uuid.uuid4())
         if spec.checkpoint_id is not None:
@@ -372,7 +380,7 @@ class Engine:
                 snapshot = await graph.graph.aget_state({"configurable": {"thread_id": thread_id}})
                 if not snapshot.interrupts:
                     raise NotPaused(thread_id, graph.name)
-            async with self.runtime.run(graph.name) as record:
+            async with self.runtime.run(graph.name, admitted=True) as record:
                 async for name, data in self._events(graph, run, self._config(run)):
                     if name == "values" and isinstance(data, dict):
                         if "__interrupt__" in data:
@@ -389,10 +397,6 @@ class Engine:
                     record.outcome = "interrupted"
                     paused = True
             outcome.status = "interrupted" if paused else "success"
-        except ServerDraining:
-            await self.store.requeue(run_id, self.worker_id)
-            self._forget(run_id)
-            raise
         except asyncio.CancelledError:
             outcome.status = "interrupted"
             if local.cancel_action == "shutdown":
@@ -419,7 +423,7 @@ class Engine:
         local.finishing = True
         if outcome.error is not None and database_unavailable(outcome.error):
             # the client gets its 503 now; the outcome is recorded once the database answers (or the lease lapses)
-            self._track(asyncio.create_task(self._finish(run, outcome, events), name=f"finish-{run_id}"))
+            self._track(asyncio.create_task(self._record_when_back(run, outcome, False), name=f"finish-{run_id}"))
         else:
             await asyncio.shield(self._finish(run, outcome, events))
         return outcome
@@ -431,21 +435,33 @@ class Engine:
     async def _finish(
         self, run: dict[str, Any], outcome: Outcome, events: _EventLog | None, *, rollback: bool = False
     ) -> None:
-        """Record the outcome (retried while the database is unreachable, for at most a lease) and wake joiners."""
+        """Record the outcome and wake joiners. While the database is unreachable the caller is not held up: the
+        record is retried in the background for at most a lease (after that, the lease expiry settles the run)."""
+        if events is not None:
+            with contextlib.suppress(Exception):
+                await events.add("end" if outcome.error is None else "error", self._end_event(outcome))
         try:
-            if events is not None:
-                with contextlib.suppress(Exception):
-                    await events.add("end" if outcome.error is None else "error", self._end_event(outcome))
-            deadline = time.monotonic() + self.lease.total_seconds()
-            while True:
+            await self._record(run, outcome, rollback)
+        except Exception as error:
+            if database_unavailable(error):
+                self._track(asyncio.create_task(self._record_when_back(run, outcome, rollback)))
+                return
+            log.exception("could not record the run's outcome", extra={"run_id": run["run_id"]})
+        self._forget(run["run_id"])
+
+    async def _record_when_back(self, run: dict[str, Any], outcome: Outcome, rollback: bool) -> None:
+        deadline = time.monotonic() + self.lease.total_seconds()
+        try:
+            while time.monotonic() < deadline:
+                await asyncio.sleep(FINISH_RETRY_SECONDS)
                 try:
                     await self._record(run, outcome, rollback)
                     return
                 except Exception as error:
-                    if not database_unavailable(error) or time.monotonic() > deadline:
+                    if not database_unavailable(error):
                         log.exception("could not record the run's outcome", extra={"run_id": run["run_id"]})
                         return
-                    await asyncio.sleep(FINISH_RETRY_SECONDS)
+            log.warning("database still unreachable; the run's lease will settle it", extra={"run_id": run["run_id"]})
         finally:
             self._forget(run["run_id"])
 
@@ -483,6 +499,7 @@ class Engine:
         local = self._local.pop(run_id, None)
         if local is not None:
             local.done.set()
+            self.runtime.drain.end_run()
 
     # ---- reading and controlling runs ----
 
@@ -560,7 +577,8 @@ class Engine:
         """Stop taking work; hand back the runs still executing here (they resume on another pod)."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
         self._tasks = []
         for run_id in list(self._local):
             self._cancel_local(run_id, "shutdown")
@@ -578,8 +596,9 @@ class Engine:
                         continue
             except Exception as error:
                 log.warning("worker could not take a run", extra={"error": f"{type(error).__name__}: {error}"[:300]})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), WORKER_POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: wait_for can swallow a cancellation (3.11)
+                async with asyncio.timeout(WORKER_POLL_SECONDS):
+                    await self._wake.wait()
 
     def _launch(self, run: dict[str, Any]) -> None:
         if "waited_seconds" in run:
@@ -589,13 +608,15 @@ class Engine:
             log.info(
                 "resuming a run whose worker was lost", extra={"run_id": run["run_id"], "attempts": run["attempts"]}
             )
-        self._local[run["run_id"]] = _Local(run)
-        task = asyncio.create_task(self._execute_background(run), name=f"run-{run['run_id']}")
-        self._local[run["run_id"]].task = task
-        self._track(task)
+        local = self._local.get(run["run_id"])
+        if local is None:  # taken from the queue: count it for the drain now (the worker takes none while draining)
+            self.runtime.drain.begin_run()
+            local = self._local[run["run_id"]] = _Local(run)
+        local.task = asyncio.create_task(self._execute_background(run), name=f"run-{run['run_id']}")
+        self._track(local.task)
 
     async def _execute_background(self, run: dict[str, Any]) -> None:
-        with contextlib.suppress(asyncio.CancelledError, ServerDraining):
+        with contextlib.suppress(asyncio.CancelledError):
             await self.execute(run)
         self._wake.set()
 

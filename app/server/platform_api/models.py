@@ -22,7 +22,7 @@ NATIVE_STREAM_MODES = ("values", "updates", "debug", "custom", "tasks", "checkpo
 SUPPORTED_STREAM_MODES = (*NATIVE_STREAM_MODES, "events", "messages-tuple")
 
 MAX_PAGE = 1000
-MAX_OFFSET = 2**63 - 1  # PostgreSQL's OFFSET is a bigint
+MAX_OFFSET = 1_000_000  # a larger offset is a 422, not a database error
 
 
 def _storable_text(text: str) -> str:

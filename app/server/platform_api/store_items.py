@@ -19,11 +19,10 @@ from pydantic import AfterValidator, Field, field_validator
 
 from ..inputs import JsonObject, json_value_problem
 from .context import Platform, PlatformDep, PlatformRoute
-from .models import MAX_PAGE, _Body
+from .models import MAX_OFFSET, MAX_PAGE, _Body
 
 router = APIRouter(tags=["store"], route_class=PlatformRoute)
 
-MAX_OFFSET = 2**31 - 1  # within the databases' integers
 # TTLs in minutes the store can write as an interval (it formats seconds as a float: no exponent in this range).
 MIN_TTL_MINUTES = 0.001
 MAX_TTL_MINUTES = 100 * 365 * 24 * 60
