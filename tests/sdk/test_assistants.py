@@ -23,6 +23,10 @@ def test_each_graph_has_a_default_assistant_with_the_official_id(client: SyncLan
     assert (steps["name"], steps["version"], steps["config"], steps["context"]) == ("steps", 1, {}, {})
     assert client.assistants.get("steps") == client.assistants.get(OFFICIAL_STEPS_ID)
     assert client.assistants.count(graph_id="steps") >= 1
+    with pytest.raises(ConflictError) as raised:
+        client.assistants.delete("steps")
+    assert "langgraph.json" in raised.value.message
+    assert client.assistants.get("steps")["assistant_id"] == OFFICIAL_STEPS_ID
 
 
 def test_create_update_versions_latest_delete(client: SyncLangGraphClient) -> None:

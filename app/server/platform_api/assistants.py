@@ -16,7 +16,13 @@ from fastapi import APIRouter, HTTPException, Response
 from langgraph.pregel import Pregel
 from pydantic import TypeAdapter
 
-from .assistant_store import DEFAULT_NAME, AssistantExists, AssistantNotFound, assistant_response
+from .assistant_store import (
+    DEFAULT_NAME,
+    AssistantExists,
+    AssistantNotFound,
+    assistant_response,
+    default_assistant_id,
+)
 from .context import Platform, PlatformDep, PlatformRoute
 from .models import (
     AssistantCount,
@@ -103,11 +109,18 @@ async def update_assistant(assistant_id: str, body: AssistantPatch, platform: Pl
 
 @router.delete("/assistants/{assistant_id}", status_code=204)
 async def delete_assistant(assistant_id: str, platform: PlatformDep, delete_threads: bool = False) -> Response:
-    """Delete the assistant and its versions (a graph's default assistant comes back at the next start)."""
+    """Delete the assistant and its versions; a graph's default assistant (from `langgraph.json`) is a 409."""
     if delete_threads:
         raise HTTPException(422, "delete_threads=true is not supported by this server; delete the threads first")
+    resolved = platform.assistant_id(assistant_id)
+    if resolved in {default_assistant_id(graph) for graph in platform.runtime.registry.names()}:
+        raise HTTPException(
+            409,
+            f"Assistant {assistant_id!r} is the default assistant of a graph in langgraph.json; it cannot be deleted "
+            "(update it, or remove the graph from langgraph.json)",
+        )
     try:
-        await platform.assistants.delete(platform.assistant_id(assistant_id))
+        await platform.assistants.delete(resolved)
     except AssistantNotFound as error:
         raise _not_found(error) from None
     return Response(status_code=204)
