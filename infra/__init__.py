@@ -8,6 +8,7 @@ from .image import ServerImage, ServerImageArgs
 from .ingress import Ingress, IngressArgs
 from .metrics_adapter import PrometheusAdapterRule, PrometheusAdapterRuleArgs
 from .migration import SchemaMigration, SchemaMigrationArgs
+from .network import DNS_PRESETS, NetworkPeerArgs
 from .observability import ALERTS, Observability, ObservabilityArgs
 from .platform import LangGraphPlatform, LangGraphPlatformArgs
 from .postgres import PostgresCheckpointStore, PostgresCheckpointStoreArgs
@@ -31,6 +32,7 @@ COMPONENTS = (
 __all__ = [
     "ALERTS",
     "COMPONENTS",
+    "DNS_PRESETS",
     "SERVER_DIR",
     "CheckpointBackup",
     "CheckpointBackupArgs",
@@ -44,6 +46,7 @@ __all__ = [
     "LangGraphPlatformArgs",
     "LangGraphService",
     "LangGraphServiceArgs",
+    "NetworkPeerArgs",
     "Observability",
     "ObservabilityArgs",
     "PostgresCheckpointStore",

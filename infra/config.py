@@ -178,7 +178,8 @@ class Postgres(_Model):
     database: str = Field("langgraph", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     """Database name."""
     user: str = Field("langgraph", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    """Database user (its password is generated)."""
+    """The database owner (its password is generated), used by the migration only; in-cluster, the server, the
+    prune job and backups connect as their own least-privilege roles."""
     max_connections: int = Field(100, ge=20, le=10000)
     """Connections the database accepts: set on the in-cluster server's command line; for an external database,
     what it allows. A stack whose pods could open more is refused."""

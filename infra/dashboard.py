@@ -1,7 +1,7 @@
 """GrafanaDashboard: the server's dashboard as a ConfigMap that Grafana's dashboard sidecar loads.
 
 The dashboard JSON is built here from `app.contract.Metrics`, so its queries cannot drift from the names the
-server exports (tests/infra/test_operations.py parses every query and checks each metric against the server).
+server exports (tests/infra/test_dashboard.py parses every query and checks each metric against the server).
 """
 
 import json

@@ -39,6 +39,7 @@ SECRET_SIG = rpc._special_secret_sig
 # Placeholders for values only a real deployment produces; recognisable on sight in rendered output.
 MOCK_IMAGE_DIGEST = "sha256:" + "0" * 64
 MOCK_PASSWORD = "mock-generated-password"  # noqa: S105 - a placeholder, never deployed
+"""Prefix of every generated password; each RandomPassword gets `<this>-<its name>`, so no two are equal."""
 MOCK_CLUSTER_IP = "10.96.0.10"
 MOCK_CONTENT_HASH = "0" * 12
 
@@ -141,7 +142,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         resource_id = f"{args.name}-id"
         if args.typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = {SECRET_SIG_KEY: SECRET_SIG, "value": MOCK_PASSWORD}
+            state["result"] = {SECRET_SIG_KEY: SECRET_SIG, "value": f"{MOCK_PASSWORD}-{args.name}"}
         elif args.typ == "docker:index/image:Image":
             repository = str(args.inputs.get("imageName", "")).rsplit(":", 1)[0]
             state["repoDigest"] = f"{repository}@{MOCK_IMAGE_DIGEST}"

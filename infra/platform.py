@@ -1,5 +1,6 @@
 """LangGraphPlatform: a restricted namespace with the image, database, migration, server, monitoring, ingress."""
 
+from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -47,240 +48,50 @@ class LangGraphPlatform(pulumi.ComponentResource):
     def __init__(self, name: str, args: LangGraphPlatformArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("langgraph:index:LangGraphPlatform", name, None, opts)
         cfg = StackConfig.model_validate(args["settings"])
-        holds_data = cfg.postgres.protect and (cfg.postgres.mode == "in-cluster" or cfg.backup.enabled)
         child = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self))
 
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata={
-                "name": cfg.namespace,
-                "labels": {
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/enforce-version": "latest",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                    "app.kubernetes.io/part-of": PART_OF,
-                },
-            },
-            # Deleting a namespace deletes its volumes: `destroy` leaves it when it holds protected data.
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=holds_data or None)),
-        )
-        ns = namespace.metadata.name
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-default-deny",
-            metadata={"namespace": ns},
-            spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-            opts=child,
-        )
+        def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(resources)))
 
-        image = ServerImage(
-            f"{name}-image",
-            {
-                "repository": cfg.image.repository,
-                "tag": cfg.image.tag,
-                "context": cfg.image.build.context,
-                "dockerfile": cfg.image.build.dockerfile,
-                "platform": cfg.image.build.platform,
-                "push": cfg.image.build.push,
-                **({"reference": cfg.image.reference} if cfg.image.reference else {}),
-            },
-            child,
-        )
-
-        pg = cfg.postgres
-        dns_peers = cfg.egress.dns.peers()
-        external = pg.mode == "external"
+        ns = _restricted_namespace(name, cfg, child)
+        image = ServerImage(f"{name}-image", _image_args(cfg), child)
         client_labels = {DB_CLIENT_LABEL: f"{name}-db"}
-        store = PostgresCheckpointStore(
-            f"{name}-db",
-            {
-                "client_label_value": client_labels[DB_CLIENT_LABEL],
-                "namespace": ns,
-                "mode": pg.mode,
-                "image": pg.image,
-                "storage_size": pg.storage_size,
-                "database": pg.database,
-                "user": pg.user,
-                "resources": pg.resources.model_dump(),
-                "max_connections": pg.max_connections,
-                "protect": pg.protect,
-                **({"storage_class": pg.storage_class} if pg.storage_class else {}),
-                **({"external_dsn": args["database_url"]} if external else {}),
-            },
-            child,
+        store = PostgresCheckpointStore(f"{name}-db", _store_args(cfg, ns, client_labels, args), child)
+        wiring = _Wiring(
+            namespace=ns,
+            image=image.image_ref,
+            pod_labels=client_labels,
+            dns_peers=cfg.egress.dns.peers(),
+            database_egress_cidrs=EXTERNAL_DATABASE_CIDRS if cfg.postgres.mode == "external" else [],
         )
-        database_cidrs = EXTERNAL_DATABASE_CIDRS if external else []
+        migration = SchemaMigration(f"{name}-migrate", _migration_args(cfg, wiring, store), after(store))
 
-        migration = SchemaMigration(
-            f"{name}-migrate",
-            {
-                "namespace": ns,
-                "image": image.image_ref,
-                "dsn_secret_name": store.dsn_secret_name,
-                "pod_labels": client_labels,
-                "database_egress_cidrs": database_cidrs,
-                "dns_peers": dns_peers,
-                **(
-                    {}
-                    if external
-                    else {"roles_secret_name": store.roles_secret_name, "roles_checksum": store.roles_checksum}
-                ),
-            },
-            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[store])),
-        )
-
-        api_keys: pulumi.Output[list[str]] | None = None
         self.api_key = pulumi.Output.secret("")
+        api_keys: pulumi.Output[list[str]] | None = None
         if cfg.server.auth:
             key = random.RandomPassword(f"{name}-api-key", length=40, special=False, opts=child)
             self.api_key = pulumi.Output.secret(key.result)
             api_keys = key.result.apply(lambda k: [k])
-
-        ingress = cfg.ingress
-        scaling = cfg.autoscaling
         service = LangGraphService(
             f"{name}-server",
-            {
-                "namespace": ns,
-                "image": image.image_ref,
-                "database_url": store.server_dsn,
-                **({"api_keys": api_keys} if api_keys is not None else {}),
-                **({"provider_keys": args["provider_keys"]} if args.get("provider_keys") is not None else {}),
-                "replicas": 0 if cfg.restoring else cfg.replicas,
-                **(
-                    {
-                        "autoscaling": {
-                            "min_replicas": scaling.min_replicas,
-                            "max_replicas": scaling.max_replicas,
-                            "cpu_target_percent": scaling.cpu_target_percent,
-                            "memory_target_percent": scaling.memory_target_percent,
-                            "scale_down_stabilization_seconds": scaling.scale_down_stabilization_seconds,
-                            **(
-                                {"in_flight_runs_target": scaling.in_flight_runs_target}
-                                if scaling.in_flight_runs_target
-                                else {}
-                            ),
-                        }
-                    }
-                    if scaling.enabled and not cfg.restoring
-                    else {}
-                ),
-                "resources": cfg.resources.model_dump(),
-                "log_level": cfg.server.log_level,
-                "cors_origins": list(cfg.server.cors_origins),
-                "max_run_seconds": cfg.server.max_run_seconds,
-                "db_pool_max_size": cfg.server.db_pool_max_size,
-                "pod_labels": client_labels,
-                "ingress_from": ingress.sources(),
-                "dns_peers": dns_peers,
-                "prometheus_namespace": cfg.observability.prometheus_namespace,
-                "database_egress_cidrs": database_cidrs,
-                "https_egress_cidrs": list(cfg.egress.https_cidrs),
-            },
-            pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[migration])),
+            _service_args(cfg, wiring, store.server_dsn, api_keys, args.get("provider_keys")),
+            after(migration),
         )
 
-        retention = cfg.retention
-        if retention is not None:
-            CheckpointRetention(
-                f"{name}-retention",
-                {
-                    "namespace": ns,
-                    "image": image.image_ref,
-                    "dsn_secret_name": store.prune_dsn_secret_name,
-                    "days": retention.days,
-                    "interrupted_days": retention.interrupted_days or retention.days,
-                    "schedule": retention.schedule,
-                    "batch_size": retention.batch_size,
-                    "suspend": cfg.restoring,
-                    "pod_labels": client_labels,
-                    "database_egress_cidrs": database_cidrs,
-                    "dns_peers": dns_peers,
-                },
-                pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[migration])),
-            )
+        if cfg.retention is not None:
+            CheckpointRetention(f"{name}-retention", _retention_args(cfg, wiring, store), after(migration))
         if cfg.backup.enabled:
-            backup = cfg.backup
-            CheckpointBackup(
-                f"{name}-backup",
-                {
-                    "namespace": ns,
-                    "host": store.host,
-                    "credentials_secret_name": store.roles_secret_name,
-                    "database": pg.database,
-                    "user": contract.BACKUP_ROLE,
-                    "protect": pg.protect,
-                    "image": pg.image,
-                    "schedule": backup.schedule,
-                    "keep": backup.keep,
-                    "suspend": cfg.restoring,
-                    "storage_size": backup.storage_size,
-                    **({"storage_class": backup.storage_class} if backup.storage_class else {}),
-                    "pod_labels": client_labels,
-                    "dns_peers": dns_peers,
-                },
-                pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[store])),
-            )
-        if scaling.enabled and scaling.in_flight_runs_target:
+            CheckpointBackup(f"{name}-backup", _backup_args(cfg, wiring, store), after(store))
+        if cfg.autoscaling.enabled and cfg.autoscaling.in_flight_runs_target:
             PrometheusAdapterRule(f"{name}-metrics-adapter", {"namespace": ns}, child)
-
         if cfg.observability.enabled:
-            thresholds = cfg.observability.thresholds.model_dump()
-            thresholds["oldest_thread_age_days"] = oldest_thread_age_days(
-                thresholds["oldest_thread_age_days"], retention.kept_days if retention else None
-            )
-            Observability(
-                f"{name}-observability",
-                {
-                    "namespace": ns,
-                    "service_instance": f"{name}-server",
-                    "thresholds": thresholds,
-                    "rule_labels": dict(cfg.observability.rule_labels),
-                    **(
-                        {"runbook_base_url": cfg.observability.runbook_base_url}
-                        if cfg.observability.runbook_base_url
-                        else {}
-                    ),
-                },
-                child,
-            )
+            Observability(f"{name}-observability", _observability_args(cfg, ns, f"{name}-server"), child)
         if cfg.dashboard.enabled:
+            dashboard = {"namespace": ns, "service_instance": f"{name}-server"}
             GrafanaDashboard(
-                f"{name}-dashboard",
-                {
-                    "namespace": ns,
-                    "service_instance": f"{name}-server",
-                    "folder": cfg.dashboard.folder,
-                    "label": cfg.dashboard.label,
-                },
-                child,
+                f"{name}-dashboard", {**dashboard, "folder": cfg.dashboard.folder, "label": cfg.dashboard.label}, child
             )
-
-        route = Ingress(
-            f"{name}-ingress",
-            {
-                "namespace": ns,
-                "mode": ingress.mode,
-                "service_name": service.service_name,
-                "service_port": contract.HTTP_PORT,
-                "max_run_seconds": cfg.server.max_run_seconds,
-                **({"host": ingress.host} if ingress.host else {}),
-                **(
-                    {
-                        "gateway": {
-                            "name": ingress.gateway.name,
-                            "namespace": ingress.gateway.namespace,
-                            **({"section_name": ingress.gateway.section_name} if ingress.gateway.section_name else {}),
-                        }
-                    }
-                    if ingress.gateway
-                    else {}
-                ),
-                **({"ingress_class_name": ingress.ingress_class_name} if ingress.ingress_class_name else {}),
-                **({"tls_issuer": ingress.tls_issuer} if ingress.tls_issuer else {}),
-            },
-            child,
-        )
+        route = Ingress(f"{name}-ingress", _route_args(cfg, ns, service.service_name), child)
 
         self.namespace = ns
         self.service_dns_name = service.dns_name
@@ -297,3 +108,203 @@ class LangGraphPlatform(pulumi.ComponentResource):
                 "api_key": self.api_key,
             }
         )
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    """What every workload that talks to the database shares."""
+
+    namespace: pulumi.Output[str]
+    image: pulumi.Output[str]
+    pod_labels: dict[str, str]
+    """The store's client label, so its NetworkPolicy admits the pod."""
+    dns_peers: list[dict[str, Any]]
+    database_egress_cidrs: list[str]
+
+    def common(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "pod_labels": self.pod_labels,
+            "dns_peers": self.dns_peers,
+            "database_egress_cidrs": self.database_egress_cidrs,
+        }
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    """The arguments that are set (not None): optional component arguments are left out, not passed as None."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _restricted_namespace(name: str, cfg: StackConfig, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    """The namespace (Pod Security Admission `restricted`) and its default-deny NetworkPolicy."""
+    holds_data = cfg.postgres.protect and (cfg.postgres.mode == "in-cluster" or cfg.backup.enabled)
+    namespace = k8s.core.v1.Namespace(
+        f"{name}-namespace",
+        metadata={
+            "name": cfg.namespace,
+            "labels": {
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
+                "app.kubernetes.io/part-of": PART_OF,
+            },
+        },
+        # Deleting a namespace deletes its volumes: `destroy` leaves it when it holds protected data.
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=holds_data or None)),
+    )
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-default-deny",
+        metadata={"namespace": namespace.metadata.name},
+        spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        opts=opts,
+    )
+    return namespace.metadata.name
+
+
+def _image_args(cfg: StackConfig) -> dict[str, Any]:
+    build = cfg.image.build
+    return {
+        "repository": cfg.image.repository,
+        "tag": cfg.image.tag,
+        "context": build.context,
+        "dockerfile": build.dockerfile,
+        "platform": build.platform,
+        "push": build.push,
+        **_present(reference=cfg.image.reference),
+    }
+
+
+def _store_args(cfg: StackConfig, ns, client_labels: dict[str, str], args: LangGraphPlatformArgs) -> dict[str, Any]:
+    pg = cfg.postgres
+    return {
+        "client_label_value": client_labels[DB_CLIENT_LABEL],
+        "namespace": ns,
+        "mode": pg.mode,
+        "image": pg.image,
+        "storage_size": pg.storage_size,
+        "database": pg.database,
+        "user": pg.user,
+        "resources": pg.resources.model_dump(),
+        "max_connections": pg.max_connections,
+        "protect": pg.protect,
+        **_present(
+            storage_class=pg.storage_class, external_dsn=args["database_url"] if pg.mode == "external" else None
+        ),
+    }
+
+
+def _migration_args(cfg: StackConfig, wiring: _Wiring, store: PostgresCheckpointStore) -> dict[str, Any]:
+    roles = {"roles_secret_name": store.roles_secret_name, "roles_checksum": store.roles_checksum}
+    return {
+        **wiring.common(),
+        "image": wiring.image,
+        "dsn_secret_name": store.dsn_secret_name,
+        **(roles if cfg.postgres.mode == "in-cluster" else {}),
+    }
+
+
+def _autoscaling_args(cfg: StackConfig) -> dict[str, Any] | None:
+    """The HPA's bounds and targets; none while restoring, when the server is held at zero."""
+    scaling = cfg.autoscaling
+    if not scaling.enabled or cfg.restoring:
+        return None
+    return {
+        "min_replicas": scaling.min_replicas,
+        "max_replicas": scaling.max_replicas,
+        "cpu_target_percent": scaling.cpu_target_percent,
+        "memory_target_percent": scaling.memory_target_percent,
+        "scale_down_stabilization_seconds": scaling.scale_down_stabilization_seconds,
+        **_present(in_flight_runs_target=scaling.in_flight_runs_target),
+    }
+
+
+def _service_args(cfg: StackConfig, wiring: _Wiring, database_url, api_keys, provider_keys) -> dict[str, Any]:
+    server = cfg.server
+    return {
+        **wiring.common(),
+        "image": wiring.image,
+        "database_url": database_url,
+        **_present(api_keys=api_keys, provider_keys=provider_keys, autoscaling=_autoscaling_args(cfg)),
+        "replicas": 0 if cfg.restoring else cfg.replicas,
+        "resources": cfg.resources.model_dump(),
+        "log_level": server.log_level,
+        "cors_origins": list(server.cors_origins),
+        "max_run_seconds": server.max_run_seconds,
+        "db_pool_max_size": server.db_pool_max_size,
+        "ingress_from": cfg.ingress.sources(),
+        "prometheus_namespace": cfg.observability.prometheus_namespace,
+        "https_egress_cidrs": list(cfg.egress.https_cidrs),
+    }
+
+
+def _retention_args(cfg: StackConfig, wiring: _Wiring, store: PostgresCheckpointStore) -> dict[str, Any]:
+    retention = cfg.retention
+    assert retention is not None
+    return {
+        **wiring.common(),
+        "image": wiring.image,
+        "dsn_secret_name": store.prune_dsn_secret_name,
+        "days": retention.days,
+        "interrupted_days": retention.interrupted_days or retention.days,
+        "schedule": retention.schedule,
+        "batch_size": retention.batch_size,
+        "suspend": cfg.restoring,
+    }
+
+
+def _backup_args(cfg: StackConfig, wiring: _Wiring, store: PostgresCheckpointStore) -> dict[str, Any]:
+    backup, pg = cfg.backup, cfg.postgres
+    return {
+        "namespace": wiring.namespace,
+        "pod_labels": wiring.pod_labels,
+        "dns_peers": wiring.dns_peers,
+        "host": store.host,
+        "credentials_secret_name": store.roles_secret_name,
+        "database": pg.database,
+        "user": contract.BACKUP_ROLE,
+        "protect": pg.protect,
+        "image": pg.image,
+        "schedule": backup.schedule,
+        "keep": backup.keep,
+        "suspend": cfg.restoring,
+        "storage_size": backup.storage_size,
+        **_present(storage_class=backup.storage_class),
+    }
+
+
+def _observability_args(cfg: StackConfig, ns, service_instance: str) -> dict[str, Any]:
+    observability = cfg.observability
+    thresholds = observability.thresholds.model_dump()
+    thresholds["oldest_thread_age_days"] = oldest_thread_age_days(
+        thresholds["oldest_thread_age_days"], cfg.retention.kept_days if cfg.retention else None
+    )
+    return {
+        "namespace": ns,
+        "service_instance": service_instance,
+        "thresholds": thresholds,
+        "rule_labels": dict(observability.rule_labels),
+        **_present(runbook_base_url=observability.runbook_base_url),
+    }
+
+
+def _route_args(cfg: StackConfig, ns, service_name) -> dict[str, Any]:
+    ingress = cfg.ingress
+    gateway = ingress.gateway
+    return {
+        "namespace": ns,
+        "mode": ingress.mode,
+        "service_name": service_name,
+        "service_port": contract.HTTP_PORT,
+        "max_run_seconds": cfg.server.max_run_seconds,
+        **_present(
+            host=ingress.host,
+            gateway=(
+                {"name": gateway.name, "namespace": gateway.namespace, **_present(section_name=gateway.section_name)}
+                if gateway
+                else None
+            ),
+            ingress_class_name=ingress.ingress_class_name,
+            tls_issuer=ingress.tls_issuer,
+        ),
+    }

@@ -273,7 +273,10 @@ def _database_server(name, service_name, args, credentials, client_labels, prote
         spec=k8s.core.v1.PersistentVolumeClaimSpecPatchArgs(
             resources=k8s.core.v1.VolumeResourceRequirementsPatchArgs(requests={"storage": storage})
         ),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[statefulset])),
+        # Deleting the patch from the stack leaves the claim exactly as it is (its size included).
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=[statefulset], retain_on_delete=True)
+        ),
     )
     k8s.networking.v1.NetworkPolicy(
         f"{name}-netpol",

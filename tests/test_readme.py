@@ -28,6 +28,7 @@ from infra.mocks import is_secret, reveal, run_stack
 from infra.observability import RUNBOOK_DOCUMENT
 from tests.pg import free_port
 from tests.server_process import ServerProcess
+from tests.tokens import Token
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -149,9 +150,9 @@ def _new_stack_run(tmp_path: Path):
 def check_new_stack_deploys_with_only_a_registry(tmp_path: Path) -> None:
     assert not (ROOT / f"Pulumi.{NEW_STACK}.yaml").exists(), "the walk-through creates a new stack"
     run = _new_stack_run(tmp_path)
-    deployment = run.one("kubernetes:apps/v1:Deployment")
+    deployment = run.one(Token.DEPLOYMENT)
     assert deployment.inputs["spec"]["template"]["spec"]["containers"][0]["image"].startswith(f"{REPOSITORY}@sha256:")
-    assert run.one("kubernetes:batch/v1:Job").urn in deployment.dependencies  # migrated before the rollout
+    assert run.one(Token.JOB).urn in deployment.dependencies  # migrated before the rollout
 
 
 def check_pulumi_install() -> None:
@@ -171,7 +172,7 @@ def check_port_forward_targets_the_server(tmp_path: Path) -> None:
     outputs = run.stack_outputs
     service_name, namespace = outputs["serviceDnsName"].split(".")[:2]
     assert namespace == outputs["namespace"]
-    services = {r.outputs["metadata"]["name"]: r for r in run.of_type("kubernetes:core/v1:Service")}
+    services = {r.outputs["metadata"]["name"]: r for r in run.of_type(Token.SERVICE)}
     assert HTTP_PORT in [p["port"] for p in services[service_name].inputs["spec"]["ports"]]
     assert services[service_name].inputs["metadata"]["namespace"] == namespace
 

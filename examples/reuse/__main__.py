@@ -70,6 +70,8 @@ migration = SchemaMigration(
         "namespace": ns,
         "image": agent_image,
         "dsn_secret_name": store.dsn_secret_name,
+        "roles_secret_name": store.roles_secret_name,
+        "roles_checksum": store.roles_checksum,
         "pod_labels": store.client_labels,
     },
     pulumi.ResourceOptions(depends_on=[store]),
@@ -80,7 +82,7 @@ service = LangGraphService(
     {
         "namespace": ns,
         "image": agent_image,
-        "database_url": store.dsn,
+        "database_url": store.server_dsn,
         "pod_labels": store.client_labels,
         "ingress_from": [{"namespace": gateway_namespace}],
         "autoscaling": {"min_replicas": 2, "max_replicas": 6},

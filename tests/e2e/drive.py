@@ -137,7 +137,7 @@ def jobs_and_restore(cluster: Cluster, api: Api, server: Container, where: str) 
         )
     )
     server.terminate(grace)  # docs step 1: stop everything that writes
-    template = restore_template(cronjob)
+    template = restore_template(cronjob, owner_credentials(cluster.render))
     cluster.run_job(cronjob, template=template, what=" as the restore Job of docs/operations.md")
     server.start()
     server.wait_ready(cluster.patience)
@@ -146,8 +146,21 @@ def jobs_and_restore(cluster: Cluster, api: Api, server: Container, where: str) 
     cluster.log(f"ok  {where}: after the restore, the thread from before the backup is back and the later one gone")
 
 
-def restore_template(cronjob: dict) -> dict:
-    """The backup CronJob's pod template with the restore command of docs/operations.md (newest dump)."""
+def owner_credentials(render) -> str:
+    """The database owner's Secret, found as docs/operations.md finds it (component postgres, named credentials)."""
+    (name,) = [
+        s["metadata"]["name"]
+        for s in render.of_kind("Secret")
+        if s["metadata"]["labels"].get("app.kubernetes.io/component") == "postgres"
+        and "credentials" in s["metadata"]["name"]
+    ]
+    return name
+
+
+def restore_template(cronjob: dict, owner_secret: str) -> dict:
+    """The backup CronJob's pod template with the restore command of docs/operations.md (newest dump), run as the
+    database owner: the password volume points at the owner's Secret, as the document says (the backup itself
+    dumps as a read-only role)."""
     text = OPERATIONS_DOC.read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
     commands = [yaml.safe_load(block) for block in blocks if "pg_restore" in block]
@@ -158,6 +171,12 @@ def restore_template(cronjob: dict) -> dict:
     command = [re.sub(r"^DUMP=.*$", f"DUMP={newest}", part, flags=re.M) for part in command]
     template = yaml.safe_load(yaml.safe_dump(cronjob["spec"]["jobTemplate"]["spec"]["template"]))
     template["spec"]["containers"][0]["command"] = command
+    (password,) = [v for v in template["spec"]["volumes"] if v["name"] == "password"]
+    password["secret"] = {
+        **password["secret"],
+        "secretName": owner_secret,
+        "items": [{"key": "POSTGRES_PASSWORD", "path": "password"}],
+    }
     return template
 
 

@@ -107,6 +107,9 @@ def rootfs_tarball(rootfs: RootFs, log) -> Path:
         partial.unlink(missing_ok=True)
         raise RuntimeError(f"mmdebstrap of the {rootfs.name} base failed:\n{result.stderr[-3000:]}")
     partial.rename(tarball)
+    for stale in CACHE.glob(f"{rootfs.name}-*.tar"):
+        if stale != tarball:
+            stale.unlink()  # made from inputs that have changed since
     return tarball
 
 

@@ -232,7 +232,9 @@ class Container:
                         f"{result.detail} (the kubelet would kill and restart it)"
                     )
                 self.ready = False
-            self._wait(0.2)
+            # Until the next probe is due, but look at the container (a `podman inspect`) at least once a second.
+            next_due = min((entry.due for entry in schedule), default=time.monotonic() + 1)
+            self._wait(min(max(next_due - time.monotonic(), 0.05), 1.0))
 
     def _wait(self, seconds: float) -> bool:
         return self._stop.wait(seconds)

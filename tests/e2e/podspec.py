@@ -1,6 +1,7 @@
 """Translate one container of a rendered pod spec into `podman create` arguments, as a kubelet would run it.
 
 Covered: image, command/args (with `$(VAR)` expansion), env/envFrom from ConfigMaps and Secrets, fieldRefs,
+the Service environment variables (enableServiceLinks),
 the pod and container securityContext (uid/gid, fsGroup and supplementalGroups, runAsNonRoot,
 readOnlyRootFilesystem, capabilities, allowPrivilegeEscalation, privileged, seccomp), resources limits,
 workingDir, and the volumes emptyDir (directory, or tmpfs for `medium: Memory`), secret and configMap
@@ -34,6 +35,29 @@ class Objects:
     config_maps: dict[str, dict[str, str]] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     claims: set[str] = field(default_factory=set)
+    services: list[dict] = field(default_factory=list)
+
+
+def service_links(services: list[dict]) -> dict[str, str]:
+    """The `<NAME>_SERVICE_HOST`/`<NAME>_PORT...` variables the kubelet gives every pod of the namespace
+    (enableServiceLinks, on by default), with 127.0.0.1 as each Service's address."""
+    env: dict[str, str] = {}
+    for service in services:
+        prefix = service["metadata"]["name"].upper().replace("-", "_")
+        ports = service["spec"].get("ports") or []
+        if not ports:
+            continue
+        env[f"{prefix}_SERVICE_HOST"] = "127.0.0.1"
+        env[f"{prefix}_SERVICE_PORT"] = str(ports[0]["port"])
+        env[f"{prefix}_PORT"] = f"{ports[0].get('protocol', 'TCP').lower()}://127.0.0.1:{ports[0]['port']}"
+        for port in ports:
+            protocol, number = port.get("protocol", "TCP"), port["port"]
+            if port.get("name"):
+                env[f"{prefix}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}"] = str(number)
+            base = f"{prefix}_PORT_{number}_{protocol}"
+            env[base] = f"{protocol.lower()}://127.0.0.1:{number}"
+            env.update({f"{base}_PROTO": protocol.lower(), f"{base}_PORT": str(number), f"{base}_ADDR": "127.0.0.1"})
+    return env
 
 
 @dataclass
@@ -82,7 +106,7 @@ def _lookup(objects: Objects, kind: str, ref: dict, key: str | None, where: str)
 
 def container_env(pod: Pod, container: dict, objects: Objects) -> dict[str, str]:
     where = f"container {container['name']!r}"
-    env: dict[str, str] = {}
+    env = service_links(objects.services) if pod.spec.get("enableServiceLinks", True) else {}
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix", "")
         if "configMapRef" in source:

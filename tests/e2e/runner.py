@@ -139,13 +139,14 @@ class Cluster:
 
     def __post_init__(self) -> None:
         suffix = uuid.uuid4().hex[:6]
-        self.node = Node(f"langgraph-e2e-{self.render.stack}-{suffix}")
+        self.node = Node(f"{pod_prefix(self.images.run_id)}{self.render.stack}-{suffix}")
         namespace = self.render.namespace
         self.objects = podspec.Objects(
             namespace=namespace,
             config_maps={c["metadata"]["name"]: dict(c.get("data") or {}) for c in self.render.of_kind("ConfigMap")},
             secrets=self.render.secret_values,
             claims={c["metadata"]["name"] for c in self.render.of_kind("PersistentVolumeClaim")},
+            services=self.render.of_kind("Service"),
         )
 
     def start_node(self) -> None:
@@ -175,16 +176,13 @@ class Cluster:
             return self.images.postgres
         raise E2EError(f"{where}: no local stand-in for image {reference!r}")
 
-    def start_pod(
-        self, workload: dict, *, template: dict | None = None, pod_name: str | None = None
-    ) -> list[Container]:
-        """Create and start the pod of `workload` (its init containers to completion first)."""
+    def start_pod(self, workload: dict, template: dict | None = None) -> list[Container]:
+        """Create and start a pod of `workload` (its init containers to completion first)."""
         template = template or pod_template(workload)
         spec = template["spec"]
         self.runs += 1
-        name = pod_name or f"{workload['metadata']['name']}-{self.runs}"
-        if workload["kind"] == "StatefulSet":
-            name = f"{workload['metadata']['name']}-0"
+        ordinal = "0" if workload["kind"] == "StatefulSet" else str(self.runs)
+        name = f"{workload['metadata']['name']}-{ordinal}"
         claim_names = {
             claim["metadata"]["name"]: f"{claim['metadata']['name']}-{workload['metadata']['name']}-0"
             for claim in workload["spec"].get("volumeClaimTemplates") or []
@@ -333,6 +331,11 @@ def run_stack(
 # --- resources and cleanup -----------------------------------------------------------------------------------------
 
 
+def pod_prefix(run_id: str) -> str:
+    """Names of the podman pods of one run start with this."""
+    return f"langgraph-e2e-{run_id}-"
+
+
 @contextlib.contextmanager
 def session(keep_images: bool = False, log: Callable[[str], None] = say) -> Iterator[tuple[Images, Path]]:
     """Images built once and a scratch directory; both removed on exit, on an exception, at interpreter exit
@@ -349,7 +352,9 @@ def session(keep_images: bool = False, log: Callable[[str], None] = say) -> Iter
         if done.is_set():
             return
         done.set()
-        leftovers = podman("pod", "ls", "--quiet", "--filter", "name=langgraph-e2e-", check=False).stdout.split()
+        # Only this run's pods: another e2e may be running on the same machine.
+        mine = f"name=^{pod_prefix(images.run_id)}"
+        leftovers = podman("pod", "ls", "--quiet", "--filter", mine, check=False).stdout.split()
         for pod_id in leftovers:
             podman("pod", "rm", "--force", "--time=0", pod_id, check=False)
         for tag in images.tags:

@@ -25,6 +25,7 @@ OBJECTS = podspec.Objects(
     config_maps={"cfg": {"PORT": "8000", "HOST": "0.0.0.0"}},
     secrets={"creds": {"PASSWORD": "s3cret", "USER": "agent"}},
     claims={"backups"},
+    services=[{"metadata": {"name": "db-postgres"}, "spec": {"ports": [{"name": "postgres", "port": 5432}]}}],
 )
 
 
@@ -41,6 +42,10 @@ def test_env_resolves_config_maps_secrets_and_expansions(tmp_path: Path) -> None
     assert env["DB_PASSWORD"] == "s3cret" and env["PORT"] == "8000"
     assert env["URL"] == "http://0.0.0.0:8000/$(literal)"
     assert env["POD"] == "ns"
+    assert env["DB_POSTGRES_SERVICE_HOST"] == "127.0.0.1" and env["DB_POSTGRES_SERVICE_PORT_POSTGRES"] == "5432"
+    assert env["DB_POSTGRES_PORT"] == env["DB_POSTGRES_PORT_5432_TCP"] == "tcp://127.0.0.1:5432"
+    links_off = podspec.container_env(pod(tmp_path, {"enableServiceLinks": False}), container, OBJECTS)
+    assert not any(name.startswith("DB_POSTGRES_") for name in links_off)
 
 
 def test_a_missing_secret_key_is_named(tmp_path: Path) -> None:

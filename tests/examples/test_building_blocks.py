@@ -6,6 +6,7 @@ import pytest
 import infra
 from infra.labels import DB_CLIENT_LABEL
 from infra.mocks import MOCK_IMAGE_DIGEST, run_program
+from tests.tokens import Token
 
 
 def test_server_image_passes_build_args_from_another_images_digest():
@@ -23,7 +24,7 @@ def test_server_image_passes_build_args_from_another_images_digest():
         pulumi.export("derived", derived.image_ref)
 
     run = run_program(program)
-    builds = {r.name: r.inputs for r in run.of_type("docker:index/image:Image")}
+    builds = {r.name: r.inputs for r in run.of_type(Token.DOCKER_IMAGE)}
     assert builds["derived-build"]["build"]["args"] == {
         "SERVER_IMAGE": f"registry.example.com/base@{MOCK_IMAGE_DIGEST}",
         "VERSION": "1.2",
@@ -49,9 +50,9 @@ def test_service_pod_labels_accept_the_stores_output_or_a_dict(labels_from_outpu
         )
 
     run = run_program(program)
-    deployment = run.one("kubernetes:apps/v1:Deployment").inputs
+    deployment = run.one(Token.DEPLOYMENT).inputs
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert pod_labels[DB_CLIENT_LABEL] == "agent"
     assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
-    policy = next(r for r in run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.name == "store-netpol")
+    policy = next(r for r in run.of_type(Token.NETWORK_POLICY) if r.name == "store-netpol")
     assert policy.inputs["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"].items() <= pod_labels.items()

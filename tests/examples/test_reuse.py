@@ -23,6 +23,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from app.server.registry import load_registry
 from infra.mocks import MOCK_IMAGE_DIGEST, PROJECT_ROOT, is_secret, reveal
+from tests.tokens import Token
 from tools import schemas, validators
 
 EXAMPLE = PROJECT_ROOT / "examples" / "reuse"
@@ -177,35 +178,36 @@ def test_inventory_uses_the_components_not_the_platform(example_run):
     for r in example_run["resources"]:
         counts[r["type"]] = counts.get(r["type"], 0) + 1
     assert {t: n for t, n in counts.items() if t.startswith("langgraph:")} == {
-        "langgraph:index:ServerImage": 2,
-        "langgraph:index:PostgresCheckpointStore": 1,
-        "langgraph:index:SchemaMigration": 1,
-        "langgraph:index:LangGraphService": 1,
-        "langgraph:index:Observability": 1,
-        "langgraph:index:Ingress": 1,
+        Token.COMPONENT_SERVER_IMAGE: 2,
+        Token.COMPONENT_POSTGRES_CHECKPOINT_STORE: 1,
+        Token.COMPONENT_SCHEMA_MIGRATION: 1,
+        Token.COMPONENT_LANGGRAPH_SERVICE: 1,
+        Token.COMPONENT_OBSERVABILITY: 1,
+        Token.COMPONENT_INGRESS: 1,
     }
     assert {t: n for t, n in counts.items() if not t.startswith("langgraph:")} == {
-        "kubernetes:core/v1:Namespace": 1,
-        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 4,
-        "docker:index/image:Image": 2,
-        "random:index/randomPassword:RandomPassword": 1,
-        "kubernetes:core/v1:Secret": 3,
-        "kubernetes:core/v1:Service": 2,
-        "kubernetes:apps/v1:StatefulSet": 1,
-        "kubernetes:batch/v1:Job": 1,
-        "kubernetes:core/v1:ServiceAccount": 1,
-        "kubernetes:core/v1:ConfigMap": 1,
-        "kubernetes:apps/v1:Deployment": 1,
-        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
-        "kubernetes:policy/v1:PodDisruptionBudget": 1,
-        "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": 1,
-        "kubernetes:monitoring.coreos.com/v1:PrometheusRule": 1,
-        "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": 1,
+        Token.NAMESPACE: 1,
+        Token.NETWORK_POLICY: 4,
+        Token.DOCKER_IMAGE: 2,
+        Token.RANDOM_PASSWORD: 4,
+        Token.SECRET: 5,
+        Token.PERSISTENT_VOLUME_CLAIM_PATCH: 1,
+        Token.SERVICE: 2,
+        Token.STATEFUL_SET: 1,
+        Token.JOB: 1,
+        Token.SERVICE_ACCOUNT: 1,
+        Token.CONFIG_MAP: 1,
+        Token.DEPLOYMENT: 1,
+        Token.HORIZONTAL_POD_AUTOSCALER: 1,
+        Token.POD_DISRUPTION_BUDGET: 1,
+        Token.SERVICE_MONITOR: 1,
+        Token.PROMETHEUS_RULE: 1,
+        Token.H_T_T_P_ROUTE: 1,
     }
 
 
 def test_images_are_the_installed_server_plus_the_agent_directory(example_run):
-    images = {r["name"]: r["inputs"] for r in of_type(example_run, "docker:index/image:Image")}
+    images = {r["name"]: r["inputs"] for r in of_type(example_run, Token.DOCKER_IMAGE)}
     server = images["server-image-build"]
     server_dir = Path(example_run["modules"]["app"]).parent
     assert Path(server["build"]["context"]) == server_dir
@@ -223,9 +225,9 @@ def test_images_are_the_installed_server_plus_the_agent_directory(example_run):
     assert agent["imageName"] == f"{REPOSITORY}:latest"
 
     pinned_agent = f"{REPOSITORY}@{MOCK_IMAGE_DIGEST}"
-    deployment = one(example_run, "kubernetes:apps/v1:Deployment")["inputs"]
+    deployment = one(example_run, Token.DEPLOYMENT)["inputs"]
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == pinned_agent
-    job = one(example_run, "kubernetes:batch/v1:Job")["inputs"]
+    job = one(example_run, Token.JOB)["inputs"]
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] == pinned_agent
     assert example_run["stack_outputs"]["image"] == pinned_agent
 
@@ -244,39 +246,45 @@ def test_agent_image_serves_the_agents_own_langgraph_json():
 
 
 def test_deployment_does_not_override_the_images_graph_config(example_run):
-    config_map = one(example_run, "kubernetes:core/v1:ConfigMap")["inputs"]
+    config_map = one(example_run, Token.CONFIG_MAP)["inputs"]
     assert "LANGGRAPH_CONFIG" not in config_map["data"]
-    container = one(example_run, "kubernetes:apps/v1:Deployment")["inputs"]["spec"]["template"]["spec"]["containers"][0]
+    container = one(example_run, Token.DEPLOYMENT)["inputs"]["spec"]["template"]["spec"]["containers"][0]
     assert all(e["name"] != "LANGGRAPH_CONFIG" for e in container.get("env", []))
 
 
 def test_store_secret_and_server_wiring(example_run):
-    secrets = {r["name"]: r["inputs"] for r in of_type(example_run, "kubernetes:core/v1:Secret")}
-    assert set(secrets) == {"agent-db-credentials", "agent-db-dsn", "agent-secret"}
+    secrets = {r["name"]: r["inputs"] for r in of_type(example_run, Token.SECRET)}
+    assert set(secrets) == {
+        "agent-db-credentials",
+        "agent-db-dsn",
+        "agent-db-prune-dsn",
+        "agent-db-roles",
+        "agent-secret",
+    }
     for secret in secrets.values():
         assert is_secret(secret["stringData"])
         assert secret["metadata"]["namespace"] == "support-agent"
     dsn = reveal(secrets["agent-db-dsn"]["stringData"])["DATABASE_URL"]
     assert dsn.startswith("postgresql://langgraph:")
     assert "@agent-db-postgres.support-agent.svc.cluster.local:5432/" in dsn
-    assert reveal(secrets["agent-secret"]["stringData"])["DATABASE_URL"] == dsn
+    server_dsn = reveal(secrets["agent-secret"]["stringData"])["DATABASE_URL"]
+    assert server_dsn.startswith("postgresql://langgraph_server:")  # the least-privilege role, not the owner
+    assert server_dsn.endswith(dsn.split("@", 1)[1])
 
-    deployment = one(example_run, "kubernetes:apps/v1:Deployment")["inputs"]
+    deployment = one(example_run, Token.DEPLOYMENT)["inputs"]
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     store_policy = next(
-        r["inputs"]
-        for r in of_type(example_run, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
-        if r["name"] == "agent-db-netpol"
+        r["inputs"] for r in of_type(example_run, Token.NETWORK_POLICY) if r["name"] == "agent-db-netpol"
     )
     admitted = store_policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
     assert admitted.items() <= pod_labels.items()
-    job_labels = one(example_run, "kubernetes:batch/v1:Job")["inputs"]["spec"]["template"]["metadata"]["labels"]
+    job_labels = one(example_run, Token.JOB)["inputs"]["spec"]["template"]["metadata"]["labels"]
     assert admitted.items() <= job_labels.items()
     assert "replicas" not in deployment["spec"]
 
-    service = {r["name"]: r["inputs"] for r in of_type(example_run, "kubernetes:core/v1:Service")}["agent-service"]
+    service = {r["name"]: r["inputs"] for r in of_type(example_run, Token.SERVICE)}["agent-service"]
     assert service["spec"]["type"] == "ClusterIP" and service["spec"]["ports"][0]["port"] == 8000
-    route = one(example_run, "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")["inputs"]["spec"]
+    route = one(example_run, Token.H_T_T_P_ROUTE)["inputs"]["spec"]
     assert route["hostnames"] == ["support-agent.dev.example.com"]
     assert route["parentRefs"][0]["namespace"] == "gateway-system"
     assert example_run["stack_outputs"]["url"] == "https://support-agent.dev.example.com"
@@ -284,10 +292,10 @@ def test_store_secret_and_server_wiring(example_run):
 
 def test_deployment_waits_for_the_migration(example_run):
     by_urn = {r["urn"]: r for r in example_run["resources"]}
-    deployment = one(example_run, "kubernetes:apps/v1:Deployment")
-    job = one(example_run, "kubernetes:batch/v1:Job")
+    deployment = one(example_run, Token.DEPLOYMENT)
+    job = one(example_run, Token.JOB)
     assert job["urn"] in deployment["dependencies"]  # the engine expands a component dependency to its children
-    assert by_urn[job["parent"]]["type"] == "langgraph:index:SchemaMigration"
+    assert by_urn[job["parent"]]["type"] == Token.COMPONENT_SCHEMA_MIGRATION
 
 
 def test_example_runs_as_the_project_its_pulumi_yaml_names(example_run):

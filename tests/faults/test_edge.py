@@ -154,5 +154,25 @@ def test_idle_keep_alive_outlives_the_proxies_idle_timeouts(edge_server: ServerP
             if attempt:
                 time.sleep(6.0)  # idle on purpose: longer than the 5 s uvicorn would have allowed
             sock.sendall(request)
-            response = sock.recv(65536)
+            response = _read_response(sock)
             assert response.startswith(b"HTTP/1.1 200 "), f"request {attempt + 1}: {response[:200]!r}"
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    """One whole response (head and Content-Length body): the head and body may arrive in separate segments."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body

@@ -4,6 +4,7 @@ import pytest
 
 from infra.config import StackConfigError
 from infra.mocks import reveal, run_stack
+from tests.tokens import Token
 
 BAD_CONFIGS = [
     (
@@ -127,7 +128,7 @@ def test_bad_config_is_rejected_before_any_resource(override, message, monkeypat
     text = str(caught.value)
     assert text.startswith("Invalid config for stack 'prod':\n  - ")
     assert message in text
-    assert [t for t in registered if t != "pulumi:pulumi:Stack"] == []
+    assert [t for t in registered if t != Token.STACK] == []
 
 
 def test_all_problems_are_listed_in_one_message():
@@ -146,7 +147,7 @@ def test_secret_provider_keys_are_checked_with_the_rest_of_the_config():
 
 def test_good_provider_keys_reach_the_server_secret():
     run = run_stack("dev", overrides={"providerKeys": {"OPENAI_API_KEY": "sk-1"}}, secrets=["providerKeys"])
-    secret = next(r for r in run.of_type("kubernetes:core/v1:Secret") if r.name == "langgraph-server-secret")
+    secret = next(r for r in run.of_type(Token.SECRET) if r.name == "langgraph-server-secret")
     assert reveal(secret.inputs["stringData"])["OPENAI_API_KEY"] == "sk-1"
 
 
@@ -166,7 +167,7 @@ def test_connection_budget_counts_every_pod_at_full_scale_during_a_rollout():
 
 def test_connection_budget_that_fits_is_accepted_and_set_on_the_in_cluster_database():
     run = run_stack("dev", overrides={"postgres": {"maxConnections": 50, "storageSize": "1Gi"}})
-    statefulset = run.one("kubernetes:apps/v1:StatefulSet").inputs
+    statefulset = run.one(Token.STATEFUL_SET).inputs
     [container] = statefulset["spec"]["template"]["spec"]["containers"]
     assert container["args"] == ["postgres", "-c", "max_connections=50"]
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import infra
 from infra.image import UNPUSHED_BUILD_SKIPS, env_secret_checkov_skips, pull_policy
 from infra.mocks import MOCK_IMAGE_DIGEST, run_program
+from tests.tokens import Token
 
 
 def build(context: Path, push: bool, **extra) -> dict:
@@ -27,7 +28,7 @@ def build(context: Path, push: bool, **extra) -> dict:
         image.image_ref.apply(refs.append)
 
     run = run_program(program)
-    return {"ref": refs[0], "docker": run.one("docker:index/image:Image").inputs}
+    return {"ref": refs[0], "docker": run.one(Token.DOCKER_IMAGE).inputs}
 
 
 def make_context(root: Path) -> Path:

@@ -1,11 +1,16 @@
 """Ingress: only the API paths are public; probes, metrics and the API docs stay inside the cluster."""
 
+from __future__ import annotations
+
 import pytest
 
 import infra
 from app import contract
 from infra.mocks import run_program
-from tests.infra.test_components import with_provider
+from tests.infra.harness import (
+    with_provider,
+)
+from tests.tokens import Token
 
 OPERATIONAL_PATHS = (contract.HEALTH_PATH, contract.READY_PATH, contract.METRICS_PATH, "/docs", "/openapi.json", "/")
 
@@ -25,9 +30,9 @@ def _args(mode: str) -> dict:
 
 def _public_prefixes(run, mode: str) -> list[str]:
     if mode == "gateway":
-        rules = run.one("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute").inputs["spec"]["rules"]
+        rules = run.one(Token.H_T_T_P_ROUTE).inputs["spec"]["rules"]
         return [m["path"]["value"] for rule in rules for m in rule["matches"] if m["path"]["type"] == "PathPrefix"]
-    [rule] = run.one("kubernetes:networking.k8s.io/v1:Ingress").inputs["spec"]["rules"]
+    [rule] = run.one(Token.INGRESS).inputs["spec"]["rules"]
     assert {p["pathType"] for p in rule["http"]["paths"]} == {"Prefix"}
     return [p["path"] for p in rule["http"]["paths"]]
 
@@ -50,5 +55,25 @@ def test_only_api_paths_are_routed(mode):
 
 def test_route_keeps_streams_open_for_the_longest_run():
     run = run_program(lambda: infra.Ingress("edge", {**_args("gateway"), "max_run_seconds": 900}))
-    for rule in run.one("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute").inputs["spec"]["rules"]:
+    for rule in run.one(Token.H_T_T_P_ROUTE).inputs["spec"]["rules"]:
         assert rule["timeouts"] == {"request": "960s", "backendRequest": "960s"}
+
+
+@pytest.mark.parametrize(("mode", "kinds"), [("gateway", ["HTTPRoute"]), ("ingress", ["Ingress"]), ("none", [])])
+def test_ingress_alone(mode, kinds):
+    args = {
+        "namespace": "team-a",
+        "mode": mode,
+        "service_name": "api",
+        "service_port": 8000,
+        "host": "a.example.com",
+        "gateway": {"name": "gw", "namespace": "gw-ns"},
+        "ingress_class_name": "nginx",
+        "tls_issuer": "letsencrypt",
+    }
+    run = with_provider(lambda o: infra.Ingress("edge", args, o))
+    assert [r.kind for r in run.kubernetes_objects()] == kinds
+    if mode == "ingress":
+        annotations = run.one(Token.INGRESS).inputs["metadata"]["annotations"]
+        assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt"
+        assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"

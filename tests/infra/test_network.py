@@ -4,13 +4,14 @@ import pytest
 
 from infra.config import StackConfigError
 from infra.mocks import run_stack
+from tests.tokens import Token
 
 NODE_LOCAL_DNS = "169.254.20.10/32"
 GKE_METADATA_DNS = "169.254.169.254/32"
 
 
 def policies(run) -> dict:
-    return {r.name: r.inputs["spec"] for r in run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
+    return {r.name: r.inputs["spec"] for r in run.of_type(Token.NETWORK_POLICY)}
 
 
 def dns_peers(spec) -> list[dict]:

@@ -10,6 +10,7 @@ import pytest
 
 import infra
 from infra.mocks import run_program, run_stack
+from tests.tokens import Token
 
 SERVER_IMAGE = "ghcr.io/a/server@sha256:" + "1" * 64
 COMPONENT_ARGS = {
@@ -49,11 +50,11 @@ def test_depends_on_given_to_a_component_reaches_every_child(component):
 
 def test_first_deploy_order_postgres_then_migration_then_server_and_cronjobs():
     run = run_stack("prod")
-    statefulset = run.one("kubernetes:apps/v1:StatefulSet")
-    migration = run.one("kubernetes:batch/v1:Job")
+    statefulset = run.one(Token.STATEFUL_SET)
+    migration = run.one(Token.JOB)
     assert statefulset.urn in migration.dependencies
-    assert migration.urn in run.one("kubernetes:apps/v1:Deployment").dependencies
-    cron_jobs = {r.name: r for r in run.of_type("kubernetes:batch/v1:CronJob")}
+    assert migration.urn in run.one(Token.DEPLOYMENT).dependencies
+    cron_jobs = {r.name: r for r in run.of_type(Token.CRON_JOB)}
     assert migration.urn in cron_jobs["langgraph-retention-cronjob"].dependencies  # prunes the migrated tables
     assert statefulset.urn in cron_jobs["langgraph-backup-cronjob"].dependencies  # dumps whatever the database holds
 
@@ -71,10 +72,25 @@ def test_each_default_both_halves_need_has_one_value():
     assert Retention(days=1).batch_size == DEFAULT_BATCH_SIZE
 
     run = run_program(lambda: infra.LangGraphService("api", COMPONENT_ARGS["LangGraphService"]))
-    env = run.one("kubernetes:core/v1:ConfigMap").inputs["data"]
+    env = run.one(Token.CONFIG_MAP).inputs["data"]
     assert float(env["MAX_RUN_SECONDS"]) == server.max_run_seconds
     assert int(env["DB_POOL_MAX_SIZE"]) == server.pool_max_size
     run = run_program(lambda: infra.CheckpointRetention("prune", COMPONENT_ARGS["CheckpointRetention"]))
-    container = run.one("kubernetes:batch/v1:CronJob").inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = run.one(Token.CRON_JOB).inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value") for e in container["containers"][0]["env"]}
     assert int(env["PRUNE_BATCH_SIZE"]) == DEFAULT_BATCH_SIZE
+
+
+def test_a_service_alone_falls_back_to_the_stack_configs_defaults():
+    from infra.config import Autoscaling, Observability
+
+    args = {**COMPONENT_ARGS["LangGraphService"], "autoscaling": {"min_replicas": 2, "max_replicas": 4}}
+    run = run_program(lambda: infra.LangGraphService("api", args))
+    hpa = run.one(Token.HORIZONTAL_POD_AUTOSCALER).inputs["spec"]
+    targets = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in hpa["metrics"]}
+    assert targets == {"cpu": Autoscaling().cpu_target_percent, "memory": Autoscaling().memory_target_percent}
+    assert hpa["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == Autoscaling().scale_down_stabilization_seconds
+    [prometheus] = run.one(Token.NETWORK_POLICY).inputs["spec"]["ingress"][0]["from"]
+    assert prometheus["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == (
+        Observability().prometheus_namespace
+    )

@@ -1,5 +1,8 @@
 """The component provider other languages use: schema inferred in-process, inputs mapped, plugin launchable."""
 
+from __future__ import annotations
+
+import inspect
 import json
 import subprocess
 import sys
@@ -8,6 +11,7 @@ import grpc
 import pytest
 import yaml
 from pulumi.errors import InputPropertyError
+from pulumi.provider.experimental.analyzer import Analyzer
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 import infra
@@ -179,3 +183,12 @@ def test_plugin_serves_the_schema_when_launched_like_the_language_host_does(sche
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_components_are_accepted_by_the_schema_analyzer():
+    result = Analyzer("langgraph").analyze(list(infra.COMPONENTS))
+    definitions = result["component_definitions"]
+    assert set(definitions) == {c.__name__ for c in infra.COMPONENTS}
+    assert "dsn" in definitions["PostgresCheckpointStore"].outputs
+    for component in infra.COMPONENTS:
+        assert f'"langgraph:index:{component.__name__}"' in inspect.getsource(component)

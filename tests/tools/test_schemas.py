@@ -137,7 +137,7 @@ def test_a_session_without_schemas_stops_with_one_line(tmp_path):
     """What a fresh clone without `../shared` or network sees: not a failure per test, one line saying what to set."""
     environ = {**os.environ, schemas.SCHEMA_DIR_VARIABLE: str(tmp_path)}
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "tests/infra/test_stacks.py", "tests/render/test_validators.py"],
+        [sys.executable, "-m", "pytest", "-q", "tests/infra/test_platform.py", "tests/render/test_validators.py"],
         cwd=ROOT,
         env=environ,
         capture_output=True,

@@ -1,4 +1,7 @@
-"""Run the real __main__.py for each stack under mocks and check the inventory and the fields that matter."""
+"""LangGraphPlatform: the real __main__.py per stack under mocks, its inventory, its wiring, the values that
+matter, and the restore flag."""
+
+from __future__ import annotations
 
 import json
 import re
@@ -7,49 +10,60 @@ import jsonschema
 import pytest
 import yaml
 
+import infra
 from app import contract
-from infra.mocks import PROJECT_ROOT, contains_secret, is_secret, run_stack
+from infra.metrics_adapter import VALUES_KEY
+from infra.mocks import PROJECT_ROOT, contains_secret, is_secret, run_program, run_stack
+from infra.observability import RETENTION_ALERT_SLACK_DAYS
+from tests.infra.harness import (
+    cron_pod,
+)
+from tests.tokens import Token
 from tools import schemas
 
 K = "kubernetes:"
+
+
 PROD_RUNBOOKS = "https://github.com/example/langgraph-k8s/blob/main/docs/runbooks.md"
+
+
 EXPECTED = {
     "dev": {
-        "kubernetes:core/v1:Namespace": 1,
-        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 5,
-        "kubernetes:core/v1:Service": 2,
-        "kubernetes:core/v1:Secret": 5,
-        "kubernetes:apps/v1:StatefulSet": 1,
-        "kubernetes:core/v1:PersistentVolumeClaimPatch": 1,
-        "kubernetes:batch/v1:Job": 1,
-        "kubernetes:batch/v1:CronJob": 1,
-        "kubernetes:core/v1:ServiceAccount": 1,
-        "kubernetes:core/v1:ConfigMap": 1,
-        "kubernetes:policy/v1:PodDisruptionBudget": 1,
-        "kubernetes:apps/v1:Deployment": 1,
-        "docker:index/image:Image": 1,
-        "random:index/randomPassword:RandomPassword": 4,
+        Token.NAMESPACE: 1,
+        Token.NETWORK_POLICY: 5,
+        Token.SERVICE: 2,
+        Token.SECRET: 5,
+        Token.STATEFUL_SET: 1,
+        Token.PERSISTENT_VOLUME_CLAIM_PATCH: 1,
+        Token.JOB: 1,
+        Token.CRON_JOB: 1,
+        Token.SERVICE_ACCOUNT: 1,
+        Token.CONFIG_MAP: 1,
+        Token.POD_DISRUPTION_BUDGET: 1,
+        Token.DEPLOYMENT: 1,
+        Token.DOCKER_IMAGE: 1,
+        Token.RANDOM_PASSWORD: 4,
     },
     "prod": {
-        "kubernetes:core/v1:Namespace": 1,
-        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 6,
-        "kubernetes:core/v1:Service": 2,
-        "kubernetes:core/v1:Secret": 5,
-        "kubernetes:apps/v1:StatefulSet": 1,
-        "kubernetes:core/v1:PersistentVolumeClaimPatch": 1,
-        "kubernetes:batch/v1:Job": 1,
-        "kubernetes:batch/v1:CronJob": 2,
-        "kubernetes:core/v1:PersistentVolumeClaim": 1,
-        "kubernetes:core/v1:ServiceAccount": 1,
-        "kubernetes:core/v1:ConfigMap": 3,
-        "kubernetes:policy/v1:PodDisruptionBudget": 1,
-        "kubernetes:apps/v1:Deployment": 1,
-        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
-        "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": 1,
-        "kubernetes:monitoring.coreos.com/v1:PrometheusRule": 1,
-        "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": 1,
-        "docker:index/image:Image": 1,
-        "random:index/randomPassword:RandomPassword": 5,
+        Token.NAMESPACE: 1,
+        Token.NETWORK_POLICY: 6,
+        Token.SERVICE: 2,
+        Token.SECRET: 5,
+        Token.STATEFUL_SET: 1,
+        Token.PERSISTENT_VOLUME_CLAIM_PATCH: 1,
+        Token.JOB: 1,
+        Token.CRON_JOB: 2,
+        Token.PERSISTENT_VOLUME_CLAIM: 1,
+        Token.SERVICE_ACCOUNT: 1,
+        Token.CONFIG_MAP: 3,
+        Token.POD_DISRUPTION_BUDGET: 1,
+        Token.DEPLOYMENT: 1,
+        Token.HORIZONTAL_POD_AUTOSCALER: 1,
+        Token.SERVICE_MONITOR: 1,
+        Token.PROMETHEUS_RULE: 1,
+        Token.H_T_T_P_ROUTE: 1,
+        Token.DOCKER_IMAGE: 1,
+        Token.RANDOM_PASSWORD: 5,
     },
 }
 
@@ -75,10 +89,10 @@ def test_inventory(run):
     assert counts == EXPECTED[run.stack]
     components = {t for t in run.type_counts() if t.startswith("langgraph:index:")}
     assert {
-        "langgraph:index:LangGraphPlatform",
-        "langgraph:index:LangGraphService",
-        "langgraph:index:PostgresCheckpointStore",
-        "langgraph:index:SchemaMigration",
+        Token.COMPONENT_LANGGRAPH_PLATFORM,
+        Token.COMPONENT_LANGGRAPH_SERVICE,
+        Token.COMPONENT_POSTGRES_CHECKPOINT_STORE,
+        Token.COMPONENT_SCHEMA_MIGRATION,
     } <= components
 
 
@@ -107,7 +121,7 @@ def test_every_pod_is_restricted(run):
 
 
 def test_every_namespaced_object_is_in_the_stack_namespace(run):
-    namespace = run.one("kubernetes:core/v1:Namespace").inputs["metadata"]
+    namespace = run.one(Token.NAMESPACE).inputs["metadata"]
     assert namespace["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     for r in run.kubernetes_objects():
         if r.kind != "Namespace":
@@ -115,7 +129,7 @@ def test_every_namespaced_object_is_in_the_stack_namespace(run):
 
 
 def test_server_deployment(run):
-    deployment = run.one("kubernetes:apps/v1:Deployment").inputs
+    deployment = run.one(Token.DEPLOYMENT).inputs
     spec = deployment["spec"]
     container = spec["template"]["spec"]["containers"][0]
     assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
@@ -135,22 +149,22 @@ def test_server_deployment(run):
 
 
 def test_migration_job_runs_before_the_deployment(run):
-    job = run.one("kubernetes:batch/v1:Job")
-    deployment = run.one("kubernetes:apps/v1:Deployment")
+    job = run.one(Token.JOB)
+    deployment = run.one(Token.DEPLOYMENT)
     assert job.urn in deployment.dependencies  # the engine waits for the Job to complete before rolling
     assert job.inputs["spec"]["template"]["spec"]["containers"][0]["command"] == contract.MIGRATE_COMMAND
-    env = next(c for c in run.of_type("kubernetes:core/v1:ConfigMap") if "server" in c.name).inputs["data"]
+    env = next(c for c in run.of_type(Token.CONFIG_MAP) if "server" in c.name).inputs["data"]
     assert env[contract.Env.MIGRATE_ON_STARTUP] == "false"
 
 
 def test_secrets_are_secret_and_configmaps_hold_none(run):
-    for secret in run.of_type("kubernetes:core/v1:Secret"):
+    for secret in run.of_type(Token.SECRET):
         assert is_secret(secret.inputs["stringData"]), secret.name
-    server_secret = next(s for s in run.of_type("kubernetes:core/v1:Secret") if "server" in s.name)
+    server_secret = next(s for s in run.of_type(Token.SECRET) if "server" in s.name)
     keys = set(server_secret.inputs["stringData"]["value"])
     assert contract.Env.DATABASE_URL in keys
     assert (contract.Env.API_KEYS in keys) == (run.stack == "prod")
-    for config_map in run.of_type("kubernetes:core/v1:ConfigMap"):
+    for config_map in run.of_type(Token.CONFIG_MAP):
         assert not contains_secret(config_map.inputs)
         text = json.dumps(config_map.inputs)
         assert "mock-generated-password" not in text and "postgresql://" not in text
@@ -158,13 +172,13 @@ def test_secrets_are_secret_and_configmaps_hold_none(run):
 
 
 def test_autoscaling_and_disruption_budget(run):
-    pdb = run.one("kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]
+    pdb = run.one(Token.POD_DISRUPTION_BUDGET).inputs["spec"]
     if run.stack == "dev":
         assert pdb == {**pdb, "maxUnavailable": 1}
-        assert not run.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+        assert not run.of_type(Token.HORIZONTAL_POD_AUTOSCALER)
         return
     assert pdb["minAvailable"] == 2
-    hpa = run.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]
+    hpa = run.one(Token.HORIZONTAL_POD_AUTOSCALER).inputs["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 50)
     targets = {m.get("resource", {}).get("name") or m["pods"]["metric"]["name"]: m for m in hpa["metrics"]}
     assert targets["cpu"]["resource"]["target"]["averageUtilization"] == 65
@@ -174,17 +188,17 @@ def test_autoscaling_and_disruption_budget(run):
 
 
 def test_network_policies(run):
-    policies = run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    policies = run.of_type(Token.NETWORK_POLICY)
     deny = [p for p in policies if p.inputs["spec"]["podSelector"] == {}]
     assert len(deny) == 1 and deny[0].inputs["spec"]["policyTypes"] == ["Ingress", "Egress"]
     assert "ingress" not in deny[0].inputs["spec"] and "egress" not in deny[0].inputs["spec"]
     db = next(p for p in policies if "db" in p.name).inputs["spec"]
     assert db["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 5432}]
     allowed = db["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
-    server_pod = run.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["metadata"]["labels"]
-    job_pod = run.one("kubernetes:batch/v1:Job").inputs["spec"]["template"]["metadata"]["labels"]
+    server_pod = run.one(Token.DEPLOYMENT).inputs["spec"]["template"]["metadata"]["labels"]
+    job_pod = run.one(Token.JOB).inputs["spec"]["template"]["metadata"]["labels"]
     assert allowed.items() <= server_pod.items() and allowed.items() <= job_pod.items()
-    for cron_job in run.of_type("kubernetes:batch/v1:CronJob"):
+    for cron_job in run.of_type(Token.CRON_JOB):
         assert (
             allowed.items() <= cron_job.inputs["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"].items()
         )
@@ -199,13 +213,13 @@ def test_network_policies(run):
 
 def test_prod_route_and_alerts(run):
     if run.stack != "prod":
-        assert not run.of_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")
+        assert not run.of_type(Token.H_T_T_P_ROUTE)
         return
-    route = run.one("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute").inputs["spec"]
+    route = run.one(Token.H_T_T_P_ROUTE).inputs["spec"]
     assert route["hostnames"] == ["agents.example.com"]
     assert route["rules"][0]["timeouts"]["request"] == "960s"
     assert run.stack_outputs["url"] == "https://agents.example.com"
-    rules = run.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs["spec"]["groups"][0]["rules"]
+    rules = run.one(Token.PROMETHEUS_RULE).inputs["spec"]["groups"][0]["rules"]
     for rule in rules:
         assert rule["labels"]["severity"] in {"critical", "warning"}
         assert rule["annotations"]["runbook_url"] == f"{PROD_RUNBOOKS}#alert-{rule['alert'].lower()}"
@@ -220,5 +234,94 @@ def test_pulumi_yaml_matches_the_project_schema(pinned_schema_dir):
 
 
 def test_scrape_job_is_named_after_the_service(run):
-    service = next(r for r in run.of_type("kubernetes:core/v1:Service") if r.name == "langgraph-server-service")
+    service = next(r for r in run.of_type(Token.SERVICE) if r.name == "langgraph-server-service")
     assert service.inputs["metadata"]["labels"]["langgraph-k8s.io/job"] == "langgraph-server"
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return run_stack("prod")
+
+
+def test_prod_wires_retention_backup_dashboard_and_adapter(prod):
+    [prune, backup] = sorted(prod.of_type(Token.CRON_JOB), key=lambda r: "backup" in r.name)
+    assert prune.inputs["spec"]["schedule"] == "17 3 * * *"
+    env = {e["name"]: e.get("value") for e in cron_pod(prune)["spec"]["containers"][0]["env"]}
+    assert (env[contract.Env.RETENTION_DAYS], env[contract.Env.RETENTION_INTERRUPTED_DAYS]) == ("30", "90")
+    server = prod.one(Token.DEPLOYMENT).inputs["spec"]["template"]["spec"]["containers"][0]
+    assert cron_pod(prune)["spec"]["containers"][0]["image"] == server["image"]
+    dsn_secret = next(s for s in prod.of_type(Token.SECRET) if s.name.endswith("-db-prune-dsn"))
+    secret_ref = cron_pod(prune)["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]
+    assert secret_ref["name"] == dsn_secret.outputs["metadata"]["name"]
+
+    assert backup.inputs["spec"]["schedule"] == "30 2 * * *"
+    backup_env = {e["name"]: e["value"] for e in cron_pod(backup)["spec"]["containers"][0]["env"]}
+    assert backup_env["KEEP"] == "14"
+    statefulset = prod.one(Token.STATEFUL_SET).inputs["spec"]["template"]["spec"]["containers"][0]
+    assert cron_pod(backup)["spec"]["containers"][0]["image"] == statefulset["image"]  # pg_dump matches the server
+    credentials = next(s for s in prod.of_type(Token.SECRET) if s.name.endswith("-db-roles"))
+    password_volume = next(v for v in cron_pod(backup)["spec"]["volumes"] if v["name"] == "password")
+    assert password_volume["secret"]["secretName"] == credentials.outputs["metadata"]["name"]
+    claim = prod.one(Token.PERSISTENT_VOLUME_CLAIM).inputs
+    assert claim["spec"]["resources"]["requests"]["storage"] == "100Gi"
+
+    dashboards = [c for c in prod.of_type(Token.CONFIG_MAP) if "dashboard" in c.name]
+    assert [d.inputs["metadata"]["labels"]["grafana_dashboard"] for d in dashboards] == ["1"]
+    hpa = prod.one(Token.HORIZONTAL_POD_AUTOSCALER).inputs["spec"]
+    pods_metric = next(m["pods"]["metric"]["name"] for m in hpa["metrics"] if m["type"] == "Pods")
+    adapter = next(c for c in prod.of_type(Token.CONFIG_MAP) if "adapter" in c.name)
+    exposed = yaml.safe_load(adapter.inputs["data"][VALUES_KEY])["rules"]["custom"][0]["name"]["as"]
+    assert pods_metric == exposed
+
+
+def test_prod_unpruned_thread_alert_follows_retention(prod):
+    rules = prod.one(Token.PROMETHEUS_RULE).inputs["spec"]["groups"][0]["rules"]
+    oldest = next(r for r in rules if r["alert"] == "LangGraphOldThreadsNotPruned")
+    assert oldest["expr"].endswith(f"> {(90 + RETENTION_ALERT_SLACK_DAYS) * 86400}")
+
+
+def test_dev_runs_retention_without_backup_or_dashboard():
+    dev = run_stack("dev")
+    [prune] = dev.of_type(Token.CRON_JOB)
+    assert cron_pod(prune)["spec"]["containers"][0]["command"] == contract.PRUNE_COMMAND
+    assert not dev.of_type(Token.PERSISTENT_VOLUME_CLAIM)
+    assert [c.name for c in dev.of_type(Token.CONFIG_MAP)] == ["langgraph-server-config"]
+
+
+def test_operations_are_off_when_not_configured():
+    run = run_program(lambda: infra.LangGraphPlatform("lg", {"settings": {}}))
+    assert not run.of_type(Token.CRON_JOB)
+    assert not run.of_type(Token.PERSISTENT_VOLUME_CLAIM)
+    assert [c.name for c in run.of_type(Token.CONFIG_MAP)] == ["lg-server-config"]
+
+
+HPA = Token.HORIZONTAL_POD_AUTOSCALER
+
+
+@pytest.fixture(scope="module")
+def restoring():
+    return run_stack("prod", overrides={"restoring": True})
+
+
+def test_restoring_scales_the_server_to_zero_without_an_autoscaler(restoring):
+    assert restoring.one(Token.DEPLOYMENT).inputs["spec"]["replicas"] == 0
+    assert not restoring.of_type(HPA)  # an HPA would not scale a Deployment at zero back up, nor leave it there
+
+
+def test_restoring_suspends_prune_and_backup(restoring):
+    cron_jobs = restoring.of_type(Token.CRON_JOB)
+    assert len(cron_jobs) == 2
+    assert all(c.inputs["spec"]["suspend"] is True for c in cron_jobs)
+
+
+def test_without_the_flag_everything_runs_again():
+    run = run_stack("prod")
+    assert "replicas" not in run.one(Token.DEPLOYMENT).inputs["spec"]
+    assert run.one(HPA)
+    assert all(c.inputs["spec"].get("suspend", False) is False for c in run.of_type(Token.CRON_JOB))
+
+
+def test_restoring_a_fixed_size_server_also_scales_it_to_zero():
+    run = run_stack("dev", overrides={"restoring": True})
+    assert run.one(Token.DEPLOYMENT).inputs["spec"]["replicas"] == 0
+    assert run.one(Token.CRON_JOB).inputs["spec"]["suspend"] is True

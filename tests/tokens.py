@@ -1,0 +1,37 @@
+"""Pulumi type tokens the tests look resources up by, in one place instead of string literals."""
+
+from enum import StrEnum
+
+
+class Token(StrEnum):
+    """A registered resource's type token; compares equal to the string."""
+
+    COMPONENT_INGRESS = "langgraph:index:Ingress"
+    COMPONENT_LANGGRAPH_PLATFORM = "langgraph:index:LangGraphPlatform"
+    COMPONENT_LANGGRAPH_SERVICE = "langgraph:index:LangGraphService"
+    COMPONENT_OBSERVABILITY = "langgraph:index:Observability"
+    COMPONENT_POSTGRES_CHECKPOINT_STORE = "langgraph:index:PostgresCheckpointStore"
+    COMPONENT_SCHEMA_MIGRATION = "langgraph:index:SchemaMigration"
+    COMPONENT_SERVER_IMAGE = "langgraph:index:ServerImage"
+    CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+    CRON_JOB = "kubernetes:batch/v1:CronJob"
+    DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+    DOCKER_IMAGE = "docker:index/image:Image"
+    HORIZONTAL_POD_AUTOSCALER = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+    H_T_T_P_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+    INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+    JOB = "kubernetes:batch/v1:Job"
+    KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
+    NAMESPACE = "kubernetes:core/v1:Namespace"
+    NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+    PERSISTENT_VOLUME_CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
+    PERSISTENT_VOLUME_CLAIM_PATCH = "kubernetes:core/v1:PersistentVolumeClaimPatch"
+    POD_DISRUPTION_BUDGET = "kubernetes:policy/v1:PodDisruptionBudget"
+    PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+    RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+    SECRET = "kubernetes:core/v1:Secret"
+    SERVICE = "kubernetes:core/v1:Service"
+    SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+    SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
+    STACK = "pulumi:pulumi:Stack"
+    STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
