@@ -1,6 +1,7 @@
 """Schema migration: `python -m app.migrate` (the migration Job's command).
 
-Runs the checkpointer's own `setup()` and then the project's versioned migrations, in order, each once.
+Runs the checkpointer's and the long-term memory store's own `setup()` and then the project's versioned
+migrations, in order, each once.
 On Postgres a session advisory lock serialises concurrent migrators (the Job and `MIGRATE_ON_STARTUP`
 replicas). To change the schema, append a `Migration` to `MIGRATIONS` with the next version and SQL for
 both backends; never edit or reorder one that has shipped.
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 import aiosqlite
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.store.postgres.aio import AsyncPostgresStore
+from langgraph.store.sqlite.aio import AsyncSqliteStore
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
@@ -55,6 +58,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "platform_threads", postgres=platform_schema.POSTGRES_SCHEMA, sqlite=platform_schema.SQLITE_SCHEMA),
     Migration(2, "database_stats", postgres=retention.STATS_POSTGRES_SCHEMA, sqlite=retention.STATS_SQLITE_SCHEMA),
     Migration(3, "engine_runs", postgres=engine_schema.POSTGRES_SCHEMA, sqlite=engine_schema.SQLITE_SCHEMA),
+    Migration(
+        4,
+        "platform_assistants",
+        postgres=platform_schema.ASSISTANTS_POSTGRES_SCHEMA,
+        sqlite=platform_schema.ASSISTANTS_SQLITE_SCHEMA,
+    ),
 )
 
 _CREATE_TABLE = f"""
@@ -65,8 +74,9 @@ CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
 )"""
 
 _SCHEMA_VERSIONS = (
-    f"SELECT (SELECT max(v) FROM checkpoint_migrations) AS checkpoint_version, (SELECT count(*) FROM {MIGRATIONS_TABLE}"  # noqa: S608
-    " WHERE version <= %s) AS app_applied"
+    "SELECT (SELECT max(v) FROM checkpoint_migrations) AS checkpoint_version,"  # noqa: S608 - constant names
+    " (SELECT max(v) FROM store_migrations) AS store_version,"
+    f" (SELECT count(*) FROM {MIGRATIONS_TABLE} WHERE version <= %s) AS app_applied"
 )
 
 
@@ -93,6 +103,7 @@ async def migrate_postgres(conn: AsyncConnection, migrations: tuple[Migration, .
     await _take_migration_lock(conn)
     try:
         await AsyncPostgresSaver(conn).setup()
+        await AsyncPostgresStore(conn).setup()
         await conn.execute(_CREATE_TABLE)
         cursor = await conn.execute(f"SELECT version FROM {MIGRATIONS_TABLE}")  # noqa: S608 - constant name
         done = {row["version"] for row in await cursor.fetchall()}
@@ -116,6 +127,8 @@ async def migrate_sqlite(conn: aiosqlite.Connection, migrations: tuple[Migration
     """Bring the SQLite file behind `conn` up to date; return the versions applied."""
     _check_order(migrations)
     await AsyncSqliteSaver(conn).setup()
+    await AsyncSqliteStore(conn).setup()
+    await conn.commit()
     await conn.execute(_CREATE_TABLE)
     async with conn.execute(f"SELECT version FROM {MIGRATIONS_TABLE}") as cursor:  # noqa: S608
         done = {row[0] for row in await cursor.fetchall()}
@@ -135,16 +148,25 @@ async def migrate_sqlite(conn: aiosqlite.Connection, migrations: tuple[Migration
 async def postgres_schema_problem(conn: AsyncConnection, migrations: tuple[Migration, ...] = MIGRATIONS) -> str | None:
     """Describe what is missing from the Postgres schema, or None when it is current."""
     latest = len(AsyncPostgresSaver.MIGRATIONS) - 1
+    latest_store = len(AsyncPostgresStore.MIGRATIONS) - 1
     cursor = await conn.execute(
         "SELECT to_regclass('checkpoint_migrations') IS NOT NULL AS has_checkpoints,"
+        " to_regclass('store_migrations') IS NOT NULL AS has_store,"
         f" to_regclass('{MIGRATIONS_TABLE}') IS NOT NULL AS has_app"
     )
     row = await cursor.fetchone()
-    if not (row["has_checkpoints"] and row["has_app"]):
+    if not (row["has_checkpoints"] and row["has_store"] and row["has_app"]):
         return "database schema is not set up; run `python -m app.migrate`"
     cursor = await conn.execute(_SCHEMA_VERSIONS, (len(migrations),))
     row = await cursor.fetchone()
-    if row["checkpoint_version"] is None or row["checkpoint_version"] < latest or row["app_applied"] < len(migrations):
+    behind = (
+        row["checkpoint_version"] is None
+        or row["checkpoint_version"] < latest
+        or row["store_version"] is None
+        or row["store_version"] < latest_store
+        or row["app_applied"] < len(migrations)
+    )
+    if behind:
         return "database schema is behind this server version; run `python -m app.migrate`"
     return None
 

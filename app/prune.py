@@ -1,4 +1,4 @@
-"""Delete checkpoint threads idle longer than the retention policy allows.
+"""Delete checkpoint threads idle longer than the retention policy allows, and store items past their TTL.
 
     python -m app.prune --days N --interrupted-days M [--batch-size K] [--dry-run]
 
@@ -134,6 +134,7 @@ def report(result: PruneResult, options: Options) -> dict:
         "batches": result.batches,
         "thread_ids": ids[:REPORT_THREAD_ID_LIMIT],
         "thread_ids_truncated": len(ids) > REPORT_THREAD_ID_LIMIT,
+        "expired_store_items": result.expired_store_items,
     }
 
 

@@ -3,7 +3,8 @@
 Works on the schema of `langgraph-checkpoint-postgres` (tables `checkpoints`,
 `checkpoint_blobs`, `checkpoint_writes`) and on the server's own `threads` table
 when it exists. PostgreSQL only: the embedded SQLite store is for development
-and is never pruned.
+and is never pruned (its store drops expired items itself). A prune also deletes the long-term memory
+store's items whose TTL has passed.
 
 The checkpoint tables have no timestamp column. A thread's last activity is the
 newest `ts` (inside the `checkpoint` JSONB) among the latest checkpoints of its
@@ -43,6 +44,7 @@ from psycopg.rows import tuple_row
 
 THREADS_TABLE = "threads"
 CHECKPOINTS_TABLE = "checkpoints"
+STORE_TABLE = "store"  # langgraph's long-term memory store (`AsyncPostgresStore`); its TTL-expired items go too
 
 # How long one delete transaction waits for a row lock a running graph holds
 # before it gives up; the next scheduled prune tries again.
@@ -224,6 +226,7 @@ class PruneResult:
     interrupted_cutoff: datetime
     threads: list[ThreadActivity] = field(default_factory=list)
     batches: int = 0
+    expired_store_items: int = 0  # long-term memory items past their TTL, deleted (or, in a dry run, found)
 
 
 async def prune(
@@ -256,7 +259,20 @@ async def prune(
             result.batches += 1
             if on_batch is not None:
                 on_batch(listed)
+    result.expired_store_items = await sweep_store(conn, dry_run=dry_run)
     return result
+
+
+async def sweep_store(conn: AsyncConnection, *, dry_run: bool = False) -> int:
+    """Delete the store items whose TTL has passed (a dry run counts them); 0 when there is no store table."""
+    if not (await _fetch(conn, sql.SQL("SELECT to_regclass(%(table)s) IS NOT NULL"), {"table": STORE_TABLE}))[0][0]:
+        return 0
+    expired = sql.SQL("expires_at IS NOT NULL AND expires_at < now()")
+    if dry_run:
+        rows = await _fetch(conn, sql.SQL("SELECT count(*) FROM store WHERE {}").format(expired), {})
+        return int(rows[0][0])
+    cursor = await conn.execute(sql.SQL("DELETE FROM store WHERE {}").format(expired))
+    return cursor.rowcount
 
 
 async def checkpoint_tables_exist(conn: AsyncConnection) -> bool:

@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_database(settings, runtime.metrics.checkpoint_write_duration.observe) as database:
             await _migrate_on_startup(database, settings)
-            registry = load_registry(settings.langgraph_config, database.saver)
+            registry = load_registry(settings.langgraph_config, database.saver, database.store)
             runtime.attach(database, registry)
             if database.pool is not None:
                 runtime.metrics.watch_pool(database.pool)

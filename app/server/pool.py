@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +17,9 @@ import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.store.base import BaseStore, GetOp, Op, Result, SearchOp, TTLConfig
+from langgraph.store.postgres.aio import AsyncPostgresStore
+from langgraph.store.sqlite.aio import AsyncSqliteStore
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
@@ -35,6 +38,11 @@ APPLICATION_NAME = "langgraph-server"
 RECONNECT_MAX_DELAY_SECONDS = 1.0
 
 WriteObserver = Callable[[float], None]
+
+# The long-term memory store's TTL behaviour, as the official server's: an item put with `ttl` (minutes)
+# expires that long after its last write or read; expired items are never returned, and the retention
+# job (`app.prune`) deletes them.
+STORE_TTL: TTLConfig = {"refresh_on_read": True, "omit_expired": True}
 
 
 def _discard(seconds: float) -> None:
@@ -93,6 +101,17 @@ class TimedSqliteSaver(_TimedWrites, AsyncSqliteSaver):
     """`AsyncSqliteSaver` whose writes are timed."""
 
 
+class SweepingSqliteStore(AsyncSqliteStore):
+    """`AsyncSqliteStore` that never returns an expired item: the library's SQLite store ignores `omit_expired`,
+    so expired items are deleted before each read (one indexed DELETE on the embedded file)."""
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        ops = list(ops)
+        if any(isinstance(op, GetOp | SearchOp) for op in ops):
+            await self.sweep_ttl()
+        return await super().abatch(ops)
+
+
 class _CappedBackoff(AttemptWithBackoff):
     """psycopg_pool's reconnect backoff, doubling from 1 s but never above `RECONNECT_MAX_DELAY_SECONDS`."""
 
@@ -115,10 +134,11 @@ class CheckpointPool(AsyncConnectionPool):
 
 
 class Database:
-    """The checkpointer and what sits under it; `kind` is "postgres" or "sqlite"."""
+    """The checkpointer, the long-term memory store, and what sits under them; `kind` is "postgres" or "sqlite"."""
 
     kind: str
     saver: BaseCheckpointSaver
+    store: BaseStore
     pool: AsyncConnectionPool | None = None
     sqlite: aiosqlite.Connection | None = None
 
@@ -133,6 +153,7 @@ class PostgresDatabase(Database):
     def __init__(self, pool: AsyncConnectionPool, saver: AsyncPostgresSaver) -> None:
         self.pool = pool
         self.saver = saver
+        self.store = AsyncPostgresStore(pool, ttl=STORE_TTL)
 
     async def schema_problem(self, check_schema: bool) -> str | None:
         assert self.pool is not None
@@ -149,6 +170,9 @@ class SqliteDatabase(Database):
     def __init__(self, conn: aiosqlite.Connection, saver: AsyncSqliteSaver) -> None:
         self.sqlite = conn
         self.saver = saver
+        store = SweepingSqliteStore(conn, ttl=STORE_TTL)
+        store.lock = saver.lock  # one connection: the store's statements never interleave with the saver's
+        self.store = store
 
     async def schema_problem(self, check_schema: bool) -> str | None:
         """The SQLite schema is migrated at every startup, so only reachability is checked."""

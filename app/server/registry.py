@@ -1,10 +1,11 @@
 """Graph registry read from a `langgraph.json` in LangGraph Platform's format.
 
-`{"graphs": {"name": "./path/to/file.py:attr" | "package.module:attr"}}` (a value may also be
-`{"path": "...", "description": "..."}`). Paths are relative to the file. `attr` may be a `StateGraph`,
-an already compiled graph, or a function returning either. Every graph is loaded and compiled once, at
-startup, with the process's checkpointer. A function may raise `GraphUnavailable(reason)` when its graph cannot
-run here (e.g. no provider key): that graph is skipped with one log line; any other error stops startup.
+`{"graphs": {"name": "./path/to/file.py:attr" | "package.module:attr"}}` (a value may also be `{"path": "...",
+"description": "..."}`). Paths are relative to the file. `attr` may be a `StateGraph`, an already compiled graph,
+or a function returning either. Every graph is loaded and compiled once, at startup, with the process's
+checkpointer and long-term memory store (a node's `store` argument). A function may raise
+`GraphUnavailable(reason)` when its graph cannot run here (e.g. no provider key): that graph is skipped with one
+log line; any other error stops startup.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
+from langgraph.store.base import BaseStore
 
 from .inputs import GraphInputSchema
 
@@ -93,21 +95,23 @@ def _import_source(spec: str, base_dir: Path, graph_name: str) -> ModuleType:
     return importlib.import_module(location)
 
 
-def _compile(target: Any, checkpointer: BaseCheckpointSaver, graph_name: str) -> Pregel:
+def _compile(target: Any, checkpointer: BaseCheckpointSaver, store: BaseStore | None, graph_name: str) -> Pregel:
     if isinstance(target, StateGraph):
-        return target.compile(checkpointer=checkpointer, name=graph_name)
+        return target.compile(checkpointer=checkpointer, store=store, name=graph_name)
     if isinstance(target, Pregel):
-        return target.copy(update={"checkpointer": checkpointer})
+        return target.copy(update={"checkpointer": checkpointer, "store": store})
     if callable(target) and not inspect.iscoroutinefunction(target):
-        return _compile(target(), checkpointer, graph_name)
+        return _compile(target(), checkpointer, store, graph_name)
     raise RegistryError(
         f"graph {graph_name!r} is a {type(target).__name__}; expected a StateGraph, a compiled graph, "
         "or a function returning one"
     )
 
 
-def load_registry(config_path: Path, checkpointer: BaseCheckpointSaver) -> GraphRegistry:
-    """Load and compile every graph listed in `config_path`."""
+def load_registry(
+    config_path: Path, checkpointer: BaseCheckpointSaver, store: BaseStore | None = None
+) -> GraphRegistry:
+    """Load and compile every graph listed in `config_path`, with `store` as their long-term memory."""
     try:
         config = json.loads(config_path.read_text())
     except FileNotFoundError:
@@ -130,7 +134,7 @@ def load_registry(config_path: Path, checkpointer: BaseCheckpointSaver) -> Graph
         if not hasattr(module, attribute):
             raise RegistryError(f"graph {name!r}: {source} has no attribute {attribute!r}")
         try:
-            compiled = _compile(getattr(module, attribute), checkpointer, name)
+            compiled = _compile(getattr(module, attribute), checkpointer, store, name)
         except GraphUnavailable as unavailable:
             log.warning("graph %r skipped: %s", name, unavailable.reason, extra={"graph": name})
             skipped[name] = unavailable.reason

@@ -63,7 +63,7 @@ class Runtime:
         return self._registry
 
     @asynccontextmanager
-    async def run(self, graph: str, *, admitted: bool = False) -> AsyncIterator[RunRecord]:
+    async def run(self, graph: str) -> AsyncIterator[RunRecord]:
         """Admit a run (`ServerDraining` when shutting down), bound it by `MAX_RUN_SECONDS`, record its metrics.
 
         An exception leaving the block marks the run "error" (`MAX_RUN_SECONDS` passed: "timeout"; a cancellation

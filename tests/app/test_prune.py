@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.store.postgres.aio import AsyncPostgresStore
 from psycopg import AsyncConnection, sql
 
 from app import prune as prune_cli
@@ -345,3 +346,25 @@ def test_cli_on_a_database_without_checkpoint_tables_says_to_migrate(postgres_ds
     run = _run_cli("--days", "30", "--interrupted-days", "90", database_url=postgres_dsn)
     assert run.returncode == 1
     assert "no checkpoints table: run the migration (python -m app.migrate) first" in run.stderr
+
+
+async def test_prune_deletes_expired_store_items(postgres_dsn, saver, conn, now):
+    async with AsyncPostgresStore.from_conn_string(postgres_dsn) as store:
+        await store.setup()
+        await store.aput(("memories", "ada"), "old", {"fact": "expired"}, ttl=1)
+        await store.aput(("memories", "ada"), "fresh", {"fact": "kept"}, ttl=60)
+        await store.aput(("memories", "ada"), "forever", {"fact": "no ttl"})
+    await conn.execute("UPDATE store SET expires_at = now() - interval '1 minute' WHERE key = 'old'")
+
+    dry = await retention.prune(conn, POLICY, batch_size=10, dry_run=True, now=now)
+    assert dry.expired_store_items == 1
+    done = await retention.prune(conn, POLICY, batch_size=10, now=now)
+    assert done.expired_store_items == 1
+    cursor = await conn.execute("SELECT key FROM store ORDER BY key")
+    assert [row[0] for row in await cursor.fetchall()] == ["forever", "fresh"]
+    options = prune_cli.Options(POLICY, 10, False, postgres_dsn)
+    assert prune_cli.report(done, options)["expired_store_items"] == 1
+
+
+async def test_prune_without_a_store_table_sweeps_nothing(saver, conn, now):
+    assert (await retention.prune(conn, POLICY, batch_size=10, now=now)).expired_store_items == 0

@@ -31,6 +31,8 @@ PATH_VALUES = {
     "thread_id": str(uuid.uuid4()),
     "checkpoint_id": str(uuid.uuid4()),
     "run_id": str(uuid.uuid4()),
+    "namespace": "inner",
+    "cron_id": str(uuid.uuid4()),
 }
 
 

@@ -114,7 +114,7 @@ MALFORMED = [
     ("negative limit, platform API", "POST", "/threads/search", {"json": {"limit": -1}}, 422, ["limit"]),
     ("huge limit, platform API", "POST", "/threads/search", {"json": {"limit": 10**30}}, 422, ["limit"]),
     ("negative offset, platform API", "POST", "/threads/search", {"json": {"offset": -5}}, 422, ["offset"]),
-    ("unknown assistant", "POST", "/runs/wait", {"json": {"assistant_id": "nope", "input": {}}}, 404, ["nope"]),
+    ("unknown assistant", "POST", "/runs/wait", {"json": {"assistant_id": "nope", "input": {}}}, 422, ["nope"]),
     ("thread id that is not a UUID", "GET", "/threads/not-a-uuid", {}, 404, ["not-a-uuid"]),
     ("deeply nested input", "POST", "/graphs/steps/invoke", {"content": _nested(100_000), "headers": JSON},
      400, ["nest"]),

@@ -27,8 +27,8 @@ DOCUMENT = {
 
 
 def test_assistants_are_the_registered_graphs(client: SyncLangGraphClient) -> None:
-    assistants = client.assistants.search()
-    assert {a["assistant_id"] for a in assistants} == {"review", "steps", "fails"}
+    assistants = client.assistants.search(metadata={"created_by": "system"}, limit=100)
+    assert {a["graph_id"] for a in assistants} == {"review", "steps", "fails", "memory", "nested"}
     steps = client.assistants.get("steps")
     assert (steps["graph_id"], steps["version"], steps["metadata"]) == ("steps", 1, {"created_by": "system"})
     graph = client.assistants.get_graph("steps")
@@ -42,16 +42,20 @@ def test_assistants_are_the_registered_graphs(client: SyncLangGraphClient) -> No
     assert "document" in schemas["state_schema"]["properties"]
 
 
-def test_unknown_assistant_is_the_clients_not_found_error(client: SyncLangGraphClient) -> None:
-    with pytest.raises(NotFoundError) as raised:
+def test_unknown_assistant_is_the_clients_unprocessable_error(client: SyncLangGraphClient) -> None:
+    """An id that is neither a UUID nor a graph name is a 422, as on LangGraph Platform (a UUID: 404)."""
+    with pytest.raises(UnprocessableEntityError) as raised:
         client.assistants.get("no-such-graph")
     assert "no-such-graph" in raised.value.message
     thread = client.threads.create()
-    with pytest.raises(NotFoundError):
+    with pytest.raises(UnprocessableEntityError):
         list(client.runs.stream(thread["thread_id"], "no-such-graph", input={}))
-    # `runs.wait` raises httpx's HTTPStatusError (the client's reconnecting request path), still a 404.
+    # `runs.wait` raises httpx's HTTPStatusError (the client's reconnecting request path).
     with pytest.raises(httpx.HTTPStatusError) as raised:
         client.runs.wait(thread["thread_id"], "no-such-graph", input={})
+    assert raised.value.response.status_code == 422
+    with pytest.raises(httpx.HTTPStatusError) as raised:
+        client.runs.wait(thread["thread_id"], str(uuid.uuid4()), input={})
     assert raised.value.response.status_code == 404
 
 

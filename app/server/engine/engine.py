@@ -296,9 +296,8 @@ class Engine:
             configurable["checkpoint_ns"] = kwargs["checkpoint_ns"]
         if kwargs.get("checkpoint_id") and run.get("attempts", 1) <= 1:
             configurable["checkpoint_id"] = kwargs["checkpoint_id"]
-        configurable.update(
-            thread_id=run["thread_id"], run_id=run["run_id"], graph_id=run["graph_id"], assistant_id=run["graph_id"]
-        )
+        configurable.setdefault("assistant_id", run["graph_id"])  # the API layer names the assistant it resolved
+        configurable.update(thread_id=run["thread_id"], run_id=run["run_id"], graph_id=run["graph_id"])
         config["configurable"] = configurable
         config["metadata"] = {**(config.get("metadata") or {}), **(run.get("metadata") or {})}
         config["run_id"] = uuid.UUID(run["run_id"])

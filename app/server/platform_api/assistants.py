@@ -1,103 +1,194 @@
-"""Assistants of the LangGraph Server API: one per registered graph, whose id is the graph name.
+"""Assistants of the LangGraph Server API: records in the database (`assistant_store`), each running one graph.
 
-Assistants are read-only here: they come from `langgraph.json`, with an empty config, version 1 and
-`metadata.created_by = "system"`, as LangGraph Platform creates them for each graph.
+Every registered graph has a default assistant (id `uuid5(NAMESPACE_GRAPH, graph_id)`, metadata
+`created_by: system`, as LangGraph Platform creates them); the graph's name is accepted wherever an assistant id
+is. Create more from a graph with their own config, context and metadata; an update records a new version.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+import uuid
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, HTTPException, Response
 from langgraph.pregel import Pregel
 from pydantic import TypeAdapter
 
-from ..registry import RegisteredGraph
+from .assistant_store import (
+    DEFAULT_NAME,
+    AssistantExists,
+    AssistantNotFound,
+    assistant_response,
+    default_assistant_id,
+)
 from .context import Platform, PlatformDep, PlatformRoute
-from .models import AssistantSearch
+from .models import (
+    AssistantCount,
+    AssistantCreate,
+    AssistantLatest,
+    AssistantPatch,
+    AssistantSearch,
+    AssistantVersionSearch,
+)
 from .serde import to_jsonable
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["assistants"], route_class=PlatformRoute)
 
-# Assistants exist as long as the graph configuration does; they report the time this process loaded it.
-_LOADED_AT = datetime.now(UTC).isoformat()
+
+def _not_found(error: AssistantNotFound) -> HTTPException:
+    return HTTPException(404, str(error))
 
 
-def assistant_response(graph: RegisteredGraph) -> dict[str, Any]:
-    return {
-        "assistant_id": graph.name,
-        "graph_id": graph.name,
-        "name": graph.name,
-        "description": graph.description,
-        "config": {},
-        "context": {},
-        "metadata": {"created_by": "system"},
-        "version": 1,
-        "created_at": _LOADED_AT,
-        "updated_at": _LOADED_AT,
-    }
+@router.post("/assistants")
+async def create_assistant(body: AssistantCreate, platform: PlatformDep) -> dict[str, Any]:
+    """Create an assistant of a registered graph; an existing id is a 409 unless `if_exists="do_nothing"`."""
+    platform.graph(body.graph_id)
+    assistant_id = str(uuid.uuid4())
+    if body.assistant_id is not None:
+        try:
+            assistant_id = str(uuid.UUID(body.assistant_id))
+        except ValueError:
+            raise HTTPException(422, f"Invalid assistant ID {body.assistant_id!r}: must be a UUID") from None
+    fields = {
+        "graph_id": body.graph_id, "name": body.name or DEFAULT_NAME, "description": body.description,
+        "config": body.config, "context": body.context, "metadata": body.metadata,
+    }  # fmt: skip
+    try:
+        record = await platform.assistants.create(assistant_id, fields, if_exists=body.if_exists)
+    except AssistantExists as error:
+        raise HTTPException(409, str(error)) from None
+    return assistant_response(record)
 
 
-def _matches(assistant: dict[str, Any], body: AssistantSearch) -> bool:
-    metadata = body.metadata or {}
-    return (
-        (body.graph_id is None or assistant["graph_id"] == body.graph_id)
-        and (body.name is None or body.name.lower() in assistant["name"].lower())
-        and all(assistant["metadata"].get(key) == value for key, value in metadata.items())
-    )
+def _matching_page(found: list[dict[str, Any]], body: AssistantSearch) -> list[dict[str, Any]]:
+    if body.sort_by:
+        found.sort(key=lambda row: str(row[body.sort_by]), reverse=body.sort_order != "asc")
+    return found[body.offset : body.offset + body.limit]
 
 
 @router.post("/assistants/search")
 async def search_assistants(body: AssistantSearch, response: Response, platform: PlatformDep) -> list[dict[str, Any]]:
-    """Assistants filtered by graph id, name substring and metadata; `X-Pagination-Next` gives the next offset."""
-    found = [a for a in map(assistant_response, _graphs(platform)) if _matches(a, body)]
-    if body.sort_by:
-        found.sort(key=lambda a: a[body.sort_by], reverse=body.sort_order == "desc")
-    page = found[body.offset : body.offset + body.limit]
+    """Assistants filtered by graph id, name substring and metadata, newest first; `X-Pagination-Next` gives
+    the next offset."""
+    found = await platform.assistants.search(graph_id=body.graph_id, name=body.name, metadata=body.metadata)
+    page = [assistant_response(row) for row in _matching_page(found, body)]
     if body.offset + body.limit < len(found):
         response.headers["X-Pagination-Next"] = str(body.offset + body.limit)
+    if body.select:
+        page = [{key: assistant[key] for key in body.select} for assistant in page]
     return page
 
 
 @router.post("/assistants/count")
-async def count_assistants(body: AssistantSearch, platform: PlatformDep) -> int:
-    return sum(_matches(a, body) for a in map(assistant_response, _graphs(platform)))
+async def count_assistants(body: AssistantCount, platform: PlatformDep) -> int:
+    return len(await platform.assistants.search(graph_id=body.graph_id, name=body.name, metadata=body.metadata))
 
 
 @router.get("/assistants/{assistant_id}")
 async def get_assistant(assistant_id: str, platform: PlatformDep) -> dict[str, Any]:
-    return assistant_response(platform.assistant(assistant_id))
+    return assistant_response((await platform.assistant(assistant_id)).record)
+
+
+@router.patch("/assistants/{assistant_id}")
+async def update_assistant(assistant_id: str, body: AssistantPatch, platform: PlatformDep) -> dict[str, Any]:
+    """Record a new version (config and context replaced when given, metadata merged) and make it current."""
+    if body.graph_id is not None:
+        platform.graph(body.graph_id)
+    try:
+        record = await platform.assistants.update(
+            platform.assistant_id(assistant_id), body.model_dump(exclude_none=True)
+        )
+    except AssistantNotFound as error:
+        raise _not_found(error) from None
+    return assistant_response(record)
+
+
+@router.delete("/assistants/{assistant_id}", status_code=204)
+async def delete_assistant(assistant_id: str, platform: PlatformDep, delete_threads: bool = False) -> Response:
+    """Delete the assistant and its versions; a graph's default assistant (from `langgraph.json`) is a 409."""
+    if delete_threads:
+        raise HTTPException(422, "delete_threads=true is not supported by this server; delete the threads first")
+    resolved = platform.assistant_id(assistant_id)
+    if resolved in {default_assistant_id(graph) for graph in platform.runtime.registry.names()}:
+        raise HTTPException(
+            409,
+            f"Assistant {assistant_id!r} is the default assistant of a graph in langgraph.json; it cannot be deleted "
+            "(update it, or remove the graph from langgraph.json)",
+        )
+    try:
+        await platform.assistants.delete(resolved)
+    except AssistantNotFound as error:
+        raise _not_found(error) from None
+    return Response(status_code=204)
+
+
+@router.post("/assistants/{assistant_id}/versions")
+async def list_versions(assistant_id: str, body: AssistantVersionSearch, platform: PlatformDep) -> list[dict[str, Any]]:
+    """The assistant's versions, newest first, filtered by metadata."""
+    try:
+        rows = await platform.assistants.versions(
+            platform.assistant_id(assistant_id), body.metadata, limit=body.limit, offset=body.offset
+        )
+    except AssistantNotFound as error:
+        raise _not_found(error) from None
+    return [assistant_response(row) for row in rows]
+
+
+@router.post("/assistants/{assistant_id}/latest")
+async def set_latest_version(assistant_id: str, body: AssistantLatest, platform: PlatformDep) -> dict[str, Any]:
+    """Make an earlier (or later) version the current one."""
+    try:
+        record = await platform.assistants.set_latest(platform.assistant_id(assistant_id), body.version)
+    except AssistantNotFound as error:
+        raise _not_found(error) from None
+    return assistant_response(record)
 
 
 @router.get("/assistants/{assistant_id}/graph")
 async def get_assistant_graph(assistant_id: str, platform: PlatformDep, xray: bool | int = False) -> dict[str, Any]:
-    """The graph's nodes and edges, as LangGraph draws them (`xray` includes subgraphs)."""
-    drawable = platform.assistant(assistant_id).graph.get_graph(xray=xray)
-    return to_jsonable(drawable.to_json())
+    """The graph's nodes and edges, as LangGraph draws them (`xray` includes subgraphs, to that depth)."""
+    pregel = (await platform.assistant(assistant_id)).graph.graph
+    return to_jsonable((await pregel.aget_graph(xray=xray)).to_json())
 
 
 @router.get("/assistants/{assistant_id}/schemas")
 async def get_assistant_schemas(assistant_id: str, platform: PlatformDep) -> dict[str, Any]:
     """JSON schemas of the graph's input, output, state and context (null where one cannot be derived)."""
-    graph = platform.assistant(assistant_id)
-    pregel = graph.graph
+    assistant = await platform.assistant(assistant_id)
+    return {"graph_id": assistant.graph.name, **_graph_schemas(assistant.graph.name, assistant.graph.graph)}
+
+
+@router.get("/assistants/{assistant_id}/subgraphs")
+async def get_subgraphs(assistant_id: str, platform: PlatformDep, recurse: bool = False) -> dict[str, Any]:
+    """The schemas of the graph's subgraphs, by namespace (`recurse` includes nested ones)."""
+    return await _subgraphs(platform, assistant_id, None, recurse)
+
+
+@router.get("/assistants/{assistant_id}/subgraphs/{namespace}")
+async def get_subgraphs_in(assistant_id: str, namespace: str, platform: PlatformDep, recurse: bool = False):
+    return await _subgraphs(platform, assistant_id, namespace, recurse)
+
+
+async def _subgraphs(platform: Platform, assistant_id: str, namespace: str | None, recurse: bool) -> dict[str, Any]:
+    graph = (await platform.assistant(assistant_id)).graph
     return {
-        "graph_id": graph.name,
-        "input_schema": _schema(graph.name, "input", pregel.get_input_jsonschema),
-        "output_schema": _schema(graph.name, "output", pregel.get_output_jsonschema),
-        "state_schema": _schema(graph.name, "state", lambda: _state_jsonschema(pregel)),
-        "config_schema": None,
-        "context_schema": _schema(graph.name, "context", pregel.get_context_jsonschema),
+        name: _graph_schemas(f"{graph.name}|{name}", subgraph)
+        async for name, subgraph in graph.graph.aget_subgraphs(namespace=namespace, recurse=recurse)
     }
 
 
-def _graphs(platform: Platform) -> list[RegisteredGraph]:
-    registry = platform.runtime.registry
-    return [registry.get(name) for name in registry.names()]
+def _graph_schemas(name: str, pregel: Pregel) -> dict[str, Any]:
+    return {
+        "input_schema": _schema(name, "input", pregel.get_input_jsonschema),
+        "output_schema": _schema(name, "output", pregel.get_output_jsonschema),
+        "state_schema": _schema(name, "state", lambda: _state_jsonschema(pregel)),
+        "config_schema": None,
+        "context_schema": _schema(name, "context", pregel.get_context_jsonschema),
+    }
 
 
 def _state_jsonschema(pregel: Pregel) -> dict[str, Any] | None:
@@ -106,7 +197,7 @@ def _state_jsonschema(pregel: Pregel) -> dict[str, Any] | None:
     return TypeAdapter(state_schema).json_schema() if state_schema is not None else None
 
 
-def _schema(graph: str, kind: str, derive: Any) -> dict[str, Any] | None:
+def _schema(graph: str, kind: str, derive: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
     try:
         return derive()
     except Exception as error:

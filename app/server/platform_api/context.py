@@ -1,7 +1,7 @@
 """What the LangGraph Server API routes share with the rest of the server, and its error shape.
 
-The server's runtime (graphs, checkpointer, run metrics, drain, auth) is reused as is; the only thing
-this package adds is the thread store, created on first use over the same pool or SQLite connection.
+The server's runtime (graphs, checkpointer, run metrics, drain, auth) is reused as is; this package adds the
+thread and assistant stores, created on first use over the same pool or SQLite connection.
 
 Errors on these routes use the official API's shape, `{"detail": "<message>"}` with the same status
 codes, which `langgraph-sdk` turns into `NotFoundError`, `ConflictError`, ... with that message.
@@ -9,6 +9,7 @@ codes, which `langgraph-sdk` turns into `NotFoundError`, `ConflictError`, ... wi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -22,7 +23,20 @@ from ..errors import body_parse_problem, database_unavailable, database_unavaila
 from ..jsonio import FastJSONResponse
 from ..registry import GraphNotFound, RegisteredGraph
 from ..runtime import Runtime, get_runtime
+from .assistant_store import AssistantNotFound, AssistantStore, default_assistant_id
 from .store import PostgresThreadStore, SqliteThreadStore, ThreadStore
+
+
+@dataclass(frozen=True)
+class Assistant:
+    """An assistant record and the compiled graph it runs."""
+
+    record: dict[str, Any]
+    graph: RegisteredGraph
+
+    @property
+    def assistant_id(self) -> str:
+        return self.record["assistant_id"]
 
 
 class DetailBody(BaseModel):
@@ -47,13 +61,38 @@ PLATFORM_ERRORS: dict[int | str, dict[str, Any]] = {
 class Platform:
     runtime: Runtime
     threads: ThreadStore
+    assistants: AssistantStore
 
-    def assistant(self, assistant_id: str) -> RegisteredGraph:
-        """The graph an assistant id names (the id is the graph name); 404 if there is none."""
+    def graph(self, graph_id: str) -> RegisteredGraph:
+        """A registered graph by name; 404 naming the available ones if there is none."""
         try:
-            return self.runtime.registry.get(assistant_id)
+            return self.runtime.registry.get(graph_id)
         except GraphNotFound as error:
-            raise HTTPException(404, f"Assistant {assistant_id!r} not found; available: {error.available}") from None
+            raise HTTPException(404, f"Graph {graph_id!r} not found; available: {error.available}") from None
+
+    def assistant_id(self, assistant_id: str) -> str:
+        """The UUID an assistant id names: a graph's name stands for its default assistant. Anything else that
+        is not a UUID is a 422, as on LangGraph Platform."""
+        if assistant_id in self.runtime.registry.graphs:
+            return default_assistant_id(assistant_id)
+        try:
+            uuid.UUID(assistant_id)
+        except ValueError:
+            raise HTTPException(
+                422,
+                f"Invalid assistant ID {assistant_id!r}: must be a UUID or the name of a graph "
+                f"({', '.join(self.runtime.registry.names())})",
+            ) from None
+        return assistant_id
+
+    async def assistant(self, assistant_id: str) -> Assistant:
+        """The assistant (404 if there is none) and its graph (404 if this server does not serve it)."""
+        resolved = self.assistant_id(assistant_id)
+        try:
+            record = await self.assistants.get(resolved)
+        except AssistantNotFound as error:
+            raise HTTPException(404, str(error)) from None
+        return Assistant(record, self.graph(record["graph_id"]))
 
 
 def _thread_store(runtime: Runtime) -> ThreadStore:
@@ -64,11 +103,20 @@ def _thread_store(runtime: Runtime) -> ThreadStore:
     return SqliteThreadStore(database.sqlite, database.saver.lock)  # type: ignore[attr-defined]
 
 
+def _assistant_store(runtime: Runtime) -> AssistantStore:
+    database, registry = runtime.database, runtime.registry
+    graphs = [(name, registry.get(name).description) for name in registry.names()]
+    if database.pool is not None:
+        return AssistantStore.postgres(database.pool, graphs)
+    assert database.sqlite is not None
+    return AssistantStore.sqlite(database.sqlite, database.saver.lock, graphs)  # type: ignore[attr-defined]
+
+
 async def get_platform(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Platform:
     """FastAPI dependency: the platform of this app, built once from its runtime (async: no thread-pool hop)."""
     platform: Platform | None = getattr(request.app.state, "platform", None)
     if platform is None or platform.runtime is not runtime:
-        platform = Platform(runtime, _thread_store(runtime))
+        platform = Platform(runtime, _thread_store(runtime), _assistant_store(runtime))
         request.app.state.platform = platform
     return platform
 

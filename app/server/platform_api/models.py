@@ -22,7 +22,7 @@ NATIVE_STREAM_MODES = ("values", "updates", "debug", "custom", "tasks", "checkpo
 SUPPORTED_STREAM_MODES = (*NATIVE_STREAM_MODES, "events", "messages-tuple")
 
 MAX_PAGE = 1000
-MAX_OFFSET = 2**63 - 1  # PostgreSQL's OFFSET is a bigint
+MAX_OFFSET = 1_000_000  # a larger offset is a 422, not a database error
 
 
 def _storable_text(text: str) -> str:
@@ -119,6 +119,12 @@ class ThreadCount(_Body):
     status: ThreadStatus | None = None
 
 
+ASSISTANT_FIELD = Literal[
+    "assistant_id", "graph_id", "name", "description", "config", "context", "metadata", "version",
+    "created_at", "updated_at",
+]  # fmt: skip
+
+
 class AssistantSearch(_Body):
     metadata: JsonObject | None = None
     graph_id: str | None = None
@@ -127,7 +133,43 @@ class AssistantSearch(_Body):
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
     sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] | None = None
     sort_order: Literal["asc", "desc"] | None = None
-    select: list[str] | None = None
+    select: list[ASSISTANT_FIELD] | None = None
+
+
+class AssistantCount(_Body):
+    metadata: JsonObject | None = None
+    graph_id: str | None = None
+    name: str | None = None
+
+
+class AssistantCreate(_Body):
+    graph_id: str
+    assistant_id: str | None = None
+    config: JsonObject = Field(default_factory=dict)
+    context: JsonObject = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+    name: str | None = None
+    description: str | None = None
+
+
+class AssistantPatch(_Body):
+    graph_id: str | None = None
+    config: JsonObject | None = None
+    context: JsonObject | None = None
+    metadata: JsonObject | None = None
+    name: str | None = None
+    description: str | None = None
+
+
+class AssistantVersionSearch(_Body):
+    metadata: JsonObject | None = None
+    limit: int = Field(10, ge=1, le=MAX_PAGE)
+    offset: int = Field(0, ge=0)
+
+
+class AssistantLatest(_Body):
+    version: int = Field(ge=1)
 
 
 class StateUpdate(_Body):
@@ -151,7 +193,7 @@ class StateAtCheckpoint(_Body):
 
 class HistoryRequest(_Body):
     limit: int = Field(10, ge=1, le=MAX_PAGE)
-    before: str | CheckpointRef | None = None
+    before: str | dict[str, Any] | None = None  # a checkpoint id, a checkpoint, or a config {"configurable": ...}
     metadata: JsonObject | None = None
     checkpoint: CheckpointRef | None = None
     select: list[str] | None = None
@@ -161,6 +203,11 @@ class HistoryRequest(_Body):
     def _no_select(cls, select: list[str] | None) -> None:
         if select:
             raise _unsupported("select", select, "whole states are returned")
+
+
+class ThreadPrune(_Body):
+    thread_ids: list[StoredId] = Field(max_length=MAX_PAGE)
+    strategy: Literal["delete", "keep_latest"] = "delete"
 
 
 class SendSpec(BaseModel):

@@ -22,7 +22,7 @@ from ..engine.engine import Engine, EngineDep, Outcome, RunRefused, RunSpec, err
 from ..errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, database_unavailable
 from ..inputs import InvalidInput
 from ..models import ThreadId
-from .context import Platform, PlatformDep, PlatformRoute, detail_response
+from .context import Assistant, Platform, PlatformDep, PlatformRoute, detail_response
 from .models import MAX_OFFSET, MAX_PAGE, RunCreate
 from .serde import dumps
 from .store import ThreadNotFound
@@ -35,15 +35,39 @@ def _refused(error: RunRefused) -> HTTPException:
     return HTTPException(error.status, error.message)
 
 
-def _spec(platform: Platform, thread_id: str | None, body: RunCreate, modes: list[str], background: bool) -> RunSpec:
-    """Validate the body against the assistant's graph (404, 422) and describe the run."""
-    graph = platform.assistant(body.assistant_id)
+def _run_config(assistant: Assistant, config: dict[str, Any] | None, thread_metadata: dict[str, Any]) -> dict[str, Any]:
+    """The assistant's config under the run's (`configurable` merged key by key), naming the assistant; the
+    thread's metadata under both in `metadata`, so checkpoints carry it as on the official server."""
+    base, override = assistant.record["config"] or {}, config or {}
+    configurable = {**(base.get("configurable") or {}), **(override.get("configurable") or {})}
+    configurable["assistant_id"] = assistant.assistant_id
+    metadata = {**thread_metadata, **(base.get("metadata") or {}), **(override.get("metadata") or {})}
+    return {**base, **override, "configurable": configurable, "metadata": metadata}
+
+
+async def _thread_metadata(platform: Platform, thread_id: str | None) -> dict[str, Any]:
+    if thread_id is None:
+        return {}
+    try:
+        return (await platform.threads.get(thread_id))["metadata"]
+    except ThreadNotFound:
+        return {}
+
+
+async def _spec(
+    platform: Platform, thread_id: str | None, body: RunCreate, modes: list[str], background: bool
+) -> RunSpec:
+    """Validate the body against the assistant's graph (404, 422) and describe the run with the assistant's
+    config and context under the run's own."""
+    assistant = await platform.assistant(body.assistant_id)
+    graph = assistant.graph
     try:
         body.input = graph.inputs.validate_input(body.input)
         if body.command is not None:
             body.command.update = graph.inputs.validate_update(body.command.update, "command.update")
     except InvalidInput as error:
         raise HTTPException(422, str(error)) from None
+    context = {**(assistant.record["context"] or {}), **(body.context or {})}
     checkpoint_ns, checkpoint_id = "", body.checkpoint_id
     if body.checkpoint is not None:
         checkpoint_ns = body.checkpoint.checkpoint_ns
@@ -56,13 +80,13 @@ def _spec(platform: Platform, thread_id: str | None, body: RunCreate, modes: lis
         thread_id=thread_id,
         input=body.input,
         command=body.command.model_dump(exclude_none=True) if body.command is not None else None,
-        config=body.config,
+        config=_run_config(assistant, body.config, await _thread_metadata(platform, thread_id)),
         metadata=body.metadata or {},
         stream_modes=modes,
         stream_subgraphs=body.stream_subgraphs,
         interrupt_before=body.interrupt_before,
         interrupt_after=body.interrupt_after,
-        context=body.context,
+        context=context or None,
         durability=durability,
         checkpoint_ns=checkpoint_ns,
         checkpoint_id=checkpoint_id,
@@ -89,15 +113,17 @@ def _when(value: datetime | str | None) -> str | None:
 
 def run_response(run: dict[str, Any]) -> dict[str, Any]:
     """The client's `Run` shape."""
+    kwargs = run.get("kwargs") or {}
+    configurable = (kwargs.get("config") or {}).get("configurable") or {}
     return {
         "run_id": run["run_id"],
         "thread_id": run["thread_id"],
-        "assistant_id": run["graph_id"],
+        "assistant_id": configurable.get("assistant_id", run["graph_id"]),
         "created_at": _when(run.get("created_at")),
         "updated_at": _when(run.get("updated_at")),
         "status": run["status"],
         "metadata": run.get("metadata") or {},
-        "kwargs": run.get("kwargs") or {},
+        "kwargs": kwargs,
         "multitask_strategy": run.get("multitask_strategy", "reject"),
     }
 
@@ -150,7 +176,7 @@ def _outcome_body(outcome: Outcome) -> Any:
 async def _wait(
     request: Request, platform: Platform, engine: Engine, thread_id: str | None, body: RunCreate
 ) -> Response:
-    spec = _spec(platform, thread_id, body, ["values"], background=False)
+    spec = await _spec(platform, thread_id, body, ["values"], background=False)
     run = await _submit(engine, spec, start=True)
     headers = _locations(run, "join")
     if run["status"] == "running":
@@ -226,12 +252,12 @@ def _sse(events: AsyncIterator[ServerSentEvent], platform: Platform, headers: di
         events,
         headers=headers,
         ping=max(1, int(settings.sse_heartbeat_seconds)),
-        send_timeout=settings.sse_send_timeout_seconds,
+        send_timeout=settings.sse_send_timeout_seconds,  # a client that stops reading is closed
     )
 
 
 async def _stream(platform: Platform, engine: Engine, thread_id: str | None, body: RunCreate) -> EventSourceResponse:
-    spec = _spec(platform, thread_id, body, body.stream_modes, background=False)
+    spec = await _spec(platform, thread_id, body, body.stream_modes, background=False)
     run = await _submit(engine, spec, start=True)
     if run["status"] == "running" and not spec.persist_events:
         return _sse(_live_events(engine, run, body.on_disconnect), platform, _locations(run, None))
@@ -267,7 +293,8 @@ async def wait_stateless_run(body: RunCreate, request: Request, platform: Platfo
 
 
 async def _create(platform: Platform, engine: Engine, thread_id: str | None, body: RunCreate) -> Response:
-    run = await _submit(engine, _spec(platform, thread_id, body, body.stream_modes, background=True), start=True)
+    spec = await _spec(platform, thread_id, body, body.stream_modes, background=True)
+    run = await _submit(engine, spec, start=True)
     if run["status"] == "running":
         engine.spawn(run)
     stored = await engine.get(run["run_id"])

@@ -1,4 +1,5 @@
-"""The `threads` table of the LangGraph Server API, applied by `app.migrate` (migration 1, both backends)."""
+"""Tables of the LangGraph Server API, applied by `app.migrate` (both backends): `threads` (migration 1),
+`assistants` and `assistant_versions` (migration 4)."""
 
 POSTGRES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS threads (
@@ -30,4 +31,62 @@ CREATE TABLE IF NOT EXISTS threads (
     run_started_at TEXT
 );
 CREATE INDEX IF NOT EXISTS threads_updated_at_idx ON threads (updated_at)
+"""
+
+# Migration 4: assistants as records. `assistants` holds each assistant's current version, `assistant_versions`
+# every version it has had (the current one included).
+ASSISTANTS_POSTGRES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS assistants (
+    assistant_id text PRIMARY KEY,
+    graph_id text NOT NULL,
+    name text NOT NULL,
+    description text,
+    config jsonb NOT NULL DEFAULT '{}'::jsonb,
+    context jsonb NOT NULL DEFAULT '{}'::jsonb,
+    metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+    version integer NOT NULL,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assistants_graph_id_idx ON assistants (graph_id);
+CREATE TABLE IF NOT EXISTS assistant_versions (
+    assistant_id text NOT NULL REFERENCES assistants (assistant_id) ON DELETE CASCADE,
+    version integer NOT NULL,
+    graph_id text NOT NULL,
+    name text NOT NULL,
+    description text,
+    config jsonb NOT NULL DEFAULT '{}'::jsonb,
+    context jsonb NOT NULL DEFAULT '{}'::jsonb,
+    metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (assistant_id, version)
+)
+"""
+
+ASSISTANTS_SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS assistants (
+    assistant_id TEXT PRIMARY KEY,
+    graph_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT,
+    config TEXT NOT NULL DEFAULT '{}',
+    context TEXT NOT NULL DEFAULT '{}',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assistants_graph_id_idx ON assistants (graph_id);
+CREATE TABLE IF NOT EXISTS assistant_versions (
+    assistant_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    graph_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT,
+    config TEXT NOT NULL DEFAULT '{}',
+    context TEXT NOT NULL DEFAULT '{}',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (assistant_id, version)
+)
 """

@@ -94,7 +94,14 @@ def thread_state(snapshot: StateSnapshot) -> dict[str, Any]:
         "checkpoint": checkpoint_of(snapshot.config),
         "parent_checkpoint": checkpoint_of(snapshot.parent_config),
         "interrupts": list(snapshot.interrupts),
+        # The official server still sends these (deprecated) ids at the top level.
+        "checkpoint_id": _checkpoint_id(snapshot.config),
+        "parent_checkpoint_id": _checkpoint_id(snapshot.parent_config),
     })  # fmt: skip
+
+
+def _checkpoint_id(config: Mapping[str, Any] | None) -> str | None:
+    return (config or {}).get("configurable", {}).get("checkpoint_id")
 
 
 def empty_thread_state(thread_id: str) -> dict[str, Any]:
@@ -108,6 +115,8 @@ def empty_thread_state(thread_id: str) -> dict[str, Any]:
         "checkpoint": {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint_id": None, "checkpoint_map": None},
         "parent_checkpoint": None,
         "interrupts": [],
+        "checkpoint_id": None,
+        "parent_checkpoint_id": None,
     }
 
 

@@ -13,9 +13,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Response
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._config import recast_checkpoint_ns
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import InvalidUpdateError
+from pydantic import ValidationError
 
-from ..engine.engine import EngineDep, RunRefused
+from ..engine.engine import Engine, EngineDep, RunRefused
 from ..inputs import InvalidInput
 from ..registry import RegisteredGraph
 from .context import Platform, PlatformDep, PlatformRoute
@@ -28,6 +30,7 @@ from .models import (
     ThreadCount,
     ThreadCreate,
     ThreadPatch,
+    ThreadPrune,
     ThreadSearch,
 )
 from .serde import empty_thread_state, thread_state, to_jsonable
@@ -45,7 +48,7 @@ async def _thread(platform: Platform, thread_id: str) -> dict[str, Any]:
 
 def _graph_of(platform: Platform, thread: dict[str, Any]) -> RegisteredGraph | None:
     graph_id = thread["metadata"].get("graph_id")
-    return platform.assistant(graph_id) if graph_id else None
+    return platform.graph(graph_id) if graph_id else None
 
 
 def _config(
@@ -67,7 +70,7 @@ def _config(
 async def create_thread(body: ThreadCreate, platform: PlatformDep) -> dict[str, Any]:
     """Create a thread; an existing id is a 409 unless `if_exists="do_nothing"`."""
     if graph_id := body.metadata.get("graph_id"):
-        platform.assistant(graph_id)
+        platform.graph(graph_id)
     try:
         row = await platform.threads.create(
             body.thread_id or str(uuid.uuid4()), body.metadata, if_exists=body.if_exists
@@ -101,7 +104,7 @@ async def get_thread(thread_id: StoredId, platform: PlatformDep) -> dict[str, An
 async def patch_thread(thread_id: StoredId, body: ThreadPatch, platform: PlatformDep) -> dict[str, Any]:
     """Merge `metadata` into the thread's metadata."""
     if graph_id := body.metadata.get("graph_id"):
-        platform.assistant(graph_id)
+        platform.graph(graph_id)
     try:
         return thread_response(await platform.threads.merge_metadata(thread_id, body.metadata))
     except ThreadNotFound as error:
@@ -112,14 +115,95 @@ async def patch_thread(thread_id: StoredId, body: ThreadPatch, platform: Platfor
 async def delete_thread(thread_id: StoredId, platform: PlatformDep, engine: EngineDep) -> Response:
     """Delete the thread, its checkpoints and its runs; a thread with a run in progress is a 409."""
     try:
-        await platform.threads.delete(thread_id)
+        await _delete(platform, engine, thread_id)
     except ThreadNotFound as error:
         raise HTTPException(404, str(error)) from None
     except ThreadBusy as error:
         raise HTTPException(409, f"{error}; it cannot be deleted now") from None
+    return Response(status_code=204)
+
+
+async def _delete(platform: Platform, engine: Engine, thread_id: str) -> None:
+    await platform.threads.delete(thread_id)
     await platform.runtime.database.saver.adelete_thread(thread_id)
     await engine.store.delete_thread_runs(thread_id)
-    return Response(status_code=204)
+
+
+@router.post("/threads/prune")
+async def prune_threads(body: ThreadPrune, platform: PlatformDep, engine: EngineDep) -> dict[str, int]:
+    """`delete` the threads, or keep only their latest checkpoint (`keep_latest`); threads that are missing or
+    busy are skipped. Answers how many were pruned."""
+    pruned = 0
+    for thread_id in dict.fromkeys(body.thread_ids):
+        try:
+            if body.strategy == "delete":
+                await _delete(platform, engine, thread_id)
+            else:
+                await _keep_latest(platform, engine, thread_id)
+        except (ThreadNotFound, ThreadBusy, RunRefused):
+            continue
+        pruned += 1
+    return {"pruned_count": pruned}
+
+
+async def _keep_latest(platform: Platform, engine: Engine, thread_id: str) -> None:
+    """Delete every checkpoint but the latest of each namespace, holding the thread as a run would."""
+    graph = _graph_of(platform, await platform.threads.get(thread_id))
+    if graph is None:
+        return  # never run: no checkpoints
+    async with engine.hold(thread_id, graph, create=False):
+        database = platform.runtime.database
+        if database.pool is not None:
+            await database.saver.aprune([thread_id], strategy="keep_latest")  # type: ignore[attr-defined]
+            return
+        assert database.sqlite is not None
+        async with database.saver.lock:  # type: ignore[attr-defined]
+            for table in ("writes", "checkpoints"):
+                await database.sqlite.execute(
+                    f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id NOT IN "  # noqa: S608 - constant names
+                    "(SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ? GROUP BY checkpoint_ns)",
+                    (thread_id, thread_id),
+                )
+            await database.sqlite.commit()
+
+
+@router.post("/threads/{thread_id}/copy")
+async def copy_thread(thread_id: StoredId, platform: PlatformDep, engine: EngineDep) -> dict[str, Any]:
+    """A new thread with the thread's metadata, state and whole checkpoint history."""
+    source = await _thread(platform, thread_id)
+    if source["status"] == "busy":
+        raise HTTPException(409, f"Thread {thread_id!r} is busy with a run; copy it when the run has finished")
+    target = str(uuid.uuid4())
+    graph = _graph_of(platform, source)
+    if graph is None:  # never run: nothing to copy but its metadata
+        return thread_response(await platform.threads.create(target, source["metadata"], if_exists="raise"))
+    await _copy_checkpoints(platform.runtime.database.saver, thread_id, target)
+    try:
+        async with engine.hold(target, graph, create=True):
+            pass  # creates the thread bound to the graph; on release its status and values come from the copy
+    except RunRefused as error:
+        raise HTTPException(error.status, error.message) from None
+    return thread_response(await platform.threads.merge_metadata(target, source["metadata"]))
+
+
+async def _copy_checkpoints(saver: BaseCheckpointSaver, source: str, target: str) -> None:
+    """Every checkpoint of `source` (all namespaces, oldest first) and its pending writes, put under `target`."""
+    checkpoints = [item async for item in saver.alist({"configurable": {"thread_id": source}})]
+    for item in reversed(checkpoints):
+        configurable: dict[str, Any] = {
+            "thread_id": target,
+            "checkpoint_ns": item.config["configurable"]["checkpoint_ns"],
+        }
+        if item.parent_config:
+            configurable["checkpoint_id"] = item.parent_config["configurable"]["checkpoint_id"]
+        saved = await saver.aput(
+            {"configurable": configurable}, item.checkpoint, item.metadata, item.checkpoint["channel_versions"]
+        )
+        writes: dict[str, list[tuple[str, Any]]] = {}
+        for task_id, channel, value in item.pending_writes or ():
+            writes.setdefault(task_id, []).append((channel, value))
+        for task_id, task_writes in writes.items():
+            await saver.aput_writes(saved, task_writes, task_id)
 
 
 def _check_namespace(graph: RegisteredGraph, config: RunnableConfig) -> None:
@@ -186,7 +270,9 @@ async def update_state(
         raise HTTPException(error.status, error.message) from None
     except InvalidUpdateError as error:
         raise HTTPException(400, f"cannot update the state of thread {thread_id!r}: {error}") from None
-    return {"checkpoint": to_jsonable(next_config["configurable"])}
+    checkpoint = to_jsonable(next_config["configurable"])
+    # The official answer: the checkpoint, and (deprecated) the config and the checkpoint id at the top level.
+    return {"checkpoint": checkpoint, "configurable": checkpoint, "checkpoint_id": checkpoint.get("checkpoint_id")}
 
 
 @router.post("/threads/{thread_id}/history")
@@ -197,6 +283,11 @@ async def history(thread_id: StoredId, body: HistoryRequest, platform: PlatformD
     if graph is None:
         return []
     before = body.before
+    if isinstance(before, dict):  # a checkpoint, or a config holding one (the form the official server takes)
+        try:
+            before = CheckpointRef.model_validate(before.get("configurable", before))
+        except ValidationError as error:
+            raise HTTPException(422, f"before: not a checkpoint: {error.errors()[0]['msg']}") from None
     before_config = (
         _config(thread_id, checkpoint_id=before)
         if isinstance(before, str)

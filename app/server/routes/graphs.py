@@ -62,6 +62,7 @@ router = APIRouter(
     },
 )
 _RUN_ERRORS = {
+    409: {"model": ErrorBody, "description": "A run holds the thread, or the thread belongs to another graph"},
     413: {"model": ErrorBody, "description": "Body larger than MAX_BODY_BYTES"},
     500: {"model": ErrorBody, "description": "The graph raised; the error id is in the server log"},
     503: {"model": ErrorBody, "description": "The server is draining for shutdown, or the database is unreachable"},
@@ -209,7 +210,7 @@ async def resume(name: str, request: ResumeRequest, runtime: RuntimeDep, engine:
         f"{Env.SSE_HEARTBEAT_SECONDS} seconds so proxies keep idle streams open."
     ),
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, 503: _RUN_ERRORS[503]},
+    responses={200: {"content": {"text/event-stream": {}}}, 409: _RUN_ERRORS[409], 503: _RUN_ERRORS[503]},
 )
 async def stream(name: str, request: StreamRequest, runtime: RuntimeDep, engine: EngineDep) -> EventSourceResponse:
     registered = _graph(runtime, name, request.thread_id)

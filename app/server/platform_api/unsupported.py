@@ -1,0 +1,74 @@
+"""Operations of the LangGraph Server API (as `langgraph-sdk` calls them) that this server does not offer.
+
+Each answers a 422 that names the client method and says what to do instead, never a bare 404, so a team
+moving off LangGraph Platform sees at once what is missing. `docs/platform-api.md` lists the same methods
+(a test checks both against the installed client).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Response
+
+from .context import PlatformRoute, detail_response
+
+CRONS = "crons are not available on this server yet; schedule runs.create from an external scheduler (a CronJob)"
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A client method this server refuses: the routes it calls and what to use instead."""
+
+    routes: tuple[tuple[str, str], ...]
+    instead: str
+
+
+UNSUPPORTED: dict[str, Unsupported] = {
+    "crons.create": Unsupported((("POST", "/runs/crons"),), CRONS),
+    "crons.create_for_thread": Unsupported((("POST", "/threads/{thread_id}/runs/crons"),), CRONS),
+    "crons.search": Unsupported((("POST", "/runs/crons/search"),), CRONS),
+    "crons.count": Unsupported((("POST", "/runs/crons/count"),), CRONS),
+    "crons.update": Unsupported((("PATCH", "/runs/crons/{cron_id}"),), CRONS),
+    "crons.delete": Unsupported((("DELETE", "/runs/crons/{cron_id}"),), CRONS),
+    "runs.create_batch": Unsupported((("POST", "/runs/batch"),), "create the runs one by one with runs.create"),
+    "runs.cancel_many": Unsupported((("POST", "/runs/cancel"),), "cancel the runs one by one with runs.cancel"),
+    "threads.stream": Unsupported(
+        (("POST", "/threads/{thread_id}/commands"), ("GET", "/threads/{thread_id}/stream/events")),
+        "the v3 thread streaming protocol is not implemented; use runs.stream and threads.join_stream",
+    ),
+}
+
+
+def refusal(method: str) -> str:
+    return f"{method} is not supported by this server: {UNSUPPORTED[method].instead}"
+
+
+def _refuse(method: str, path: str) -> Callable[..., Awaitable[Response]]:
+    """The endpoint refusing `method` at `path`, declaring the path's parameters (so its OpenAPI is valid)."""
+
+    async def refuse() -> Response:
+        return detail_response(422, refusal(method))
+
+    async def refuse_for_thread(thread_id: str) -> Response:
+        return detail_response(422, refusal(method))
+
+    async def refuse_for_cron(cron_id: str) -> Response:
+        return detail_response(422, refusal(method))
+
+    endpoint = refuse_for_thread if "{thread_id}" in path else refuse_for_cron if "{cron_id}" in path else refuse
+    endpoint.__doc__ = f"Not supported: `{method}` ({UNSUPPORTED[method].instead})."
+    return endpoint
+
+
+router = APIRouter(tags=["not supported"], route_class=PlatformRoute)
+for _method, _unsupported in UNSUPPORTED.items():
+    for _verb, _path in _unsupported.routes:
+        router.add_api_route(
+            _path,
+            _refuse(_method, _path),
+            methods=[_verb],
+            name=f"unsupported {_method}",
+            responses={422: {"description": "Not supported by this server; the message says what to use instead"}},
+        )
