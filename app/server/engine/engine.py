@@ -47,6 +47,8 @@ EVENT_POLL_SECONDS = 0.1
 FINISH_RETRY_SECONDS = 0.5
 
 Sink = Callable[[str, Any], Awaitable[None]]
+MAX_BUFFERED_EVENTS = 8
+"""Events of a live stream that may wait for its client; past this the run waits for the client to read."""
 
 
 class RunRefused(Exception):
@@ -136,6 +138,11 @@ class Outcome:
     interrupts: list[Any] = field(default_factory=list)
     error: BaseException | None = None
     error_id: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """The client is told of an error: the run failed, or the server shut down under it (not a cancel)."""
+        return self.error is not None and (self.status != "interrupted" or isinstance(self.error, ServerDraining))
 
 
 @dataclass
@@ -652,6 +659,43 @@ class Engine:
             await asyncio.sleep(interval)
 
 
+class LiveEvents:
+    """A run executed here for one streaming client, its events handed over through a bounded buffer.
+
+    A client that stops reading holds the run back after `MAX_BUFFERED_EVENTS` instead of letting its output pile
+    up in memory (the send timeout then closes the stream); once the client is gone (`close`), events are dropped
+    and the run goes on or is cancelled, as `on_disconnect` says.
+    """
+
+    def __init__(self, engine: Engine, run: dict[str, Any]) -> None:
+        self._queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue(MAX_BUFFERED_EVENTS)
+        self._client_gone = False
+        self.task = asyncio.create_task(self._execute(engine, run), name=f"run-{run['run_id']}")
+
+    async def _send(self, event: str, data: Any) -> None:
+        if not self._client_gone:
+            await self._queue.put((event, data))
+
+    async def _execute(self, engine: Engine, run: dict[str, Any]) -> Outcome:
+        try:
+            return await engine.execute(run, self._send)
+        finally:
+            if not self._client_gone:
+                await self._queue.put(None)
+
+    async def __aiter__(self) -> AsyncIterator[tuple[str, Any]]:
+        while (item := await self._queue.get()) is not None:
+            yield item
+
+    def close(self, *, cancel: bool) -> None:
+        """The client is gone: free the run from waiting on it, and cancel it when `cancel`."""
+        self._client_gone = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        if cancel and not self.task.done():
+            self.task.cancel()
+
+
 def error_event(outcome: Outcome) -> dict[str, str]:
     """The client's view of a failed run: a code and a safe message; details stay in the log under the error id."""
     error = outcome.error
@@ -661,6 +705,8 @@ def error_event(outcome: Outcome) -> dict[str, str]:
         return {"error": "database_unavailable", "message": "the database was unreachable during the run; retry"}
     if outcome.status == "timeout":
         return {"error": "run_timeout", "message": "the run exceeded MAX_RUN_SECONDS"}
+    if isinstance(error, ServerDraining):
+        return {"error": "draining", "message": str(error)}
     if outcome.status == "interrupted":
         return {"error": "cancelled", "message": str(error)}
     if isinstance(error, GraphNotFound | RunRefused):

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ..drain import ServerDraining
-from ..engine.engine import Engine, EngineDep, Outcome, RunRefused, RunSpec, error_event
+from ..engine.engine import Engine, EngineDep, LiveEvents, Outcome, RunRefused, RunSpec, error_event
 from ..errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, database_unavailable
 from ..inputs import InvalidInput
 from ..models import ThreadId
@@ -166,7 +166,7 @@ async def _thread_values(platform: Platform, run: dict[str, Any]) -> Any:
 
 
 def _outcome_body(outcome: Outcome) -> Any:
-    if outcome.error is not None and outcome.status != "interrupted":
+    if outcome.failed:
         return {"__error__": error_event(outcome)}
     if outcome.interrupts:
         return {**(outcome.values or {}), "__interrupt__": outcome.interrupts}
@@ -204,28 +204,16 @@ async def _wait(
 
 async def _live_events(engine: Engine, run: dict[str, Any], on_disconnect: str) -> AsyncIterator[ServerSentEvent]:
     """Execute the run here and send its events as they come; the client leaving cancels it (unless continue)."""
-    queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
-
-    async def sink(event: str, data: Any) -> None:
-        queue.put_nowait((event, data))
-
-    async def execute() -> Outcome:
-        try:
-            return await engine.execute(run, sink)
-        finally:
-            queue.put_nowait(None)
-
-    task = asyncio.create_task(execute(), name=f"run-{run['run_id']}")
+    live = LiveEvents(engine, run)
     try:
         yield ServerSentEvent(data=dumps({"run_id": run["run_id"], "attempt": 1}), event="metadata")
-        while (item := await queue.get()) is not None:
-            yield ServerSentEvent(data=dumps(item[1]), event=item[0])
-        outcome = await task
-        if outcome.error is not None and outcome.status != "interrupted":
+        async for event, data in live:
+            yield ServerSentEvent(data=dumps(data), event=event)
+        outcome = await live.task
+        if outcome.failed:
             yield ServerSentEvent(data=dumps(error_event(outcome)), event="error")
     finally:
-        if not task.done() and on_disconnect == "cancel":
-            task.cancel()
+        live.close(cancel=on_disconnect == "cancel")
 
 
 async def _recorded_events(engine: Engine, run_id: str, after: int) -> AsyncIterator[ServerSentEvent]:

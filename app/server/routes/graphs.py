@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ from ..engine.engine import (
     Engine,
     EngineDep,
     GraphMismatch,
+    LiveEvents,
     NotPaused,
     Outcome,
     RunRefused,
@@ -233,26 +233,14 @@ async def _stream_events(
 ) -> AsyncIterator[ServerSentEvent]:
     graph_var.set(registered.name)
     thread_id_var.set(run["thread_id"])
-    queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
-
-    async def sink(event: str, data: Any) -> None:
-        queue.put_nowait((event, data))
-
-    async def execute() -> Outcome:
-        try:
-            return await engine.execute(run, sink)
-        finally:
-            queue.put_nowait(None)
-
-    task = asyncio.create_task(execute(), name=f"run-{run['run_id']}")
+    live = LiveEvents(engine, run)
     try:
-        while (item := await queue.get()) is not None:
-            if item[0] == mode:
-                yield ServerSentEvent(event=mode, data=dumps(item[1]).decode())
-        outcome = await task
+        async for event, data in live:
+            if event == mode:
+                yield ServerSentEvent(event=mode, data=dumps(data).decode())
+        outcome = await live.task
     finally:
-        if not task.done():
-            task.cancel()
+        live.close(cancel=True)
     if outcome.error is not None:
         failure = _run_failed(runtime, registered, run["thread_id"], outcome)
         body = error_body(failure.code, failure.message, error_id=failure.error_id)
