@@ -114,6 +114,8 @@ def _storable(value: Any) -> Any:
 JsonValue = Annotated[Any, AfterValidator(_storable)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable)]
 JsonArray = Annotated[list[Any], AfterValidator(_storable)]
+StorableText = Annotated[str, AfterValidator(_storable)]
+"""Text PostgreSQL can store: no NUL character, no lone surrogate."""
 
 
 class InvalidInput(ValueError):

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from .inputs import JsonObject, JsonValue, configurable_problem
+from .inputs import JsonObject, JsonValue, StorableText, configurable_problem
 
 THREAD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 THREAD_ID_MAX_LENGTH = 128
@@ -28,7 +28,7 @@ class RunConfig(_Strict):
     """The part of a LangGraph `RunnableConfig` a client may set."""
 
     recursion_limit: int | None = Field(None, ge=1, le=1000)
-    tags: list[Annotated[str, StringConstraints(max_length=128)]] | None = Field(None, max_length=32)
+    tags: list[Annotated[StorableText, StringConstraints(max_length=128)]] | None = Field(None, max_length=32)
     metadata: JsonObject | None = None
     configurable: JsonObject | None = None
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..inputs import JsonArray, JsonObject, JsonValue, config_problem, json_value_problem
+from ..inputs import JsonArray, JsonObject, JsonValue, StorableText, config_problem
 from ..models import ThreadId
 
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
@@ -25,14 +25,8 @@ MAX_PAGE = 1000
 MAX_OFFSET = 1_000_000  # a larger offset is a 422, not a database error
 
 
-def _storable_text(text: str) -> str:
-    if (problem := json_value_problem(text)) is not None:
-        raise ValueError(problem)
-    return text
-
-
 # An id a client sends in a path or a list: anything PostgreSQL can store (no NUL, no lone surrogate).
-StoredId = Annotated[str, Field(max_length=256), AfterValidator(_storable_text)]
+StoredId = Annotated[StorableText, Field(max_length=256)]
 
 
 def _thread_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
