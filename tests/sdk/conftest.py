@@ -59,3 +59,16 @@ def server_url(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFact
 def client(server_url: str) -> Iterator[SyncLangGraphClient]:
     with get_sync_client(url=server_url, api_key=API_KEY) as sdk:
         yield sdk
+
+
+@pytest.fixture
+def second_replica(server_env: dict[str, str], tmp_path: Path) -> Iterator[SyncLangGraphClient]:
+    """A client of a second server process on the same database, as another replica of the Deployment."""
+    if Env.DATABASE_URL not in server_env:
+        pytest.skip("the embedded SQLite store serves one process")
+    other = start_server(server_env, tmp_path)
+    try:
+        with get_sync_client(url=other.url, api_key=API_KEY) as sdk:
+            yield sdk
+    finally:
+        other.stop()

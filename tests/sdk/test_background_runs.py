@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,8 +12,7 @@ from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.errors import ConflictError
 
-from app.contract import Env
-from tests.sdk.conftest import API_KEY, start_server
+from tests.sdk.conftest import API_KEY
 
 SLOW = {"value": 1, "sleep_seconds": 0.4}
 
@@ -121,26 +119,19 @@ def test_wait_sends_where_to_reconnect(server_url: str, client: SyncLangGraphCli
 
 
 def test_background_run_is_joined_and_cancelled_from_another_replica(
-    client: SyncLangGraphClient, server_env: dict[str, str], tmp_path: Path
+    client: SyncLangGraphClient, second_replica: SyncLangGraphClient
 ) -> None:
-    if Env.DATABASE_URL not in server_env:
-        pytest.skip("the embedded SQLite store serves one process")
-    other = start_server(server_env, tmp_path)
-    try:
-        with get_sync_client(url=other.url, api_key=API_KEY) as second:
-            thread_id = client.threads.create()["thread_id"]
-            run = client.runs.create(thread_id, "steps", input=SLOW, stream_mode="updates")
-            parts = list(second.runs.join_stream(thread_id, run["run_id"], stream_mode="updates"))
-            assert [next(iter(p.data)) for p in parts if p.event == "updates"] == ["add_one", "double", "describe"]
-            assert second.runs.join(thread_id, run["run_id"])["value"] == 4
-            slow = client.runs.create(thread_id, "steps", input={"value": 1, "sleep_seconds": 3})
-            _wait_status(second, thread_id, slow["run_id"], "running")
-            started = time.monotonic()
-            second.runs.cancel(thread_id, slow["run_id"], wait=True)
-            assert time.monotonic() - started < 3
-            assert client.runs.get(thread_id, slow["run_id"])["status"] == "interrupted"
-    finally:
-        other.stop()
+    thread_id = client.threads.create()["thread_id"]
+    run = client.runs.create(thread_id, "steps", input=SLOW, stream_mode="updates")
+    parts = list(second_replica.runs.join_stream(thread_id, run["run_id"], stream_mode="updates"))
+    assert [next(iter(p.data)) for p in parts if p.event == "updates"] == ["add_one", "double", "describe"]
+    assert second_replica.runs.join(thread_id, run["run_id"])["value"] == 4
+    slow = client.runs.create(thread_id, "steps", input={"value": 1, "sleep_seconds": 3})
+    _wait_status(second_replica, thread_id, slow["run_id"], "running")
+    started = time.monotonic()
+    second_replica.runs.cancel(thread_id, slow["run_id"], wait=True)
+    assert time.monotonic() - started < 3
+    assert client.runs.get(thread_id, slow["run_id"])["status"] == "interrupted"
 
 
 def test_sixteen_concurrent_clients_get_no_failures(server_url: str) -> None:
@@ -169,40 +160,33 @@ def test_sixteen_concurrent_clients_get_no_failures(server_url: str) -> None:
 
 
 def test_double_resume_through_two_replicas_runs_once(
-    client: SyncLangGraphClient, server_env: dict[str, str], tmp_path: Path
+    client: SyncLangGraphClient, second_replica: SyncLangGraphClient
 ) -> None:
-    if Env.DATABASE_URL not in server_env:
-        pytest.skip("the embedded SQLite store serves one process")
-    other = start_server(server_env, tmp_path)
-    try:
-        with get_sync_client(url=other.url, api_key=API_KEY) as second:
-            thread_id = client.threads.create()["thread_id"]
-            document = {"title": "Plan", "document": "We ship in May. It replaces the legacy invoices."}
-            client.runs.wait(thread_id, "review", input=document)
-            outcomes: list[object] = []
+    thread_id = client.threads.create()["thread_id"]
+    document = {"title": "Plan", "document": "We ship in May. It replaces the legacy invoices."}
+    client.runs.wait(thread_id, "review", input=document)
+    outcomes: list[object] = []
 
-            def resume(sdk: SyncLangGraphClient, approved: bool) -> None:
-                try:
-                    outcomes.append(
-                        sdk.runs.wait(
-                            thread_id, "review", command={"resume": {"approved": approved}}, multitask_strategy="reject"
-                        )
-                    )
-                except httpx.HTTPStatusError as error:
-                    outcomes.append(error.response.status_code)
+    def resume(sdk: SyncLangGraphClient, approved: bool) -> None:
+        try:
+            outcomes.append(
+                sdk.runs.wait(
+                    thread_id, "review", command={"resume": {"approved": approved}}, multitask_strategy="reject"
+                )
+            )
+        except httpx.HTTPStatusError as error:
+            outcomes.append(error.response.status_code)
 
-            workers = [threading.Thread(target=resume, args=(sdk, ok)) for sdk, ok in ((client, True), (second, False))]
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                worker.join(30)
-            assert sorted(map(str, outcomes)).count("409") == 1, outcomes
-            [result] = [o for o in outcomes if isinstance(o, dict)]
-            history = client.threads.get_history(thread_id, limit=100)
-            assert sum(1 for s in history if s["next"] == ["finalize"]) == 1
-            assert client.threads.get_state(thread_id)["values"]["decision"] == result["decision"]
-    finally:
-        other.stop()
+    workers = [threading.Thread(target=resume, args=(sdk, ok)) for sdk, ok in ((client, True), (second_replica, False))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    assert sorted(map(str, outcomes)).count("409") == 1, outcomes
+    [result] = [o for o in outcomes if isinstance(o, dict)]
+    history = client.threads.get_history(thread_id, limit=100)
+    assert sum(1 for s in history if s["next"] == ["finalize"]) == 1
+    assert client.threads.get_state(thread_id)["values"]["decision"] == result["decision"]
 
 
 def test_on_disconnect_continue_finishes_the_run(server_url: str, client: SyncLangGraphClient) -> None:

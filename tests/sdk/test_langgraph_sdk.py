@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,8 +15,7 @@ from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.errors import AuthenticationError, ConflictError, NotFoundError, UnprocessableEntityError
 
-from app.contract import Env
-from tests.sdk.conftest import API_KEY, start_server
+from tests.sdk.conftest import API_KEY
 
 DOCUMENT = {
     "title": "Quarterly plan",
@@ -268,19 +266,12 @@ def test_async_client_stream_reports_the_run_it_created(server_url: str) -> None
 
 
 def test_busy_thread_is_rejected_by_another_server_on_the_same_database(
-    client: SyncLangGraphClient, server_env: dict[str, str], tmp_path: Path
+    client: SyncLangGraphClient, second_replica: SyncLangGraphClient
 ) -> None:
-    if Env.DATABASE_URL not in server_env:
-        pytest.skip("the embedded SQLite store serves one process")
-    other = start_server(server_env, tmp_path)
-    try:
-        thread_id = client.threads.create()["thread_id"]
-        first = client.runs.stream(thread_id, "steps", input={"value": 1, "sleep_seconds": 1}, stream_mode="updates")
-        assert next(first).event == "metadata"
-        with get_sync_client(url=other.url, api_key=API_KEY) as second, pytest.raises(ConflictError):
-            list(second.runs.stream(thread_id, "steps", input={"value": 1}, multitask_strategy="reject"))
-        list(first)
-        with get_sync_client(url=other.url, api_key=API_KEY) as second:
-            assert second.runs.wait(thread_id, "steps", input={"value": 2})["value"] == 6
-    finally:
-        other.stop()
+    thread_id = client.threads.create()["thread_id"]
+    first = client.runs.stream(thread_id, "steps", input={"value": 1, "sleep_seconds": 1}, stream_mode="updates")
+    assert next(first).event == "metadata"
+    with pytest.raises(ConflictError):
+        list(second_replica.runs.stream(thread_id, "steps", input={"value": 1}, multitask_strategy="reject"))
+    list(first)
+    assert second_replica.runs.wait(thread_id, "steps", input={"value": 2})["value"] == 6
