@@ -150,7 +150,8 @@ class Autoscaling(_Model):
     memory_target_percent: int = Field(80, ge=1, le=100)
     """Average memory utilisation (% of requests) the HPA aims for."""
     in_flight_runs_target: int | None = Field(None, ge=1, le=10000)
-    """Average in-flight graph runs per pod the HPA aims for (needs prometheus-adapter); unset: CPU and memory only."""
+    """Average graph runs per pod, running plus pending, the HPA aims for (needs prometheus-adapter); unset: CPU and
+    memory only."""
     scale_down_stabilization_seconds: int = Field(300, ge=0, le=3600)
     """How long the HPA waits before removing pods."""
 
