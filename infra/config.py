@@ -362,6 +362,10 @@ class Thresholds(_Model):
     """Alert when p95 checkpoint write latency exceeds this."""
     checkpoint_db_growth_6h_bytes: float = Field(2 * 1024**3, gt=0, alias="checkpointDbGrowth6hBytes")
     """Alert when the checkpoint database grows more than this in 6 hours."""
+    run_queue_wait_p95_seconds: float = Field(60.0, gt=0)
+    """Alert when p95 time from a run's creation to a worker taking it exceeds this."""
+    run_lease_expiries_10m: int = Field(2, ge=0, alias="runLeaseExpiries10m")
+    """Alert when more runs than this lose their worker (lease expired) in 10 minutes; 0: on every one."""
     oldest_thread_age_days: float | None = Field(None, gt=0)
     """Alert when a thread is older than this; default: retention's longest age + 2 days, or 90 without retention."""
 
