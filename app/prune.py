@@ -135,6 +135,7 @@ def report(result: PruneResult, options: Options) -> dict:
         "thread_ids": ids[:REPORT_THREAD_ID_LIMIT],
         "thread_ids_truncated": len(ids) > REPORT_THREAD_ID_LIMIT,
         "expired_store_items": result.expired_store_items,
+        "expired_run_events": result.expired_run_events,
     }
 
 

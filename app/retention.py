@@ -45,6 +45,9 @@ from psycopg.rows import tuple_row
 THREADS_TABLE = "threads"
 CHECKPOINTS_TABLE = "checkpoints"
 STORE_TABLE = "store"  # langgraph's long-term memory store (`AsyncPostgresStore`); its TTL-expired items go too
+RUNS_TABLE = "runs"  # the run engine's runs (app/server/engine/schema.py); a deleted thread's runs go with it
+RUN_EVENTS_TABLE = "run_events"  # their stream events; a finished run's go once it ended before the cutoff
+ACTIVE_RUN_STATUSES = ("pending", "running")  # app/server/engine/schema.py ACTIVE_STATUSES
 
 # How long one delete transaction waits for a row lock a running graph holds
 # before it gives up; the next scheduled prune tries again.
@@ -197,7 +200,9 @@ async def delete_threads(
     Expiry is checked again inside the transaction, so a thread that a run moved
     on since it was listed is kept. Deletes the thread's checkpoints, blobs and
     writes (through the saver's own `aprune(strategy="delete")`, nested as a
-    savepoint) and its row in the `threads` table if that table exists.
+    savepoint), its row in the `threads` table if that table exists, and its
+    runs and their events if the run engine's tables exist. A thread with a
+    pending or running run is kept, however old its last checkpoint.
     Returns the threads deleted.
     """
     async with conn.transaction():
@@ -205,16 +210,59 @@ async def delete_threads(
         expired = await expired_threads(conn, policy, thread_ids, now=now)
         if not expired:
             return []
-        ids = [a.thread_id for a in expired]
-        await AsyncPostgresSaver(conn).aprune(ids, strategy="delete")
         id_type = await _threads_table_id_type(conn)
-        if id_type is not None:
-            keys = _as_uuids(ids) if id_type == "uuid" else ids
-            await conn.execute(
-                sql.SQL("DELETE FROM {} WHERE thread_id = ANY(%s)").format(sql.Identifier(THREADS_TABLE)),
-                (keys,),
-            )
+        has_runs = await _table_exists(conn, RUNS_TABLE)
+        if has_runs:
+            active = await _threads_with_active_runs(conn, [a.thread_id for a in expired])
+            expired = [a for a in expired if a.thread_id not in active]
+            if not expired:
+                return []
+        ids = [a.thread_id for a in expired]
+        try:
+            async with conn.transaction():  # a savepoint: a run queued meanwhile undoes the batch, not the prune
+                await AsyncPostgresSaver(conn).aprune(ids, strategy="delete")
+                if id_type is not None:
+                    keys = _as_uuids(ids) if id_type == "uuid" else ids
+                    await conn.execute(
+                        sql.SQL("DELETE FROM {} WHERE thread_id = ANY(%s)").format(sql.Identifier(THREADS_TABLE)),
+                        (keys,),
+                    )
+                if has_runs:
+                    # Submitting a run locks its thread's row, which the delete above now holds: a run queued before
+                    # it is visible here, and none can be queued on these threads until this commits.
+                    if await _threads_with_active_runs(conn, ids):
+                        raise _RunQueuedMeanwhile
+                    await conn.execute(
+                        sql.SQL(
+                            "DELETE FROM {events} WHERE run_id IN (SELECT run_id FROM {runs} WHERE thread_id = ANY(%s))"
+                        ).format(events=sql.Identifier(RUN_EVENTS_TABLE), runs=sql.Identifier(RUNS_TABLE)),
+                        (ids,),
+                    )
+                    await conn.execute(
+                        sql.SQL("DELETE FROM {} WHERE thread_id = ANY(%s)").format(sql.Identifier(RUNS_TABLE)), (ids,)
+                    )
+        except _RunQueuedMeanwhile:
+            return []  # the next prune tries these threads again
     return expired
+
+
+class _RunQueuedMeanwhile(Exception):
+    """A run was queued on a thread of the batch between the check and the delete."""
+
+
+async def _table_exists(conn: AsyncConnection, table: str) -> bool:
+    return bool((await _fetch(conn, sql.SQL("SELECT to_regclass(%(table)s) IS NOT NULL"), {"table": table}))[0][0])
+
+
+async def _threads_with_active_runs(conn: AsyncConnection, thread_ids: Sequence[str]) -> set[str]:
+    rows = await _fetch(
+        conn,
+        sql.SQL("SELECT DISTINCT thread_id FROM {} WHERE thread_id = ANY(%(ids)s) AND status = ANY(%(active)s)").format(
+            sql.Identifier(RUNS_TABLE)
+        ),
+        {"ids": list(thread_ids), "active": list(ACTIVE_RUN_STATUSES)},
+    )
+    return {row[0] for row in rows}
 
 
 @dataclass
@@ -227,6 +275,7 @@ class PruneResult:
     threads: list[ThreadActivity] = field(default_factory=list)
     batches: int = 0
     expired_store_items: int = 0  # long-term memory items past their TTL, deleted (or, in a dry run, found)
+    expired_run_events: int = 0  # events of kept threads' runs that ended before the cutoff, deleted (or found)
 
 
 async def prune(
@@ -260,7 +309,27 @@ async def prune(
             if on_batch is not None:
                 on_batch(listed)
     result.expired_store_items = await sweep_store(conn, dry_run=dry_run)
+    result.expired_run_events = await sweep_run_events(conn, result.cutoff, dry_run=dry_run)
     return result
+
+
+async def sweep_run_events(conn: AsyncConnection, cutoff: datetime, *, dry_run: bool = False) -> int:
+    """Delete the stream events of runs that finished before `cutoff` (a dry run counts them); 0 without the tables.
+
+    The run rows stay (their status and error are the thread's history) until their thread is deleted.
+    """
+    if not await _table_exists(conn, RUNS_TABLE):
+        return 0
+    finished = sql.SQL(
+        "run_id IN (SELECT run_id FROM {runs} WHERE status <> ALL(%(active)s) AND ended_at < %(cutoff)s)"
+    ).format(runs=sql.Identifier(RUNS_TABLE))
+    params = {"active": list(ACTIVE_RUN_STATUSES), "cutoff": cutoff}
+    events = sql.Identifier(RUN_EVENTS_TABLE)
+    if dry_run:
+        rows = await _fetch(conn, sql.SQL("SELECT count(*) FROM {} WHERE {}").format(events, finished), params)
+        return int(rows[0][0])
+    cursor = await conn.execute(sql.SQL("DELETE FROM {} WHERE {}").format(events, finished), params)
+    return cursor.rowcount
 
 
 async def sweep_store(conn: AsyncConnection, *, dry_run: bool = False) -> int:

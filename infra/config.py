@@ -150,7 +150,8 @@ class Autoscaling(_Model):
     memory_target_percent: int = Field(80, ge=1, le=100)
     """Average memory utilisation (% of requests) the HPA aims for."""
     in_flight_runs_target: int | None = Field(None, ge=1, le=10000)
-    """Average in-flight graph runs per pod the HPA aims for (needs prometheus-adapter); unset: CPU and memory only."""
+    """Average graph runs per pod, running plus pending, the HPA aims for (needs prometheus-adapter); unset: CPU and
+    memory only."""
     scale_down_stabilization_seconds: int = Field(300, ge=0, le=3600)
     """How long the HPA waits before removing pods."""
 
@@ -361,6 +362,10 @@ class Thresholds(_Model):
     """Alert when p95 checkpoint write latency exceeds this."""
     checkpoint_db_growth_6h_bytes: float = Field(2 * 1024**3, gt=0, alias="checkpointDbGrowth6hBytes")
     """Alert when the checkpoint database grows more than this in 6 hours."""
+    run_queue_wait_p95_seconds: float = Field(60.0, gt=0)
+    """Alert when p95 time from a run's creation to a worker taking it exceeds this."""
+    run_lease_expiries_10m: int = Field(2, ge=0, alias="runLeaseExpiries10m")
+    """Alert when more runs than this lose their worker (lease expired) in 10 minutes; 0: on every one."""
     oldest_thread_age_days: float | None = Field(None, gt=0)
     """Alert when a thread is older than this; default: retention's longest age + 2 days, or 90 without retention."""
 

@@ -3,7 +3,12 @@
 An agent server spends its time waiting on model calls, so CPU says little about load; the HPA's `Pods` metric
 `app.contract.Metrics.RUNS_IN_FLIGHT` (average per pod) does. prometheus-adapter exposes a Prometheus series
 under the name in the rule's `name.as`, which must equal the name the HPA requests (`infra/service.py`):
-both come from `HPA_METRIC` here. `PrometheusAdapterRule` renders the rule as a ConfigMap holding a
+both come from `HPA_METRIC` here.
+
+The value served for a pod counts queued work too: the pod's own running runs plus an equal share of the
+deployment's pending runs (`Metrics.RUNS_PENDING`, the same on every pod, divided by the number of pods
+reporting), so the HPA's average per pod is (running + pending) / pods. Without the pending series (a server
+older than the run engine) the share is 0. `PrometheusAdapterRule` renders the rule as a ConfigMap holding a
 prometheus-adapter Helm values snippet (`rules.custom`) to merge into the adapter's release.
 """
 
@@ -21,13 +26,21 @@ HPA_METRIC = Metrics.RUNS_IN_FLIGHT
 VALUES_KEY = "prometheus-adapter-values.yaml"
 
 
+def metrics_query(pending: str = Metrics.RUNS_PENDING) -> str:
+    """The adapter's query template: per pod, its own series plus its share of the deployment's `pending` gauge."""
+    per_pod = "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)"
+    share = f"max({pending}{{<<.LabelMatchers>>}}) / count({per_pod})"
+    return f"{per_pod} + on() group_left() (({share}) or on() vector(0))"
+
+
 def adapter_rule(metric: str = HPA_METRIC) -> dict[str, Any]:
-    """A prometheus-adapter rule exposing the per-pod gauge `metric` under its own name, per pod and namespace."""
+    """A prometheus-adapter rule exposing the per-pod gauge `metric`, plus each pod's share of the pending runs,
+    under the gauge's own name, per pod and namespace."""
     return {
         "seriesQuery": f'{metric}{{namespace!="",pod!=""}}',
         "resources": {"overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}},
         "name": {"matches": f"^{metric}$", "as": metric},
-        "metricsQuery": "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
+        "metricsQuery": metrics_query(),
     }
 
 

@@ -23,6 +23,8 @@ class ThresholdsArgs(TypedDict):
     run_timeout_ratio: NotRequired[float]
     checkpoint_write_p95_seconds: NotRequired[float]
     checkpoint_db_growth_6h_bytes: NotRequired[float]
+    run_queue_wait_p95_seconds: NotRequired[float]
+    run_lease_expiries_10m: NotRequired[int]
     oldest_thread_age_days: NotRequired[float]
 
 
@@ -150,6 +152,25 @@ ALERTS: tuple[Alert, ...] = (
         f'{{job="$job"}}[5m]))) > $checkpoint_write_p95_seconds',
         "Checkpoint writes slow",
         "The p95 checkpoint write latency has been above ${checkpoint_write_p95_seconds}s for 10 minutes.",
+    ),
+    Alert(
+        "LangGraphRunQueueWaitHigh",
+        "warning",
+        "10m",
+        f"histogram_quantile(0.95, sum by (le) (rate({Metrics.RUN_QUEUE_WAIT_DURATION}_bucket"
+        f'{{job="$job"}}[10m]))) > $run_queue_wait_p95_seconds',
+        "Runs wait long for a worker",
+        "The p95 time from a run's creation to a worker taking it has been above ${run_queue_wait_p95_seconds}s "
+        "for 10 minutes in $namespace ({{ $value | humanizeDuration }}).",
+    ),
+    Alert(
+        "LangGraphRunLeasesExpiring",
+        "warning",
+        "5m",
+        f'sum(increase({Metrics.RUN_LEASE_EXPIRIES}{{job="$job"}}[10m])) > $run_lease_expiries_10m',
+        "Runs losing their worker",
+        "{{ $value | humanize }} runs in $namespace lost their worker (lease expired) in the last 10 minutes, "
+        "more than $run_lease_expiries_10m; they are resumed elsewhere until RUN_MAX_ATTEMPTS, then end in error.",
     ),
     Alert(
         "LangGraphCheckpointDbGrowingFast",

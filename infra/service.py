@@ -27,7 +27,8 @@ class AutoscalingArgs(TypedDict):
     cpu_target_percent: NotRequired[int]
     memory_target_percent: NotRequired[int]
     in_flight_runs_target: NotRequired[int]
-    """Average `langgraph_runs_in_flight` per pod (needs a custom-metrics adapter)."""
+    """Average runs per pod, running plus pending: `langgraph_runs_in_flight` as the adapter rule serves it
+    (`infra.metrics_adapter`: each pod's running runs plus its share of `langgraph_runs_pending`)."""
     scale_down_stabilization_seconds: NotRequired[int]
 
 

@@ -74,6 +74,8 @@ def alert_cases(target: ScrapeTarget) -> dict[str, AlertCase]:
     runs = f'{Metrics.RUNS}{{{job},graph="review"'
     slow_buckets = {"0.1": 0, "0.5": 0, "1": 0, "2.5": 0, "5": 10, "+Inf": 10}
     fast_buckets = {"0.1": 10, "0.5": 10, "1": 10, "2.5": 10, "5": 10, "+Inf": 10}
+    slow_queue_buckets = {"1": 1, "10": 1, "60": 2, "300": 10, "+Inf": 10}
+    fast_queue_buckets = {"1": 9, "10": 10, "60": 10, "300": 10, "+Inf": 10}
     route = f'{job},method="POST",route="/threads/{{thread_id}}/state"'
     # Requests that last a whole graph run (streams, runs/wait, invoke) or probe the pod are not "slow requests".
     long_routes = (
@@ -161,6 +163,22 @@ def alert_cases(target: ScrapeTarget) -> dict[str, AlertCase]:
                 {"series": f'{runs},outcome="success"}}', "values": "0+99x40"},
             ),
             fired_labels={"graph": "review"},
+        ),
+        "LangGraphRunQueueWaitHigh": AlertCase(
+            unhealthy=_histogram(Metrics.RUN_QUEUE_WAIT_DURATION, job, slow_queue_buckets),
+            healthy=_histogram(Metrics.RUN_QUEUE_WAIT_DURATION, job, fast_queue_buckets),
+        ),
+        "LangGraphRunLeasesExpiring": AlertCase(
+            # Two pods each detect one lost run every 2 minutes: 10 in 10 minutes, summed across pods.
+            unhealthy=(
+                {"series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-0"}}', "values": "0+0.5x40"},
+                {"series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-1"}}', "values": "0+0.5x40"},
+            ),
+            # One lost run (a node went away), then none.
+            healthy=(
+                {"series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-0"}}', "values": "0x20 1x20"},
+                {"series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-1"}}', "values": "0x40"},
+            ),
         ),
         "LangGraphCheckpointDbGrowingFast": AlertCase(
             unhealthy=(

@@ -20,6 +20,7 @@ from app import prune as prune_cli
 from app import retention
 from app.contract import PRUNE_COMMAND, Env
 from app.retention import RetentionPolicy
+from app.server.engine import schema as engine_schema
 from tests.app.retention_graphs import (
     DRAFT_NODE,
     finish,
@@ -368,3 +369,78 @@ async def test_prune_deletes_expired_store_items(postgres_dsn, saver, conn, now)
 
 async def test_prune_without_a_store_table_sweeps_nothing(saver, conn, now):
     assert (await retention.prune(conn, POLICY, batch_size=10, now=now)).expired_store_items == 0
+
+
+async def _add_run(conn: AsyncConnection, run_id: str, thread_id: str, status: str, *, ended_at, events: int) -> None:
+    await conn.execute(
+        "INSERT INTO runs (run_id, thread_id, graph_id, status, kwargs, ended_at) VALUES (%s, %s, 'g', %s, '{}', %s)",
+        (run_id, thread_id, status, ended_at),
+    )
+    for seq in range(events):
+        await conn.execute(
+            "INSERT INTO run_events (run_id, seq, event, data) VALUES (%s, %s, 'values', '{}')", (run_id, seq)
+        )
+
+
+async def _runs_and_events(conn: AsyncConnection) -> tuple[set[str], dict[str, int]]:
+    runs = {row[0] for row in await (await conn.execute("SELECT run_id FROM runs")).fetchall()}
+    cursor = await conn.execute("SELECT run_id, count(*) FROM run_events GROUP BY run_id")
+    return runs, {row[0]: row[1] for row in await cursor.fetchall()}
+
+
+async def test_runs_and_their_events_go_with_their_thread_and_old_finished_runs_lose_their_events(saver, conn, now):
+    await conn.execute(engine_schema.POSTGRES_SCHEMA)
+    finishing = finishing_graph(saver)
+    for thread_id, age in [("old", 40), ("kept", 1), ("old-but-queued", 40)]:
+        await finish(finishing, thread_id)
+        await set_age(conn, thread_id, age * DAY, now=now)
+    await _add_run(conn, "old-run", "old", "success", ended_at=now - 40 * DAY, events=3)
+    await _add_run(conn, "kept-ancient-run", "kept", "error", ended_at=now - 31 * DAY, events=2)
+    await _add_run(conn, "kept-recent-run", "kept", "success", ended_at=now - 1 * DAY, events=2)
+    await _add_run(conn, "kept-pending-run", "kept", "pending", ended_at=None, events=1)
+    # A run waiting in the queue keeps its thread, however old the thread's last checkpoint.
+    await _add_run(conn, "queued-run", "old-but-queued", "pending", ended_at=None, events=0)
+    await _add_run(conn, "queued-previous", "old-but-queued", "success", ended_at=now - 40 * DAY, events=1)
+
+    dry = await retention.prune(conn, POLICY, batch_size=10, dry_run=True, now=now)
+    assert [a.thread_id for a in dry.threads] == ["old-but-queued", "old"]  # the listing does not look at runs
+    assert dry.expired_run_events == 2 + 1 + 3  # ended before the cutoff: kept-ancient, queued-previous, old
+    assert len((await _runs_and_events(conn))[0]) == 6
+
+    result = await retention.prune(conn, POLICY, batch_size=10, now=now)
+
+    assert [a.thread_id for a in result.threads] == ["old"]
+    assert (await thread_ids_per_table(conn))["checkpoints"] == {"kept", "old-but-queued"}
+    runs, events = await _runs_and_events(conn)
+    assert runs == {"kept-ancient-run", "kept-recent-run", "kept-pending-run", "queued-run", "queued-previous"}
+    assert events == {"kept-recent-run": 2, "kept-pending-run": 1}
+    assert result.expired_run_events == 2 + 1
+    options = prune_cli.Options(POLICY, 10, False, "postgresql://localhost/x")
+    assert prune_cli.report(result, options)["expired_run_events"] == 3
+
+
+async def test_prune_without_the_run_tables_sweeps_no_run_events(saver, conn, now):
+    assert (await retention.prune(conn, POLICY, batch_size=10, now=now)).expired_run_events == 0
+
+
+async def test_a_run_queued_between_the_check_and_the_delete_keeps_the_whole_batch(saver, conn, now, monkeypatch):
+    await conn.execute(engine_schema.POSTGRES_SCHEMA)
+    finishing = finishing_graph(saver)
+    for thread_id in ("old-1", "old-2"):
+        await finish(finishing, thread_id)
+        await set_age(conn, thread_id, 40 * DAY, now=now)
+    await _add_run(conn, "late-run", "old-1", "pending", ended_at=None, events=0)
+    checks = []
+    active_runs = retention._threads_with_active_runs
+
+    async def first_check_misses_the_run(check_conn, thread_ids):
+        checks.append(list(thread_ids))
+        return set() if len(checks) == 1 else await active_runs(check_conn, thread_ids)
+
+    monkeypatch.setattr(retention, "_threads_with_active_runs", first_check_misses_the_run)
+
+    assert await retention.delete_threads(conn, ["old-1", "old-2"], POLICY, now=now) == []
+
+    assert len(checks) == 2
+    assert (await thread_ids_per_table(conn))["checkpoints"] == {"old-1", "old-2"}
+    assert (await _runs_and_events(conn))[0] == {"late-run"}

@@ -36,6 +36,8 @@ def test_observability_alone_has_one_rule_per_alert():
         "LangGraphCheckpointWriteSlow",
         "LangGraphCheckpointDbGrowingFast",
         "LangGraphOldThreadsNotPruned",
+        "LangGraphRunQueueWaitHigh",
+        "LangGraphRunLeasesExpiring",
     }
     assert {a.name for a in infra.ALERTS} == names
     monitor = run.one(Token.SERVICE_MONITOR).inputs["spec"]
@@ -52,3 +54,22 @@ def test_new_alerts_use_configured_thresholds_and_have_runbooks():
     assert oldest["annotations"]["summary"] == "Checkpoint threads older than 32 days"
     for rule in (growth, oldest):
         assert rule["annotations"]["runbook_url"] == f"{base}#alert-{rule['alert'].lower()}"
+
+
+def test_queue_alerts_read_the_engine_metrics_with_configured_thresholds():
+    base = "https://git.example.com/ops/runbooks.md"
+    thresholds = {"run_queue_wait_p95_seconds": 45, "run_lease_expiries_10m": 0}
+    rules = {r["alert"]: r for r in alert_rules("api-server", "team-a", thresholds, base)}
+    wait = rules["LangGraphRunQueueWaitHigh"]
+    assert wait["expr"] == (
+        f"histogram_quantile(0.95, sum by (le) (rate({Metrics.RUN_QUEUE_WAIT_DURATION}_bucket"
+        '{job="api-server"}[10m]))) > 45'
+    )
+    assert "above 45s" in wait["annotations"]["description"]
+    leases = rules["LangGraphRunLeasesExpiring"]
+    assert leases["expr"] == f'sum(increase({Metrics.RUN_LEASE_EXPIRIES}{{job="api-server"}}[10m])) > 0'
+    for rule in (wait, leases):
+        assert rule["annotations"]["runbook_url"] == f"{base}#alert-{rule['alert'].lower()}"
+    defaults = {r["alert"]: r["expr"] for r in alert_rules("api-server", "team-a", {})}
+    assert defaults["LangGraphRunQueueWaitHigh"].endswith(" > 60.0")
+    assert defaults["LangGraphRunLeasesExpiring"].endswith(" > 2")
