@@ -61,17 +61,7 @@ def test_route_keeps_streams_open_for_the_longest_run():
 
 @pytest.mark.parametrize(("mode", "kinds"), [("gateway", ["HTTPRoute"]), ("ingress", ["Ingress"]), ("none", [])])
 def test_ingress_alone(mode, kinds):
-    args = {
-        "namespace": "team-a",
-        "mode": mode,
-        "service_name": "api",
-        "service_port": 8000,
-        "host": "a.example.com",
-        "gateway": {"name": "gw", "namespace": "gw-ns"},
-        "ingress_class_name": "nginx",
-        "tls_issuer": "letsencrypt",
-    }
-    run = with_provider(lambda o: infra.Ingress("edge", args, o))
+    run = with_provider(lambda o: infra.Ingress("edge", _args(mode), o))
     assert [r.kind for r in run.kubernetes_objects()] == kinds
     if mode == "ingress":
         annotations = run.one(Token.INGRESS).inputs["metadata"]["annotations"]
