@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import select
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from langgraph.store.base import BaseStore, GetOp, Op, Result, SearchOp, TTLConf
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 from psycopg import AsyncConnection
+from psycopg.pq import ConnStatus, TransactionStatus
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
@@ -182,6 +184,34 @@ class SqliteDatabase(Database):
         return None
 
 
+def _socket_quiet(conn: AsyncConnection) -> bool:
+    """True if the idle connection's socket has nothing to read: PostgreSQL sent no error, notice or EOF since
+    the connection's last statement (an idle session never gets unsolicited data but for those)."""
+    pgconn = conn.pgconn
+    if pgconn.status != ConnStatus.OK or pgconn.transaction_status != TransactionStatus.IDLE:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(pgconn.socket, select.POLLIN | select.POLLPRI)
+        return not poller.poll(0)
+    except (OSError, ValueError):
+        return False
+
+
+async def check_connection(conn: AsyncConnection) -> None:
+    """The pool's check on checkout (`DB_POOL_CHECK_CONNECTIONS`): raise if the connection is broken.
+
+    A connection whose backend ended (database restart or shutdown, `pg_terminate_backend`, idle timeouts) or
+    whose TCP connection was closed has something to read on its socket: the server's FATAL message, or EOF.
+    Only then, or if libpq already knows the connection is bad, is psycopg's round-trip check (an empty query)
+    run, which raises for a dead connection; a quiet socket is lent at once, with no round trip. A peer that
+    vanished without a word (no FIN, no RST) is not detected by either check before the query's own timeout.
+    """
+    if _socket_quiet(conn):
+        return
+    await AsyncConnectionPool.check_connection(conn)
+
+
 async def _configure_connection(conn: AsyncConnection) -> None:
     set_json_loads(load_json, conn)
 
@@ -198,7 +228,7 @@ def create_pool(settings: Settings) -> AsyncConnectionPool:
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_seconds,
-        check=AsyncConnectionPool.check_connection if settings.pool_check_connections else None,
+        check=check_connection if settings.pool_check_connections else None,
         configure=_configure_connection,
         name="checkpointer",
         reconnect_timeout=math.inf,
