@@ -17,6 +17,7 @@ from typing import Any
 import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.postgres.base import WRITES_IDX_MAP
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.store.base import BaseStore, GetOp, Op, Result, SearchOp, TTLConfig
 from langgraph.store.postgres.aio import AsyncPostgresStore
@@ -84,7 +85,30 @@ class _NoLock:
         return None
 
 
-class TimedPostgresSaver(_TimedWrites, AsyncPostgresSaver):
+class InlineWritesPostgresSaver(AsyncPostgresSaver):
+    """`AsyncPostgresSaver` whose `aput_writes` serializes the writes in the event loop's thread.
+
+    The library hands every `aput_writes` (one per task per step) to a worker thread (`asyncio.to_thread`) to
+    serialize a task's writes, typically a few hundred bytes: a thread-pool submit, a wake-up of a worker and one
+    of the event loop per call, for work that holds the GIL anyway. Otherwise the same statements as the library.
+    """
+
+    async def aput_writes(self, config: Any, writes: Any, task_id: str, task_path: str = "") -> None:
+        query = (
+            self.UPSERT_CHECKPOINT_WRITES_SQL
+            if all(w[0] in WRITES_IDX_MAP for w in writes)
+            else self.INSERT_CHECKPOINT_WRITES_SQL
+        )
+        configurable = config["configurable"]
+        params = self._dump_writes(
+            configurable["thread_id"], configurable["checkpoint_ns"], configurable["checkpoint_id"], task_id,
+            task_path, writes,
+        )  # fmt: skip
+        async with self._cursor(pipeline=True) as cur:
+            await cur.executemany(query, params)
+
+
+class TimedPostgresSaver(_TimedWrites, InlineWritesPostgresSaver):
     """`AsyncPostgresSaver` whose writes are timed, and whose database calls run concurrently on a pool.
 
     The library holds one `asyncio.Lock` per saver around every database call (`_cursor`, its only use of
