@@ -139,7 +139,8 @@ def _runs(client: SyncLangGraphClient, step: Steps) -> None:
     _wait_until_done(client, thread_id, slow["run_id"])
     step("runs.get cancelled", lambda: client.runs.get(thread_id, slow["run_id"]))
     failing = {"assistant_id": "fails", "input": {"value": 1}}  # the client raises on this answer: read it raw
-    step("runs.wait fails", lambda: client.http.post(f"/threads/{thread_id}/runs/wait", json=failing))
+    fails_thread = client.threads.create()["thread_id"]
+    step("runs.wait fails", lambda: client.http.post(f"/threads/{fails_thread}/runs/wait", json=failing))
 
     steps = client.assistants.search(graph_id="steps", metadata={"created_by": "system"})[0]["assistant_id"]
     cron = step("crons.create", lambda: client.crons.create(steps, schedule="0 0 1 1 *", input={"value": 1}))

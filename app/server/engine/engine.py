@@ -33,7 +33,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from ...contract import Metrics
 from ..drain import ServerDraining
 from ..errors import database_unavailable, new_error_id
-from ..platform_api.serde import dumps, interrupts_by_task, to_jsonable
+from ..platform_api.serde import debug_event, dumps, interrupts_by_task, to_jsonable
 from ..registry import GraphNotFound, RegisteredGraph
 from ..runtime import Runtime
 from .store import TERMINAL_STATUSES, PostgresRunStore, RunStore, SqliteRunStore
@@ -174,6 +174,9 @@ def graph_input(kwargs: dict[str, Any]) -> Any:
     return Command(resume=command.get("resume"), update=update, goto=goto)
 
 
+STATE_UPDATE = "state_update"  # run metadata of a `hold`: a state update or a copy, never a graph run
+
+
 def _event_name(mode: str, namespace: tuple[str, ...]) -> str:
     return "|".join(("messages" if mode == "messages-tuple" else mode, *namespace))
 
@@ -272,7 +275,7 @@ class Engine:
     async def hold(self, thread_id: str, graph: RegisteredGraph, *, create: bool) -> AsyncIterator[None]:
         """Hold a thread for a state update exactly as a run holds it (busy, another graph's, missing: refused);
         afterwards record the thread's new status and values. The hold leaves no run record."""
-        spec = RunSpec(graph=graph, thread_id=thread_id, metadata={"state_update": True}, create_thread=create)
+        spec = RunSpec(graph=graph, thread_id=thread_id, metadata={STATE_UPDATE: True}, create_thread=create)
         run = await self.submit(spec, start=True)
         try:
             yield
@@ -306,7 +309,9 @@ class Engine:
         configurable.setdefault("assistant_id", run["graph_id"])  # the API layer names the assistant it resolved
         configurable.update(thread_id=run["thread_id"], run_id=run["run_id"], graph_id=run["graph_id"])
         config["configurable"] = configurable
-        config["metadata"] = {**(config.get("metadata") or {}), **(run.get("metadata") or {})}
+        config["metadata"] = {
+            **(config.get("metadata") or {}), **(run.get("metadata") or {}), "run_attempt": run.get("attempts") or 1
+        }  # fmt: skip
         config["run_id"] = uuid.UUID(run["run_id"])
         return config  # type: ignore[return-value]
 
@@ -338,7 +343,7 @@ class Engine:
 
         def named(chunk: tuple[Any, ...]) -> tuple[str, Any]:
             namespace, mode, data = chunk if subgraphs else ((), *chunk)
-            return _event_name(mode, tuple(namespace)), data
+            return _event_name(mode, tuple(namespace)), debug_event(data) if mode == "debug" else data
 
         if "events" not in wanted:
             async for chunk in graph.graph.astream(payload, config, **options):
@@ -486,7 +491,9 @@ class Engine:
         if graph is not None and not run.get("temporary") and (outcome.status != "success" or rollback):
             snapshot = await graph.graph.aget_state({"configurable": {"thread_id": run["thread_id"]}})
             values, interrupts = to_jsonable(snapshot.values), interrupts_by_task(snapshot)
-            thread_status = "interrupted" if snapshot.next else "idle"
+            # After a state update (or a copy) only a pending interrupt makes the thread `interrupted`, as officially.
+            paused = interrupts if (run.get("metadata") or {}).get(STATE_UPDATE) else snapshot.next
+            thread_status = "interrupted" if paused else "idle"
         elif outcome.status == "success":
             values = outcome.values  # encoded once, by the store (serde.dumps knows LangGraph types)
         if outcome.status in ("error", "timeout") and not isinstance(outcome.error, RunRefused):

@@ -59,12 +59,27 @@ def checkpoint_of(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not config:
         return None
     configurable = config.get("configurable", {})
-    return {
+    checkpoint = {
         "thread_id": configurable.get("thread_id"),
         "checkpoint_ns": configurable.get("checkpoint_ns", ""),
         "checkpoint_id": configurable.get("checkpoint_id"),
-        "checkpoint_map": configurable.get("checkpoint_map"),
     }
+    if configurable.get("checkpoint_map"):  # a subgraph's checkpoint; the official server omits it otherwise
+        checkpoint["checkpoint_map"] = configurable["checkpoint_map"]
+    return checkpoint
+
+
+def debug_event(data: Any) -> Any:
+    """A `debug` stream event; a checkpoint's payload also names its checkpoint and parent, as the official
+    server sends it."""
+    if isinstance(data, Mapping) and data.get("type") == "checkpoint" and isinstance(data.get("payload"), Mapping):
+        payload = data["payload"]
+        checkpoints = {
+            "checkpoint": checkpoint_of(payload.get("config")),
+            "parent_checkpoint": checkpoint_of(payload.get("parent_config")),
+        }
+        return {**data, "payload": {**payload, **checkpoints}}
+    return data
 
 
 def thread_state(snapshot: StateSnapshot) -> dict[str, Any]:
@@ -72,6 +87,8 @@ def thread_state(snapshot: StateSnapshot) -> dict[str, Any]:
     metadata = dict(snapshot.metadata or {})
     if metadata.get("checkpoint_ns") == "":
         metadata.pop("checkpoint_ns")
+    if snapshot.metadata is not None:  # LangGraph keeps it out of checkpoint metadata; the official server adds it
+        metadata.setdefault("thread_id", snapshot.config["configurable"].get("thread_id"))
     tasks = []
     for task in snapshot.tasks:
         state = task.state
@@ -104,15 +121,15 @@ def _checkpoint_id(config: Mapping[str, Any] | None) -> str | None:
     return (config or {}).get("configurable", {}).get("checkpoint_id")
 
 
-def empty_thread_state(thread_id: str) -> dict[str, Any]:
-    """The state of a thread that has no checkpoint yet."""
+def empty_thread_state() -> dict[str, Any]:
+    """The state of a thread that has no checkpoint yet, as the official server answers it."""
     return {
         "values": {},
         "next": [],
         "tasks": [],
-        "metadata": {},
+        "metadata": None,
         "created_at": None,
-        "checkpoint": {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint_id": None, "checkpoint_map": None},
+        "checkpoint": None,
         "parent_checkpoint": None,
         "interrupts": [],
         "checkpoint_id": None,

@@ -218,7 +218,7 @@ async def _state(platform: Platform, thread_id: str, config: RunnableConfig, sub
     thread = await _thread(platform, thread_id)
     graph = _graph_of(platform, thread)
     if graph is None:
-        return empty_thread_state(thread_id)
+        return empty_thread_state()
     snapshot = await graph.graph.aget_state(config, subgraphs=subgraphs)
     if "checkpoint_id" in config["configurable"] and snapshot.created_at is None:
         raise HTTPException(404, f"Checkpoint {config['configurable']['checkpoint_id']!r} not found")
@@ -263,6 +263,7 @@ async def update_state(
         raise HTTPException(422, str(error)) from None
     config = _config(thread_id, body.checkpoint, body.checkpoint_id)
     _check_namespace(graph, config)
+    config["metadata"] = {"graph_id": graph.name, "thread_id": thread_id}  # in the checkpoint's, as officially
     try:
         async with engine.hold(thread_id, graph, create=False):
             next_config = await graph.graph.aupdate_state(config, values, as_node=body.as_node)
