@@ -134,6 +134,10 @@ def _runs(client: SyncLangGraphClient, step: Steps) -> None:
         "runs.stream stateless",
         lambda: _parts(client.runs.stream(None, "steps", input={"value": 1}, stream_mode="values")),
     )
+    step("runs.create_batch", lambda: client.runs.create_batch([{"assistant_id": "steps", "input": {"value": 1}}]))
+    queued = client.runs.create(thread_id, "steps", input={"value": 1, "sleep_seconds": 2})
+    step("runs.cancel_many", lambda: client.runs.cancel_many(thread_id=thread_id, run_ids=[queued["run_id"]]))
+    _wait_until_done(client, thread_id, queued["run_id"])
     slow = client.runs.create(thread_id, "steps", input={"value": 1, "sleep_seconds": 2})
     step("runs.cancel", lambda: client.runs.cancel(thread_id, slow["run_id"], wait=True))
     _wait_until_done(client, thread_id, slow["run_id"])

@@ -31,8 +31,8 @@ EXCEPTIONS: dict[str, str] = {
         for key in ("config.configurable", "error", "interrupts", "values")
     },
     "error *.body.errors": "a 422 also lists each validation error; `detail` is a string, as officially",
-    "runs.create.status": "a run starts at once when its thread is free; the official queue answers `pending`",
-    "runs.create.kwargs.config.metadata.run_attempt": "as above: the run has started",
+    "runs.create*.status": "a run starts at once when its thread is free; the official queue answers `pending`",
+    "runs.create*.kwargs.config.metadata.run_attempt": "as above: the run has started",
     "runs.get cancelled.kwargs.config.metadata.run_attempt": "cancelled while running; officially still queued",
     "runs.cancel.*": "with wait, the thread's values as runs.join; officially the values streamed since the request",
     "runs.wait fails.__error__.error_id": "the id of the error in the server's log, which alone has its details",

@@ -82,12 +82,13 @@ async def _spec(
         input=body.input,
         command=body.command.model_dump(exclude_none=True) if body.command is not None else None,
         config=_run_config(assistant, body.config, await _thread_metadata(platform, thread_id)),
-        # As on the official server: the assistant's metadata, the run's own, and which assistant and graph ran.
+        # As on the official server: the assistant's metadata, the run's own, which assistant ran and, for a run on
+        # a thread, which graph the thread belongs to.
         metadata={
             **(assistant.record["metadata"] or {}),
             **(body.metadata or {}),
             "assistant_id": assistant.assistant_id,
-            "graph_id": graph.name,
+            **({"graph_id": graph.name} if thread_id is not None else {}),
         },
         stream_modes=modes,
         stream_subgraphs=body.stream_subgraphs,
