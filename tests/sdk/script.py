@@ -20,7 +20,7 @@ REVIEW_INPUT = {"title": "Plan", "document": "A short plan. TODO: finish it."}
 
 # Steps that exercise what colleagues are building on other branches (crons, the `messages` stream mode): the
 # recording has them so their comparison starts as soon as that work is on main.
-PENDING = ("crons.", "runs.stream messages")
+PENDING = ("crons.", "runs.stream messages talk")
 
 
 def _parts(parts: Iterator[Any]) -> list[dict[str, Any]]:
@@ -126,10 +126,14 @@ def _runs(client: SyncLangGraphClient, step: Steps) -> None:
         "runs.stream values+updates",
         lambda: _parts(client.runs.stream(thread_id, "steps", input={"value": 1}, stream_mode=["values", "updates"])),
     )
-    step(
-        "runs.stream messages",
-        lambda: _parts(client.runs.stream(thread_id, "steps", input={"value": 1}, stream_mode="messages")),
-    )
+    talk = {"messages": [{"role": "user", "content": "hi"}]}
+    for mode in ("custom", "messages-tuple", "messages"):
+        talk_thread = client.threads.create()["thread_id"]
+        step(
+            f"runs.stream {mode} talk",
+            lambda mode=mode, t=talk_thread: _parts(client.runs.stream(t, "talk", input=talk, stream_mode=mode)),
+        )
+    step("runs.wait talk", lambda: client.runs.wait(None, "talk", input=talk))
     step(
         "runs.stream stateless",
         lambda: _parts(client.runs.stream(None, "steps", input={"value": 1}, stream_mode="values")),

@@ -1,9 +1,9 @@
 """Same shape: two JSON documents with the same keys recursively and the same JSON types.
 
 Normalisations: values are not compared (ids, timestamps, run ids and state differ from run to run), except at
-the keys of COMPARED_VALUES, whose values a client branches on; object keys that are UUIDs (task ids keying a
-thread's `interrupts`) are compared as one key `<uuid>`; lists are compared item by item, and a difference in
-length is reported as one.
+the keys of COMPARED_VALUES, whose values a client branches on; a UUID in an object key (task ids keying a
+thread's `interrupts`, message run ids keying `messages/metadata`) is compared as `<uuid>`; lists are compared
+item by item, and a difference in length is reported as one.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 COMPARED_VALUES = frozenset({"status", "event", "source", "multitask_strategy"})
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def json_type(value: Any) -> str:
@@ -31,7 +31,7 @@ def json_type(value: Any) -> str:
 
 
 def _keys(document: dict[str, Any]) -> dict[str, Any]:
-    return {"<uuid>" if UUID.match(key) else key: value for key, value in document.items()}
+    return {UUID.sub("<uuid>", key): value for key, value in document.items()}
 
 
 def differences(recorded: Any, ours: Any, path: str = "") -> list[str]:

@@ -17,7 +17,7 @@ OFFICIAL_STEPS_ID = str(uuid.uuid5(uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430
 def test_each_graph_has_a_default_assistant_with_the_official_id(client: SyncLangGraphClient) -> None:
     defaults = client.assistants.search(metadata={"created_by": "system"}, limit=100)
     by_graph = {a["graph_id"]: a for a in defaults}
-    assert set(by_graph) == {"review", "steps", "fails", "memory", "nested"}
+    assert set(by_graph) == {"review", "steps", "fails", "memory", "nested", "talk"}
     steps = by_graph["steps"]
     assert steps["assistant_id"] == OFFICIAL_STEPS_ID
     assert (steps["name"], steps["version"], steps["config"], steps["context"]) == ("steps", 1, {}, {})

@@ -26,7 +26,7 @@ DOCUMENT = {
 
 def test_assistants_are_the_registered_graphs(client: SyncLangGraphClient) -> None:
     assistants = client.assistants.search(metadata={"created_by": "system"}, limit=100)
-    assert {a["graph_id"] for a in assistants} == {"review", "steps", "fails", "memory", "nested"}
+    assert {a["graph_id"] for a in assistants} == {"review", "steps", "fails", "memory", "nested", "talk"}
     steps = client.assistants.get("steps")
     assert (steps["graph_id"], steps["version"], steps["metadata"]) == ("steps", 1, {"created_by": "system"})
     graph = client.assistants.get_graph("steps")

@@ -24,6 +24,7 @@ EXCEPTIONS: dict[str, str] = {
     "*.configurable.__*": "the platform's request bookkeeping (`__request_start_time_ms__`, `__pregel_*`)",
     "*.configurable.langgraph_*": PLATFORM,
     "*.metadata.langgraph_*": PLATFORM,
+    "runs.stream messages*.langgraph_*": PLATFORM,  # a message's metadata, the second item of `messages` data
     "*.user_id": "platform auth users; this server authenticates API keys, not users",
     **{
         f"{step}.{key}": FRESH_THREAD

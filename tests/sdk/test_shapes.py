@@ -47,3 +47,9 @@ def test_every_difference_is_reported_by_its_path() -> None:
 def test_exceptions_explain_differences_by_path_pattern() -> None:
     found = ["t.run.kwargs.x: missing (official 1)", "t.status: 'busy', official 'idle'"]
     assert unexplained(found, {"*.kwargs.*": "platform only"}) == ["t.status: 'busy', official 'idle'"]
+
+
+def test_ids_inside_keys_compare_as_one_key() -> None:
+    official = {"lc_run--01a22bcf-eb94-74ac-b7b1-e8280bf0bc5f": {"metadata": {}}}
+    ours = {"lc_run--5f1c1b1e-0000-4000-8000-000000000000": {"metadata": {}}}
+    assert differences(official, ours) == []
