@@ -67,6 +67,7 @@ def _assistants(client: SyncLangGraphClient, step: Steps) -> None:
     )
     step("assistants.update", lambda: client.assistants.update(created["assistant_id"], metadata={"v": 2}))
     step("assistants.get_versions", lambda: client.assistants.get_versions(created["assistant_id"]))
+    step("assistants.set_latest", lambda: client.assistants.set_latest(created["assistant_id"], 1))
     step("assistants.search metadata", lambda: client.assistants.search(metadata={"script": "shapes"}))
     step("assistants.count", lambda: client.assistants.count(graph_id="steps"))
     step("assistants.get_graph", lambda: client.assistants.get_graph(default["assistant_id"]))
@@ -88,6 +89,10 @@ def _threads(client: SyncLangGraphClient, step: Steps) -> None:
     step("threads.count", lambda: client.threads.count(metadata={"script": "shapes"}))
     step("threads.get_state", lambda: client.threads.get_state(thread_id))
     step("threads.get_history", lambda: client.threads.get_history(thread_id, limit=2))
+    history = client.threads.get_history(thread_id, limit=2)
+    step("threads.get_state at", lambda: client.threads.get_state(thread_id, checkpoint_id=history[1]["checkpoint_id"]))
+    before = {"configurable": {"checkpoint_id": history[0]["checkpoint_id"]}}
+    step("threads.get_history before", lambda: client.threads.get_history(thread_id, limit=1, before=before))
     step("threads.update_state", lambda: client.threads.update_state(thread_id, {"value": 10}))
     step("threads.update_state as_node", lambda: client.threads.update_state(thread_id, {"value": 3}, as_node="double"))
     copied = step("threads.copy", lambda: client.threads.copy(thread_id))
@@ -117,6 +122,7 @@ def _runs(client: SyncLangGraphClient, step: Steps) -> None:
     step("runs.join", lambda: client.runs.join(thread_id, run["run_id"]))
     step("runs.get", lambda: client.runs.get(thread_id, run["run_id"]))
     step("runs.list", lambda: client.runs.list(thread_id, limit=1))
+    step("runs.join_stream", lambda: _parts(client.runs.join_stream(thread_id, run["run_id"])))
     for mode in STREAM_MODES:
         step(
             f"runs.stream {mode}",
@@ -164,6 +170,7 @@ def _store(client: SyncLangGraphClient, step: Steps) -> None:
     step("store.get_item missing", lambda: client.store.get_item(["shapes", "a"], "missing"))
     step("store.search_items", lambda: client.store.search_items(["shapes"], filter={"n": 1}))
     step("store.list_namespaces", lambda: client.store.list_namespaces(prefix=["shapes"]))
+    step("store.delete_item", lambda: client.store.delete_item(["shapes", "a"], "k"))
 
 
 def _errors(client: SyncLangGraphClient, step: Steps) -> None:

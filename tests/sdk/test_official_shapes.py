@@ -36,6 +36,8 @@ EXCEPTIONS: dict[str, str] = {
     "runs.create*.kwargs.config.metadata.run_attempt": "as above: the run has started",
     "runs.get cancelled.kwargs.config.metadata.run_attempt": "cancelled while running; officially still queued",
     "runs.cancel.*": "with wait, the thread's values as runs.join; officially the values streamed since the request",
+    "runs.join_stream": "a background run's events are kept: joining after its end replays them (officially nothing)",
+    "threads.get_state at.checkpoint.checkpoint_ns": "always present; officially left out of a state read by id",
     "runs.wait fails.__error__.error_id": "the id of the error in the server's log, which alone has its details",
 }
 
