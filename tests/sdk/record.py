@@ -1,8 +1,8 @@
 """Record the official server's answers to the script of tests/sdk/script.py into tests/sdk/recorded/official.json.
 
-`nice -n 19 python -m tests.sdk.record` starts `langgraph dev` from .venv-bench-official (`make bench` builds it)
-offline, on the graphs of tests/app/graphs/langgraph.json, drives the script with the official client and writes
-the responses with the versions of the official packages.
+`make record-official` (or `nice -n 19 python -m tests.sdk.record` once .venv-bench-official exists) starts
+`langgraph dev` from .venv-bench-official offline, on the graphs of tests/app/graphs/langgraph.json, drives the
+script with the official client and writes the responses with the versions of the official packages.
 """
 
 from __future__ import annotations
