@@ -174,7 +174,7 @@ def graph_input(kwargs: dict[str, Any]) -> Any:
     return Command(resume=command.get("resume"), update=update, goto=goto)
 
 
-STATE_UPDATE = "state_update"  # run metadata of a `hold`: a state update or a copy, never a graph run
+KEEP_STATUS = "keep_status"  # run metadata of a `hold` (a state update, never a graph run): the status to leave
 
 
 def _event_name(mode: str, namespace: tuple[str, ...]) -> str:
@@ -272,10 +272,15 @@ class Engine:
         return run
 
     @contextlib.asynccontextmanager
-    async def hold(self, thread_id: str, graph: RegisteredGraph, *, create: bool) -> AsyncIterator[None]:
+    async def hold(
+        self, thread_id: str, graph: RegisteredGraph, *, create: bool, keep_status: str | None = None
+    ) -> AsyncIterator[None]:
         """Hold a thread for a state update exactly as a run holds it (busy, another graph's, missing: refused);
-        afterwards record the thread's new status and values. The hold leaves no run record."""
-        spec = RunSpec(graph=graph, thread_id=thread_id, metadata={STATE_UPDATE: True}, create_thread=create)
+        afterwards record the thread's new values, and its status: `keep_status` (the official server's state
+        updates leave a thread's status alone) or, without one, the status its state implies. The hold leaves no
+        run record."""
+        metadata = {"state_update": True, KEEP_STATUS: keep_status}
+        spec = RunSpec(graph=graph, thread_id=thread_id, metadata=metadata, create_thread=create)
         run = await self.submit(spec, start=True)
         try:
             yield
@@ -491,9 +496,10 @@ class Engine:
         if graph is not None and not run.get("temporary") and (outcome.status != "success" or rollback):
             snapshot = await graph.graph.aget_state({"configurable": {"thread_id": run["thread_id"]}})
             values, interrupts = to_jsonable(snapshot.values), interrupts_by_task(snapshot)
-            # After a state update (or a copy) only a pending interrupt makes the thread `interrupted`, as officially.
-            paused = interrupts if (run.get("metadata") or {}).get(STATE_UPDATE) else snapshot.next
-            thread_status = "interrupted" if paused else "idle"
+            thread_status = "interrupted" if snapshot.next else "idle"
+            kept = (run.get("metadata") or {}).get(KEEP_STATUS)
+            if kept in ("idle", "interrupted", "error"):  # not "busy": a run ended between the read and the hold
+                thread_status = kept
         elif outcome.status == "success":
             values = outcome.values  # encoded once, by the store (serde.dumps knows LangGraph types)
         if outcome.status in ("error", "timeout") and not isinstance(outcome.error, RunRefused):
