@@ -264,7 +264,7 @@ async def update_state(
         raise HTTPException(422, str(error)) from None
     config = _config(thread_id, body.checkpoint, body.checkpoint_id)
     _check_namespace(graph, config)
-    config["metadata"] = {"graph_id": graph.name, "thread_id": thread_id}  # in the checkpoint's, as officially
+    config["metadata"] = {"graph_id": graph.name}  # in the checkpoint's metadata, as officially
     try:
         async with engine.hold(thread_id, graph, create=False, keep_status=thread["status"]):
             next_config = await graph.graph.aupdate_state(config, values, as_node=body.as_node)
