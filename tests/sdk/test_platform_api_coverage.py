@@ -50,8 +50,6 @@ CALLS: dict[str, Callable[[SyncLangGraphClient], Any]] = {
     "crons.count": lambda c: c.crons.count(),
     "crons.update": lambda c: c.crons.update("cron", schedule="* * * * *"),
     "crons.delete": lambda c: c.crons.delete("cron"),
-    "runs.create_batch": lambda c: c.runs.create_batch([{"assistant_id": "steps", "input": {}}]),
-    "runs.cancel_many": lambda c: c.runs.cancel_many(thread_id="t", run_ids=["r"]),
     "threads.stream": lambda c: c.http.post("/threads/t/commands", json={}),
 }
 

@@ -32,8 +32,6 @@ UNSUPPORTED: dict[str, Unsupported] = {
     "crons.count": Unsupported((("POST", "/runs/crons/count"),), CRONS),
     "crons.update": Unsupported((("PATCH", "/runs/crons/{cron_id}"),), CRONS),
     "crons.delete": Unsupported((("DELETE", "/runs/crons/{cron_id}"),), CRONS),
-    "runs.create_batch": Unsupported((("POST", "/runs/batch"),), "create the runs one by one with runs.create"),
-    "runs.cancel_many": Unsupported((("POST", "/runs/cancel"),), "cancel the runs one by one with runs.cancel"),
     "threads.stream": Unsupported(
         (("POST", "/threads/{thread_id}/commands"), ("GET", "/threads/{thread_id}/stream/events")),
         "the v3 thread streaming protocol is not implemented; use runs.stream and threads.join_stream",
