@@ -39,6 +39,7 @@ class FakeProvider:
     requests: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
     reply: dict[str, Any] = field(default_factory=dict)
+    streamed: bytes | None = None  # the body of a streamed answer; None: `reply` split into chunks
 
 
 @pytest.fixture
@@ -50,7 +51,9 @@ def provider() -> Iterator[FakeProvider]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             fake.requests.append({"path": self.path, "authorization": self.headers["Authorization"], "body": body})
             streamed = body.get("stream") and fake.status == 200
-            payload = streamed_completion(fake.reply) if streamed else json.dumps(fake.reply).encode()
+            payload = json.dumps(fake.reply).encode()
+            if streamed:
+                payload = fake.streamed or streamed_completion(fake.reply)
             self.send_response(fake.status)
             self.send_header("Content-Type", "text/event-stream" if streamed else "application/json")
             self.send_header("Content-Length", str(len(payload)))
@@ -148,6 +151,19 @@ def test_chat_streams_the_providers_tokens_in_messages_mode(keyed_env: dict[str,
     assert partials[-1]["content"] == "Hi! How can I help?" and partials[-1]["type"] == "ai"
     assert events[-1].data["messages"][-1] == {"role": "assistant", "content": "Hi! How can I help?"}
     assert provider.requests[0]["body"]["stream"] is True
+
+
+def test_an_unreadable_streamed_event_fails_the_run_with_an_error_id_whose_log_quotes_it(
+    keyed_env: dict[str, str], provider: FakeProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider.streamed = b"data: {not json\n\n"
+    body = {"assistant_id": "chat", "input": {"messages": [{"role": "user", "content": "hello"}]}}
+    with caplog.at_level(logging.ERROR), serve(keyed_env) as client:
+        response = client.post("/runs/stream", json={**body, "stream_mode": "messages"})
+    events, _ = parse_sse(response.text)
+    assert events[-1].event == "error" and "{not json" not in response.text
+    [failure] = [r for r in caplog.records if getattr(r, "error_id", None) == events[-1].data["error_id"]]
+    assert "streamed an unreadable event: {not json" in JsonFormatter().format(failure)
 
 
 def test_chat_input_is_checked_against_the_message_schema(keyed_env: dict[str, str], provider: FakeProvider) -> None:

@@ -145,6 +145,7 @@ def debug_event(chunk: dict[str, Any]) -> dict[str, Any]:
 
 
 def _client_checkpoint(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The official server's checkpoint of a debug event: only the keys the config has, None without an id."""
     configurable = (config or {}).get("configurable") or {}
     if not configurable.get("thread_id") or not configurable.get("checkpoint_id"):
         return None
