@@ -16,7 +16,7 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 ANSWER = "hello from the fake model"
 SIGNATURE = "-- the talk graph"
 
-model = GenericFakeChatModel(messages=itertools.repeat(AIMessage(ANSWER)))
+model = GenericFakeChatModel(messages=(AIMessage(ANSWER) for _ in itertools.count()))  # a new message (id) per call
 
 
 async def reply(state: MessagesState) -> MessagesState:
