@@ -112,6 +112,21 @@ def test_a_list_of_modes_interleaves_them(client: SyncLangGraphClient) -> None:
     ]  # fmt: skip
 
 
+def test_messages_tuple_wins_over_messages(client: SyncLangGraphClient) -> None:
+    events = _stream(client, "talk", ["messages", "messages-tuple"])
+    assert _names(events) == ["metadata", *["messages"] * (TOKENS + 1)]
+
+
+def test_events_and_messages_interleave_token_by_token(client: SyncLangGraphClient) -> None:
+    events = _stream(client, "talk", ["events", "messages"])
+    names = [data["event"] if name == "events" else name for name, data in events]
+    tokens = [i for i, name in enumerate(names) if name == "on_chat_model_stream"]
+    assert len(tokens) == TOKENS
+    assert names[tokens[0] + 1 : tokens[0] + 3] == ["messages/metadata", "messages/partial"]
+    assert all(names[i + 1] == "messages/partial" for i in tokens[1:])
+    assert names[-3:] == ["messages/metadata", "messages/complete", "on_chain_end"]
+
+
 SUBGRAPH_EVENTS = {
     "values": ["values", *["values|talk"] * 3, "values"],
     "updates": [*["updates|talk"] * 2, "updates"],
