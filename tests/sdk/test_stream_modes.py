@@ -41,7 +41,7 @@ def test_messages_sends_partial_metadata_and_complete(client: SyncLangGraphClien
     partials = [data for name, data in events if name == "messages/partial"]
     assert all(len(data) == 1 and data[0]["id"] == first_id and set(data[0]) == MESSAGE_FIELDS for data in partials)
     assert all(data[0]["type"] == "ai" for data in partials)  # accumulated, sent as a whole message
-    assert [data[0]["content"] for data in partials][-1] == ANSWER
+    assert partials[-1][0]["content"] == ANSWER
     assert ANSWER.startswith(partials[1][0]["content"]) and len(partials[1][0]["content"]) > 1
     (signed_id,) = events[-2][1]
     assert events[-2][1][signed_id]["metadata"]["langgraph_node"] == "sign"
