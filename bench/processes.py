@@ -150,13 +150,13 @@ def official_available() -> bool:
 
 
 def start_official_server(graphs: dict[str, str], *, jobs: int | None = None, timeout: float = 120.0) -> ServerProcess:
-    """Start `langgraph dev` (in-memory runtime, no reload) in a fresh data dir, serving `graphs`.
+    """Start `langgraph dev` (in-memory runtime, no reload) in a fresh data dir, serving `graphs` (name to ref).
 
     `jobs` is `--n-jobs-per-worker`; None keeps the CLI's default (one queue worker), which is also its
     fastest setting for this graph: with more workers its queue sleeps 0.5 s whenever a poll finds no run.
 
-    `graphs` maps each graph id to "<absolute path to a .py file>:<attribute>"; the project root is put on its
-    import path so the graph modules can import from `app`.
+    A graph ref is "<absolute path to a .py file>:<attribute>"; the project root is put on its
+    import path so the graph module can import from `app`.
     """
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="lgk8s-bench-official-"))

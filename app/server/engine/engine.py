@@ -33,14 +33,15 @@ from prometheus_client import Counter, Gauge, Histogram
 from ...contract import Metrics
 from ..drain import ServerDraining
 from ..errors import database_unavailable, new_error_id
-from ..platform_api.serde import debug_event, dumps, interrupts_by_task, to_jsonable
+from ..platform_api.models import NATIVE_STREAM_MODES
+from ..platform_api.serde import MessageEvents, debug_event, dumps, interrupts_by_task, to_jsonable
 from ..registry import GraphNotFound, RegisteredGraph
 from ..runtime import Runtime
 from .store import TERMINAL_STATUSES, PostgresRunStore, RunStore, SqliteRunStore
 
 log = logging.getLogger("app.runs")
 
-NATIVE_STREAM_MODES = ("values", "updates", "debug", "custom", "tasks", "checkpoints", "messages")
+LANGGRAPH_STREAM_MODES = (*NATIVE_STREAM_MODES, "messages")
 WORKER_POLL_SECONDS = 0.5
 JOIN_POLL_SECONDS = 0.05
 EVENT_POLL_SECONDS = 0.1
@@ -175,10 +176,6 @@ def graph_input(kwargs: dict[str, Any]) -> Any:
 
 
 KEEP_STATUS = "keep_status"  # run metadata of a `hold` (a state update, never a graph run): the status to leave
-
-
-def _event_name(mode: str, namespace: tuple[str, ...]) -> str:
-    return "|".join(("messages" if mode == "messages-tuple" else mode, *namespace))
 
 
 class EngineMetrics:
@@ -331,11 +328,13 @@ class Engine:
     async def _events(
         self, graph: RegisteredGraph, run: dict[str, Any], config: RunnableConfig
     ) -> AsyncIterator[tuple[str, Any]]:
-        """The run's events as (event name, data), from LangGraph's stream modes or astream_events."""
+        """The run's events as (event name, data), from LangGraph's stream modes or astream_events, named and shaped
+        as the official server sends them (`values` always comes: it carries the outcome)."""
         kwargs = run["kwargs"]
         wanted = list(kwargs.get("stream_modes") or ["values"])
-        native = [m for m in NATIVE_STREAM_MODES if m in wanted or m == "values"]
-        if "messages-tuple" in wanted and "messages" not in native:
+        native = [m for m in LANGGRAPH_STREAM_MODES if m in wanted or m == "values"]
+        tuples = "messages-tuple" in wanted
+        if tuples and "messages" not in native:
             native.append("messages")
         subgraphs = bool(kwargs.get("subgraphs"))
         options: dict[str, Any] = {
@@ -345,18 +344,25 @@ class Engine:
         if kwargs.get("durability"):
             options["durability"] = kwargs["durability"]
         payload = await self._input(run, graph)
+        messages = MessageEvents()
 
-        def named(chunk: tuple[Any, ...]) -> tuple[str, Any]:
+        def named(chunk: tuple[Any, ...]) -> list[tuple[str, Any]]:
             namespace, mode, data = chunk if subgraphs else ((), *chunk)
-            return _event_name(mode, tuple(namespace)), debug_event(data) if mode == "debug" else data
+            if mode == "messages" and not tuples:
+                return messages.events(data)  # messages/* events name no namespace, as on the official server
+            if mode == "debug":
+                data = debug_event(data)
+            return [("|".join((mode, *namespace)), data)]
 
         if "events" not in wanted:
             async for chunk in graph.graph.astream(payload, config, **options):
-                yield named(chunk)
+                for event in named(chunk):
+                    yield event
             return
         async for event in graph.graph.astream_events(payload, config, version="v2", **options):
             if event["event"] == "on_chain_stream" and event["run_id"] == run["run_id"]:
-                yield named(event["data"]["chunk"])
+                for named_event in named(event["data"]["chunk"]):
+                    yield named_event
             else:
                 yield "events", event
 
@@ -377,8 +383,6 @@ class Engine:
             await self._finish(run, outcome, None)
             return outcome
         wanted = set(run["kwargs"].get("stream_modes") or ["values"])
-        if "messages-tuple" in wanted:
-            wanted.add("messages")
         events = None
         if run["kwargs"].get("persist_events"):
             events = _EventLog(
@@ -387,7 +391,7 @@ class Engine:
         paused = False
         try:
             if events is not None:
-                await events.add("metadata", {"run_id": run_id, "thread_id": thread_id, "attempt": run.get("attempts")})
+                await events.add("metadata", {"run_id": run_id, "attempt": run.get("attempts", 1)})
             if run["kwargs"].get("require_interrupt") and run.get("attempts", 1) <= 1:
                 snapshot = await graph.graph.aget_state({"configurable": {"thread_id": thread_id}})
                 if not snapshot.interrupts:
@@ -400,7 +404,8 @@ class Engine:
                             outcome.interrupts = list(data.pop("__interrupt__"))
                             paused = True
                         outcome.values = data
-                    if name.split("|", 1)[0] in wanted or name == "events":
+                    # `_events` sends `events` and messages only when asked, `values` always (for the outcome)
+                    if name.split("|", 1)[0] in wanted or name == "events" or name.startswith("messages"):
                         if sink is not None:
                             await sink(name, data)
                         if events is not None:

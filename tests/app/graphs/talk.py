@@ -1,28 +1,40 @@
-"""A graph that talks: one node writes a `custom` stream event and answers with a fake chat model, so runs have
-LangChain messages in their state and in the `messages` stream modes (no provider, no network)."""
+"""Graphs that stream a LangChain chat model's tokens (a fake one), for `stream_mode="messages"`.
+
+`talk`: `reply` streams the model's answer and writes a custom event; `sign` returns a finished message without a
+model. `talk_nested`: the same graph as the node `talk` of an outer graph, for subgraph streaming.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import itertools
 
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, AnyMessage
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
 from langgraph.config import get_stream_writer
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
-from typing_extensions import TypedDict
+from langgraph.graph import END, START, MessagesState, StateGraph
 
-REPLY = "hello there, how are you"
+ANSWER = "hello from the fake model"
+SIGNATURE = "-- the talk graph"
 
-
-class TalkState(TypedDict, total=False):
-    messages: Annotated[list[AnyMessage], add_messages]
+model = GenericFakeChatModel(messages=(AIMessage(ANSWER) for _ in itertools.count()))  # a new message (id) per call
 
 
-async def reply(state: TalkState) -> TalkState:
+async def reply(state: MessagesState) -> MessagesState:
     get_stream_writer()({"progress": "thinking"})
-    model = GenericFakeChatModel(messages=iter([AIMessage(REPLY)]))
-    return {"messages": [await model.ainvoke(state.get("messages") or [])]}
+    return {"messages": [await model.ainvoke(state["messages"])]}
 
 
-graph = StateGraph(TalkState).add_node(reply).add_edge(START, "reply").add_edge("reply", END)
+def sign(state: MessagesState) -> MessagesState:
+    return {"messages": [AIMessage(SIGNATURE)]}
+
+
+talk = (
+    StateGraph(MessagesState)
+    .add_node(reply)
+    .add_node(sign)
+    .add_edge(START, "reply")
+    .add_edge("reply", "sign")
+    .add_edge("sign", END)
+)
+graph = talk.compile()
+nested = StateGraph(MessagesState).add_node("talk", graph).add_edge(START, "talk").add_edge("talk", END)
