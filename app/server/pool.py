@@ -15,9 +15,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiosqlite
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    get_serializable_checkpoint_metadata,
+)
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import WRITES_IDX_MAP
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.store.base import BaseStore, GetOp, Op, Result, SearchOp, TTLConfig
 from langgraph.store.postgres.aio import AsyncPostgresStore
@@ -25,7 +32,7 @@ from langgraph.store.sqlite.aio import AsyncSqliteStore
 from psycopg import AsyncConnection
 from psycopg.pq import ConnStatus, TransactionStatus
 from psycopg.rows import dict_row
-from psycopg.types.json import set_json_loads
+from psycopg.types.json import Jsonb, set_json_loads
 from psycopg_pool import AsyncConnectionPool
 from psycopg_pool.base import AttemptWithBackoff
 
@@ -86,12 +93,45 @@ class _NoLock:
 
 
 class InlineWritesPostgresSaver(AsyncPostgresSaver):
-    """`AsyncPostgresSaver` whose `aput_writes` serializes the writes in the event loop's thread.
+    """`AsyncPostgresSaver` whose `aput` and `aput_writes` serialize in the event loop's thread.
 
-    The library hands every `aput_writes` (one per task per step) to a worker thread (`asyncio.to_thread`) to
-    serialize a task's writes, typically a few hundred bytes: a thread-pool submit, a wake-up of a worker and one
-    of the event loop per call, for work that holds the GIL anyway. Otherwise the same statements as the library.
+    The library hands every `aput_writes` (one per task per step) and every `aput` with blobs (one per step) to a
+    worker thread (`asyncio.to_thread`) to serialize a few hundred bytes: a thread-pool submit, a wake-up of a
+    worker and one of the event loop per call, for work that holds the GIL anyway. Otherwise the same statements
+    as the library.
     """
+
+    async def aput(
+        self, config: Any, checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
+    ) -> Any:
+        configurable = config["configurable"]
+        thread_id, checkpoint_ns = configurable["thread_id"], configurable["checkpoint_ns"]
+        copy = checkpoint.copy()
+        copy["channel_values"] = channel_values = copy["channel_values"].copy()
+        next_config = {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint["id"]}
+        }
+        # primitive values are inlined in the checkpoint row, others stored as blobs (as the library does)
+        blob_values = {}
+        for key, value in checkpoint["channel_values"].items():
+            if isinstance(value, _DeltaSnapshot):
+                blob_values[key] = channel_values.pop(key)
+                channel_values[key] = True
+            elif not (value is None or isinstance(value, str | int | float | bool)):
+                blob_values[key] = channel_values.pop(key)
+        blob_versions = {key: version for key, version in new_versions.items() if key in blob_values}
+        blobs = self._dump_blobs(thread_id, checkpoint_ns, blob_values, blob_versions) if blob_versions else None
+        async with self._cursor(pipeline=True) as cur:
+            if blobs:
+                await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs)
+            await cur.execute(
+                self.UPSERT_CHECKPOINTS_SQL,
+                (
+                    thread_id, checkpoint_ns, checkpoint["id"], configurable.get("checkpoint_id"), Jsonb(copy),
+                    Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+                ),
+            )  # fmt: skip
+        return next_config
 
     async def aput_writes(self, config: Any, writes: Any, task_id: str, task_path: str = "") -> None:
         query = (
