@@ -29,6 +29,8 @@ from .serde import dumps
 NAMESPACE_GRAPH = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 SYSTEM_METADATA = {"created_by": "system"}
 DEFAULT_NAME = "Untitled"
+THREAD_NOT_READ = object()
+"""`get_with_thread_metadata`'s answer for the thread's metadata where the backend did not read it."""
 _JSON_COLUMNS = ("config", "context", "metadata")
 _FIELDS = ("graph_id", "name", "description", "config", "context", "metadata")
 
@@ -217,6 +219,24 @@ class AssistantStore:
         await self._ensure_defaults()
         async with self.backend.read() as tx:
             return await self._row(tx, assistant_id)
+
+    async def get_with_thread_metadata(self, assistant_id: str, thread_id: str) -> tuple[dict[str, Any], Any]:
+        """The assistant (as `get`) and, read by the same statement, the metadata of thread `thread_id` (None if
+        there is no such thread): one round trip where a run needs both. PostgreSQL only; SQLite answers
+        `THREAD_NOT_READ` in place of the metadata, for the caller to read it from the thread store."""
+        if not isinstance(self.backend, _PostgresBackend):
+            return await self.get(assistant_id), THREAD_NOT_READ
+        await self._ensure_defaults()
+        async with self.backend.read() as tx:
+            rows = await tx.fetch(
+                "SELECT a.*, (SELECT t.metadata FROM threads t WHERE t.thread_id = ?) AS app_thread_metadata "
+                "FROM assistants a WHERE a.assistant_id = ?",
+                (thread_id, assistant_id),
+            )
+        if not rows:
+            raise AssistantNotFound(assistant_id)
+        row = rows[0]
+        return row, row.pop("app_thread_metadata")
 
     async def create(self, assistant_id: str, fields: Mapping[str, Any], *, if_exists: str) -> dict[str, Any]:
         """Insert version 1; an existing id raises `AssistantExists` or, with "do_nothing", is returned."""

@@ -23,8 +23,8 @@ from ..errors import body_parse_problem, database_unavailable, database_unavaila
 from ..jsonio import FastJSONResponse
 from ..registry import GraphNotFound, RegisteredGraph
 from ..runtime import Runtime, get_runtime
-from .assistant_store import AssistantNotFound, AssistantStore, default_assistant_id
-from .store import PostgresThreadStore, SqliteThreadStore, ThreadStore
+from .assistant_store import THREAD_NOT_READ, AssistantNotFound, AssistantStore, default_assistant_id
+from .store import PostgresThreadStore, SqliteThreadStore, ThreadNotFound, ThreadStore
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,24 @@ class Platform:
         except AssistantNotFound as error:
             raise HTTPException(404, str(error)) from None
         return Assistant(record, self.graph(record["graph_id"]))
+
+    async def assistant_and_thread_metadata(
+        self, assistant_id: str, thread_id: str
+    ) -> tuple[Assistant, dict[str, Any]]:
+        """`assistant`, and the metadata of thread `thread_id` (`{}` if there is no such thread yet), in one
+        database round trip where the backend allows."""
+        resolved = self.assistant_id(assistant_id)
+        try:
+            record, metadata = await self.assistants.get_with_thread_metadata(resolved, thread_id)
+        except AssistantNotFound as error:
+            raise HTTPException(404, str(error)) from None
+        assistant = Assistant(record, self.graph(record["graph_id"]))
+        if metadata is THREAD_NOT_READ:
+            try:
+                metadata = (await self.threads.get(thread_id))["metadata"]
+            except ThreadNotFound:
+                metadata = None
+        return assistant, metadata or {}
 
 
 def _thread_store(runtime: Runtime) -> ThreadStore:

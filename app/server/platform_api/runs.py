@@ -46,21 +46,15 @@ def _run_config(assistant: Assistant, config: dict[str, Any] | None, thread_meta
     return {**base, **override, "configurable": configurable, "metadata": metadata}
 
 
-async def _thread_metadata(platform: Platform, thread_id: str | None) -> dict[str, Any]:
-    if thread_id is None:
-        return {}
-    try:
-        return (await platform.threads.get(thread_id))["metadata"]
-    except ThreadNotFound:
-        return {}
-
-
 async def _spec(
     platform: Platform, thread_id: str | None, body: RunCreate, modes: list[str], background: bool
 ) -> RunSpec:
     """Validate the body against the assistant's graph (404, 422) and describe the run with the assistant's
     config and context under the run's own."""
-    assistant = await platform.assistant(body.assistant_id)
+    if thread_id is None:
+        assistant, thread_metadata = await platform.assistant(body.assistant_id), {}
+    else:
+        assistant, thread_metadata = await platform.assistant_and_thread_metadata(body.assistant_id, thread_id)
     graph = assistant.graph
     try:
         body.input = graph.inputs.validate_input(body.input)
@@ -81,7 +75,7 @@ async def _spec(
         thread_id=thread_id,
         input=body.input,
         command=body.command.model_dump(exclude_none=True) if body.command is not None else None,
-        config=_run_config(assistant, body.config, await _thread_metadata(platform, thread_id)),
+        config=_run_config(assistant, body.config, thread_metadata),
         # As on the official server: the assistant's metadata, the run's own, which assistant ran and, for a run on
         # a thread, which graph the thread belongs to.
         metadata={
