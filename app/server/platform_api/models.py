@@ -296,8 +296,8 @@ MAX_BATCH_RUNS = 1000
 class RunsCancel(_Body):
     """Body of `runs.cancel_many`: a thread's runs by id, or every run with a status."""
 
-    thread_id: str | None = None
-    run_ids: list[str] | None = Field(None, max_length=MAX_PAGE)
+    thread_id: StoredId | None = None
+    run_ids: list[StoredId] | None = Field(None, max_length=MAX_PAGE)  # text PostgreSQL can compare: no NUL
     status: Literal["pending", "running", "all"] | None = None
 
     @model_validator(mode="after")
