@@ -10,8 +10,9 @@ nor match.
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
-from fastapi import Depends
+from fastapi import FastAPI
 from fastapi.security import APIKeyHeader, HTTPBearer
 
 from ..contract import HEALTH_PATH, METRICS_PATH, READY_PATH
@@ -22,11 +23,33 @@ PUBLIC_PATHS = frozenset(
 )
 UNAUTHORIZED = "missing or invalid API key; send 'Authorization: Bearer <key>' or 'x-api-key: <key>'"
 
-# The schemes as the OpenAPI document declares them (`dependencies=[Depends(...)]` on a protected router);
-# they read the headers for the document only, the check is `authorized`.
+# The schemes as the OpenAPI document declares them (`document_api_keys`); the check is `authorized`.
 bearer_scheme = HTTPBearer(auto_error=False, description="API key as a bearer token")
 api_key_scheme = APIKeyHeader(name="x-api-key", auto_error=False, description="API key")
-API_KEY_SCHEMES = [Depends(bearer_scheme), Depends(api_key_scheme)]
+API_KEY_SCHEMES: list[Any] = []
+"""A router's `dependencies`, kept for routers that pass it: empty, as the schemes are not dependencies any more
+(FastAPI resolved both for every request, to read headers that only the document needed)."""
+
+
+def document_api_keys(app: FastAPI) -> None:
+    """Declare the API key schemes in `app`'s OpenAPI document, required by every operation outside
+    `PUBLIC_PATHS` (what `authorized` enforces), as FastAPI declares a security dependency's schemes."""
+    generate = app.openapi
+    schemes = (bearer_scheme, api_key_scheme)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            declared = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            for scheme in schemes:
+                declared[scheme.scheme_name] = scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+            for path, operations in schema.get("paths", {}).items():
+                if path not in PUBLIC_PATHS:
+                    for operation in operations.values():
+                        operation["security"] = [{scheme.scheme_name: []} for scheme in schemes]
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def key_matches(candidate: bytes, keys: tuple[bytes, ...]) -> bool:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from ..migrate import migrate_postgres, migrate_sqlite
+from .auth import document_api_keys
 from .engine.engine import Engine
 from .errors import install_error_handlers
 from .jsonio import FastJSONResponse
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    document_api_keys(app)
     for router in routers:
         app.include_router(router)
     if settings.cors_origins:

@@ -3,11 +3,10 @@
 
 from fastapi import APIRouter
 
-from ..auth import API_KEY_SCHEMES
 from . import assistants, runs, store_items, threads, unsupported
 from .context import PLATFORM_ERRORS
 
-router = APIRouter(dependencies=API_KEY_SCHEMES, responses=PLATFORM_ERRORS)
+router = APIRouter(responses=PLATFORM_ERRORS)
 router.include_router(assistants.router)
 router.include_router(threads.router)
 router.include_router(runs.router)

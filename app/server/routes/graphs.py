@@ -11,7 +11,6 @@ from langgraph.types import StateSnapshot
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ...contract import Env
-from ..auth import API_KEY_SCHEMES
 from ..drain import ServerDraining
 from ..engine.engine import (
     CheckpointMissing,
@@ -52,7 +51,6 @@ HISTORY_MAX_LIMIT = 100
 router = APIRouter(
     prefix="/graphs",
     tags=["graphs"],
-    dependencies=API_KEY_SCHEMES,
     responses={
         400: {"model": ErrorBody, "description": "The body is not JSON (or not UTF-8), or the graph rejects it"},
         401: {"model": ErrorBody, "description": "API keys are configured and none (or a wrong one) was sent"},
