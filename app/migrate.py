@@ -164,8 +164,20 @@ async def migrate_sqlite(conn: aiosqlite.Connection, migrations: tuple[Migration
     return applied
 
 
-async def postgres_schema_problem(conn: AsyncConnection, migrations: tuple[Migration, ...] = MIGRATIONS) -> str | None:
-    """Describe what is missing from the Postgres schema, or None when it is current."""
+async def _vector_version(conn: AsyncConnection) -> int:
+    """The last of the store's vector migrations applied, -1 for none."""
+    cursor = await conn.execute("SELECT to_regclass('vector_migrations') IS NOT NULL AS has_vectors")
+    if not (await cursor.fetchone())["has_vectors"]:
+        return -1
+    cursor = await conn.execute("SELECT coalesce(max(v), -1) AS version FROM vector_migrations")
+    return (await cursor.fetchone())["version"]
+
+
+async def postgres_schema_problem(
+    conn: AsyncConnection, migrations: tuple[Migration, ...] = MIGRATIONS, index: IndexConfig | None = None
+) -> str | None:
+    """Describe what is missing from the Postgres schema (with the vector tables of the store's `index`, if any),
+    or None when it is current."""
     latest = len(AsyncPostgresSaver.MIGRATIONS) - 1
     latest_store = len(AsyncPostgresStore.MIGRATIONS) - 1
     cursor = await conn.execute(
@@ -187,6 +199,8 @@ async def postgres_schema_problem(conn: AsyncConnection, migrations: tuple[Migra
     )
     if behind:
         return "database schema is behind this server version; run `python -m app.migrate`"
+    if index and await _vector_version(conn) < len(AsyncPostgresStore.VECTOR_MIGRATIONS) - 1:
+        return "the store's vector tables for store.index are not set up; run `python -m app.migrate`"
     return None
 
 

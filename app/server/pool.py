@@ -220,7 +220,7 @@ class PostgresDatabase(Database):
         assert self.pool is not None
         async with self.pool.connection(timeout=READY_CHECK_TIMEOUT_SECONDS) as conn:
             if check_schema:
-                return await postgres_schema_problem(conn)
+                return await postgres_schema_problem(conn, index=self.index)
             await conn.execute("SELECT 1")
             return None
 

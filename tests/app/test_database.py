@@ -152,6 +152,15 @@ def test_a_store_index_on_postgres_without_pgvector_fails_migration_in_one_line(
     assert "store.index" in line and "pgvector/pgvector:pg17" in line and "Traceback" not in done.stderr
 
 
+def test_readiness_fails_while_a_configured_store_index_has_no_vector_tables(postgres_dsn: str, tmp_path: Path) -> None:
+    env = {Env.DATABASE_URL: postgres_dsn, Env.DATA_DIR: str(tmp_path)}
+    asyncio.run(migrate(Settings(**env)))  # without an index: no vector tables
+    with serve(env, **{Env.LANGGRAPH_CONFIG: str(GRAPHS_WITH_A_STORE_INDEX)}) as client:
+        response = client.get(READY_PATH)
+        assert response.status_code == 503
+        assert "store.index" in response.json()["reason"] and "python -m app.migrate" in response.json()["reason"]
+
+
 def test_project_migrations_apply_once_in_order_on_postgres(postgres_dsn: str, tmp_path: Path) -> None:
     settings = Settings(**{Env.DATABASE_URL: postgres_dsn, Env.DATA_DIR: str(tmp_path)})
     assert asyncio.run(migrate(settings, (NOTES,))) == [1]
