@@ -120,22 +120,18 @@ def _read_config(config_path: Path) -> Any:
 
 
 def _embeddings(embed: str, config_path: Path) -> Any:
-    """The embeddings `store.index.embed` names: a function in a file or module, or a LangChain model."""
+    """The embeddings function `store.index.embed` names, in a file relative to `config_path`."""
     owner = f"store.index.embed in {config_path}"
-    if ".py:" in embed:
-        source, function = embed.rsplit(":", 1)
-        module = _import_source(source, config_path.parent, "store_index_embed", owner)
-        if not callable(getattr(module, function, None)):
-            raise RegistryError(f"{owner}: {source} has no function {function!r}")
-        return ensure_embeddings(getattr(module, function))
-    try:
-        from langchain.embeddings import init_embeddings  # optional: only for a provider model
-    except ImportError:
+    if ".py:" not in embed:
         raise RegistryError(
-            f"{owner}: {embed!r} names a provider model, which needs the `langchain` package installed; "
-            "or give a path to a function, './embed.py:embed'"
-        ) from None
-    return init_embeddings(embed)
+            f"{owner}: {embed!r} is not a path to a function; provider models ('openai:...') need LangChain, which "
+            "this server does not ship: give a function that calls the provider, './embed.py:embed'"
+        )
+    source, function = embed.rsplit(":", 1)
+    module = _import_source(source, config_path.parent, "store_index_embed", owner)
+    if not callable(getattr(module, function, None)):
+        raise RegistryError(f"{owner}: {source} has no function {function!r}")
+    return ensure_embeddings(getattr(module, function))
 
 
 def load_store_index(config_path: Path) -> IndexConfig | None:
@@ -147,7 +143,7 @@ def load_store_index(config_path: Path) -> IndexConfig | None:
         return None
     where = f"store.index in {config_path}"
     if not isinstance(index, dict) or not isinstance(index.get("embed"), str):
-        raise RegistryError(f"{where} needs 'embed': a path to a function ('./embed.py:embed') or 'provider:model'")
+        raise RegistryError(f"{where} needs 'embed': a path to a function, './embed.py:embed'")
     dims = index.get("dims")
     if not isinstance(dims, int) or isinstance(dims, bool) or dims < 1:
         raise RegistryError(f"{where} needs 'dims', the embeddings' length, a positive integer; got {dims!r}")

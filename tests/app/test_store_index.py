@@ -44,7 +44,7 @@ def test_a_function_next_to_the_config_embeds(tmp_path: Path) -> None:
         ({"embed": "./embed.py:aembed", "dims": 2, "fields": "text"}, "'fields'"),
         ({"embed": "./embed.py:missing", "dims": 2}, "no function 'missing'"),
         ({"embed": "./nowhere.py:aembed", "dims": 2}, "does not exist"),
-        ({"embed": "openai:text-embedding-3-small", "dims": 2}, "langchain"),
+        ({"embed": "openai:text-embedding-3-small", "dims": 2}, "need LangChain"),
     ],
 )
 def test_a_bad_store_index_is_named(tmp_path: Path, index: object, named: str) -> None:
