@@ -15,7 +15,7 @@ import pytest
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from app.contract import METRICS_PATH, READY_PATH, Env, Metrics
-from app.migrate import MIGRATIONS_TABLE, Migration, migrate
+from app.migrate import MIGRATIONS_TABLE, Migration, SchemaError, migrate
 from app.server.pool import open_database
 from app.server.settings import Settings
 from tests.app.conftest import GRAPHS_WITH_A_STORE_INDEX, serve, settings_for
@@ -150,6 +150,15 @@ def test_a_store_index_on_postgres_without_pgvector_fails_migration_in_one_line(
     assert done.returncode == 1
     (line,) = [line for line in done.stderr.splitlines() if "pgvector" in line]
     assert "store.index" in line and "pgvector/pgvector:pg17" in line and "Traceback" not in done.stderr
+
+
+def test_a_store_index_on_postgres_without_pgvector_stops_migrate_on_startup(postgres_dsn: str, tmp_path: Path) -> None:
+    env = {Env.DATABASE_URL: postgres_dsn, Env.DATA_DIR: str(tmp_path), Env.MIGRATE_ON_STARTUP: "true"}
+    with (
+        pytest.raises(SchemaError, match="pgvector/pgvector:pg17"),
+        serve(env, **{Env.LANGGRAPH_CONFIG: str(GRAPHS_WITH_A_STORE_INDEX)}),
+    ):
+        pass
 
 
 def test_readiness_fails_while_a_configured_store_index_has_no_vector_tables(postgres_dsn: str, tmp_path: Path) -> None:
