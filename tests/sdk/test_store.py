@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from langgraph_sdk import get_sync_client
@@ -16,6 +15,7 @@ from langgraph_sdk.errors import UnprocessableEntityError
 from app.contract import Env
 from tests.app.conftest import GRAPHS_WITH_A_STORE_INDEX
 from tests.sdk.conftest import API_KEY, start_server
+from tests.sdk.semantic import check_semantic_search
 
 
 def _user() -> str:
@@ -75,29 +75,8 @@ def semantic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncLangGraph
         server.stop()
 
 
-def _keys(found: dict[str, Any]) -> list[str]:
-    return [item["key"] for item in found["items"]]
-
-
 def test_semantic_search_ranks_the_closest_first(semantic: SyncLangGraphClient) -> None:
-    user = _user()
-    semantic.store.put_item(["docs", user, "drinks"], key="tea", value={"text": "green tea", "kind": "drink"})
-    semantic.store.put_item(["docs", user, "drinks"], key="coffee", value={"text": "coffee", "kind": "drink"})
-    semantic.store.put_item(["docs", user, "code"], key="py", value={"text": "python code", "kind": "code"})
-    semantic.store.put_item(["docs", user, "code"], key="hidden", value={"text": "green tea"}, index=False)
-    found = semantic.store.search_items(["docs", user], query="python code")
-    assert _keys(found)[0] == "py"
-    scores = [item["score"] for item in found["items"]]
-    assert scores[0] == pytest.approx(1.0) and scores == sorted(scores, reverse=True)
-    assert _keys(semantic.store.search_items(["docs", user], query="green tea"))[0] == "tea"
-    assert "hidden" not in _keys(semantic.store.search_items(["docs", user], query="green tea"))
-    drinks = semantic.store.search_items(["docs", user], query="python code", filter={"kind": "drink"})
-    assert sorted(_keys(drinks)) == ["coffee", "tea"]
-    first = semantic.store.search_items(["docs", user], query="green tea", limit=1)
-    rest = semantic.store.search_items(["docs", user], query="green tea", limit=10, offset=1)
-    assert _keys(first) == ["tea"] and sorted(_keys(rest)) == ["coffee", "py"]
-    plain = semantic.store.search_items(["docs", user, "code"])
-    assert sorted(_keys(plain)) == ["hidden", "py"] and {item["score"] for item in plain["items"]} == {None}
+    check_semantic_search(semantic)
 
 
 def test_list_namespaces(client: SyncLangGraphClient) -> None:
