@@ -2,7 +2,9 @@
 
 Runs the checkpointer's and the long-term memory store's own `setup()` and then the project's versioned
 migrations, in order, each once. With a store index (langgraph.json `store.index`), the store's vector tables
-too: on Postgres they need the pgvector extension; SQLite's are set up by the server (`SweepingSqliteStore`).
+too: on Postgres they need the pgvector extension, created here if the migrating role may (pgvector is not a
+trusted extension: creating it is a superuser's right, or a managed service's admin role's); SQLite's are set up
+by the server (`SweepingSqliteStore`).
 On Postgres a session advisory lock serialises concurrent migrators (the Job and `MIGRATE_ON_STARTUP`
 replicas). To change the schema, append a `Migration` to `MIGRATIONS` with the next version and SQL for
 both backends; never edit or reorder one that has shipped.
@@ -24,7 +26,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.store.base import IndexConfig
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from langgraph.store.sqlite.aio import AsyncSqliteStore
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, errors
 from psycopg.rows import dict_row
 
 from . import retention
@@ -42,6 +44,12 @@ NO_PGVECTOR = (
     "the store's semantic-search index (langgraph.json store.index) needs PostgreSQL's pgvector extension, which "
     "this database server does not have: run PostgreSQL with it (the pgvector/pgvector:pg17 image, or Debian "
     "trixie's postgresql-17-pgvector package), or remove store.index"
+)
+NO_VECTOR_RIGHTS = (
+    "the store's semantic-search index (langgraph.json store.index) needs the vector extension in database {db}, "
+    "and role {role} may not create it (pgvector is not a trusted extension): have a superuser (on a managed "
+    "PostgreSQL its admin role, e.g. rds_superuser or azure_pg_admin, with vector allow-listed) run "
+    "`CREATE EXTENSION vector;` in that database once, then migrate again"
 )
 ADVISORY_LOCK_KEY = 0x6C676B38  # "lgk8" — one key for every migrator of this project
 LOCK_POLL_SECONDS = 0.2
@@ -109,6 +117,17 @@ async def _take_migration_lock(conn: AsyncConnection) -> None:
         await asyncio.sleep(LOCK_POLL_SECONDS)
 
 
+async def _create_vector_extension(conn: AsyncConnection) -> None:
+    """`CREATE EXTENSION IF NOT EXISTS vector` (what the store's setup runs first), failing in one line when the
+    migrating role lacks the right; a no-op once the extension exists, whoever created it."""
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    except errors.InsufficientPrivilege:
+        cursor = await conn.execute("SELECT current_user AS role, current_database() AS db")
+        row = await cursor.fetchone()
+        raise SchemaError(NO_VECTOR_RIGHTS.format(role=row["role"], db=row["db"])) from None
+
+
 async def migrate_postgres(
     conn: AsyncConnection, migrations: tuple[Migration, ...] = MIGRATIONS, index: IndexConfig | None = None
 ) -> list[int]:
@@ -121,6 +140,8 @@ async def migrate_postgres(
             raise SchemaError(NO_PGVECTOR)
     await _take_migration_lock(conn)
     try:
+        if index:
+            await _create_vector_extension(conn)
         await AsyncPostgresSaver(conn).setup()
         await AsyncPostgresStore(conn, index=index).setup()  # type: ignore[arg-type]
         await conn.execute(_CREATE_TABLE)
