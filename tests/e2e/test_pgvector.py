@@ -102,7 +102,9 @@ def _wait_until_accepting(postgres: Postgres) -> float:
 def start_container(image: str, postgres: Postgres, *owner_and_database: str) -> None:
     """`podman run` the image on the host's network, on `postgres.port`; with `owner_and_database`, the POSTGRES_*
     variables the entrypoint needs (without them, it refuses an empty data directory)."""
-    env = [f"--env=PGDATA={PGDATA}"]
+    # The host's loopback is shared with everything on the machine: passwords on TCP (initdb's default trusts
+    # 127.0.0.1, which inside a pod's network namespace is the pod's own), and no other address listened on.
+    env = [f"--env=PGDATA={PGDATA}", "--env=POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 --auth-local=trust"]
     if owner_and_database:
         owner, database = owner_and_database
         env += [f"--env=POSTGRES_PASSWORD={postgres.password}", f"--env=POSTGRES_USER={owner}"]
@@ -122,6 +124,8 @@ def start_container(image: str, postgres: Postgres, *owner_and_database: str) ->
         "postgres",
         "-p",
         str(postgres.port),
+        "-c",
+        "listen_addresses=127.0.0.1",
     )
 
 
@@ -172,6 +176,9 @@ def test_the_migration_creates_the_vector_extension_and_tables(postgres: Postgre
         ).fetchone()
         (migrations,) = conn.execute("SELECT count(*) FROM vector_migrations").fetchone()
     assert version and column == "vector(16)" and migrations > 0
+    # The roles' passwords are checked, as on a deployed database (not trusted on the host's loopback).
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(postgres.dsn(SERVER_ROLE, "not-" + server_password), connect_timeout=5).close()
     # A second run is a no-op: the Job runs on every deploy.
     again = migrate(postgres.dsn())
     assert again.returncode == 0, again.stderr[-3000:]
