@@ -6,8 +6,9 @@ container on the host's network, on a free port of 127.0.0.1, with the image's P
 a deploy does: `python -m app.migrate` as the database owner (the superuser POSTGRES_USER of the in-cluster
 database: it creates the `vector` extension and the least-privilege roles), and the server (`python -m app`
 from this venv) as the `langgraph_server` role, with tests/app/graphs/langgraph_vectors.json. The searches are
-`tests/sdk/semantic.py`'s, answered as on the embedded SQLite store. A second database plays a managed
-PostgreSQL, whose owner is no superuser: its migration fails in one line until an admin creates the extension.
+`tests/sdk/semantic.py`'s, answered as on the embedded SQLite store. Another database is set up by the server
+itself (`MIGRATE_ON_STARTUP`); another plays a managed PostgreSQL, whose owner is no superuser: its migration
+fails in one line until an admin creates the extension.
 
 Run by `make e2e` (podman, runc and mmdebstrap needed; without them this fails, never skips). The container
 and the image tag are removed at the end, also on failure.
@@ -31,7 +32,7 @@ from langgraph_sdk import get_sync_client
 
 from app.contract import SERVER_ROLE, Env
 from tests.app.conftest import GRAPHS_WITH_A_STORE_INDEX
-from tests.e2e.images import PGVECTOR_ROOTFS, Images
+from tests.e2e.images import PGVECTOR_ROOTFS, POSTGRES_ROOTFS, Images
 from tests.e2e.podman import INSTALL_HINT, PodmanError, missing_tools, podman
 from tests.pg import free_port
 from tests.sdk.semantic import Answers, assert_same_answers, check_semantic_search
@@ -223,6 +224,36 @@ def test_semantic_search_on_pgvector_answers_as_on_sqlite(
             assert rows >= 3
     finally:
         server.stop()
+
+
+def test_migrate_on_startup_sets_up_pgvector(postgres: Postgres, tmp_path: Path) -> None:
+    """The other way the schema is made (`MIGRATE_ON_STARTUP`, one replica): on a fresh database the server
+    creates the extension and vector tables itself and is ready only then."""
+    with psycopg.connect(postgres.dsn(), autocommit=True) as admin:
+        admin.execute("CREATE DATABASE on_startup")
+    env = {
+        Env.API_KEYS: API_KEY,
+        Env.LANGGRAPH_CONFIG: str(GRAPHS_WITH_A_STORE_INDEX),
+        Env.DATABASE_URL: postgres.dsn(database="on_startup"),
+        Env.MIGRATE_ON_STARTUP: "true",
+    }
+    server = ServerProcess(env=env, log_path=tmp_path / "server.log")
+    try:
+        server.start(ready_timeout=SERVER_READY_SECONDS)
+        with get_sync_client(url=server.url, api_key=API_KEY) as client:
+            client.store.put_item(["s"], key="tea", value={"text": "green tea"})
+            client.store.put_item(["s"], key="py", value={"text": "python code"})
+            (best, *_) = client.store.search_items(["s"], query="python", limit=1)["items"]
+        assert best["key"] == "py" and best["score"] > 0
+    finally:
+        server.stop()
+
+
+def test_the_default_postgres_stand_in_has_no_pgvector() -> None:
+    """The render's `postgres` stand-in stays the official image's contents; only the pgvector one adds it."""
+    assert not [package for package in POSTGRES_ROOTFS.packages if "pgvector" in package]
+    assert PGVECTOR_ROOTFS.packages == (*POSTGRES_ROOTFS.packages, "postgresql-17-pgvector")
+    assert (PGVECTOR_ROOTFS.hooks, PGVECTOR_ROOTFS.changes) == (POSTGRES_ROOTFS.hooks, POSTGRES_ROOTFS.changes)
 
 
 def test_a_managed_owner_without_extension_rights_is_told_what_to_ask_for(postgres: Postgres) -> None:
