@@ -54,7 +54,7 @@ async def _thread_metadata(platform: Platform, thread_id: str | None) -> dict[st
         return {}
 
 
-async def _spec(
+async def run_spec(
     platform: Platform, thread_id: str | None, body: RunCreate, modes: list[str], background: bool
 ) -> RunSpec:
     """Validate the body against the assistant's graph (404, 422) and describe the run with the assistant's
@@ -176,7 +176,7 @@ def _outcome_body(outcome: Outcome) -> Any:
 async def _wait(
     request: Request, platform: Platform, engine: Engine, thread_id: str | None, body: RunCreate
 ) -> Response:
-    spec = await _spec(platform, thread_id, body, ["values"], background=False)
+    spec = await run_spec(platform, thread_id, body, ["values"], background=False)
     run = await _submit(engine, spec, start=True)
     headers = _locations(run, "join")
     if run["status"] == "running":
@@ -245,7 +245,7 @@ def _sse(events: AsyncIterator[ServerSentEvent], platform: Platform, headers: di
 
 
 async def _stream(platform: Platform, engine: Engine, thread_id: str | None, body: RunCreate) -> EventSourceResponse:
-    spec = await _spec(platform, thread_id, body, body.stream_modes, background=False)
+    spec = await run_spec(platform, thread_id, body, body.stream_modes, background=False)
     run = await _submit(engine, spec, start=True)
     if run["status"] == "running" and not spec.persist_events:
         return _sse(_live_events(engine, run, body.on_disconnect), platform, _locations(run, None))
@@ -281,7 +281,7 @@ async def wait_stateless_run(body: RunCreate, request: Request, platform: Platfo
 
 
 async def _create(platform: Platform, engine: Engine, thread_id: str | None, body: RunCreate) -> Response:
-    spec = await _spec(platform, thread_id, body, body.stream_modes, background=True)
+    spec = await run_spec(platform, thread_id, body, body.stream_modes, background=True)
     run = await _submit(engine, spec, start=True)
     if run["status"] == "running":
         engine.spawn(run)
