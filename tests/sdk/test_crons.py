@@ -14,12 +14,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.errors import NotFoundError, UnprocessableEntityError
 
-from app.contract import Env
+from app.contract import METRICS_PATH, Env, Metrics
 from app.server.settings import Settings
 
 EVERY_SECOND = "* * * * * *"
@@ -194,17 +195,21 @@ def test_a_stateless_cron_runs_on_new_threads(client: SyncLangGraphClient, on_ru
         assert len({t["thread_id"] for t in mine}) == len(mine)
 
 
-def _set_next_run_date(env: dict[str, str], cron_id: str, when: datetime) -> None:
-    """Move a cron's next run into the past, as if the servers had been down since then."""
+def _execute(env: dict[str, str], statement: str, *params: object) -> None:
+    """Run one SQL statement on the server's database (`?` placeholders), as another process would."""
     if url := env.get(Env.DATABASE_URL):
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("UPDATE crons SET next_run_date = %s WHERE cron_id = %s", (when, cron_id))
+            conn.execute(statement.replace("?", "%s"), params)
         return
     with sqlite3.connect(Settings(data_dir=Path(env[Env.DATA_DIR])).sqlite_path, timeout=10) as conn:
-        conn.execute(
-            "UPDATE crons SET next_run_date = ? WHERE cron_id = ?",
-            (when.isoformat(timespec="microseconds"), cron_id),
-        )
+        conn.execute(statement, params)
+
+
+def _set_next_run_date(env: dict[str, str], cron_id: str, when: datetime) -> None:
+    """Move a cron's next run into the past, as if the servers had been down since then."""
+    _execute(
+        env, "UPDATE crons SET next_run_date = ? WHERE cron_id = ?", when.isoformat(timespec="microseconds"), cron_id
+    )
 
 
 def test_a_schedule_missed_during_downtime_fires_once(client: SyncLangGraphClient, server_env: dict[str, str]) -> None:
@@ -230,3 +235,32 @@ def test_two_replicas_fire_a_schedule_once(client: SyncLangGraphClient, second_r
     _eventually(lambda: len(_facts(client, user)) >= 1, what="the firing")
     time.sleep(3)
     assert _facts(second_replica, user) == ["once"]
+
+
+def test_deleting_a_thread_deletes_its_crons(client: SyncLangGraphClient) -> None:
+    thread_id = client.threads.create()["thread_id"]
+    client.crons.create_for_thread(thread_id, "steps", schedule=DAILY)
+    client.threads.delete(thread_id)
+    assert client.crons.count(thread_id=thread_id) == 0
+
+
+def test_fires_are_counted(client: SyncLangGraphClient, server_url: str) -> None:
+    thread_id = client.threads.create()["thread_id"]
+    cron = client.crons.create_for_thread(thread_id, "steps", schedule=EVERY_SECOND, input={"value": 1})
+    _eventually(lambda: len(client.runs.list(thread_id)) >= 1, what="a cron run")
+    client.crons.delete(cron["cron_id"])
+    metrics = httpx.get(f"{server_url}{METRICS_PATH}").text
+    created = [
+        line for line in metrics.splitlines() if line.startswith(f'{Metrics.CRON_FIRES}{{outcome="run_created"}}')
+    ]
+    assert created and float(created[0].split()[-1]) >= 1
+
+
+def test_a_cron_whose_thread_was_pruned_is_deleted_when_it_fires(
+    client: SyncLangGraphClient, server_env: dict[str, str]
+) -> None:
+    thread_id = client.threads.create()["thread_id"]
+    cron = client.crons.create_for_thread(thread_id, "steps", schedule=DAILY)
+    _execute(server_env, "DELETE FROM threads WHERE thread_id = ?", thread_id)  # as app.prune deletes it
+    _set_next_run_date(server_env, cron["cron_id"], datetime.now(UTC) - timedelta(minutes=1))
+    _eventually(lambda: client.crons.count(thread_id=thread_id) == 0, what="the cron's deletion")

@@ -15,7 +15,7 @@ from fastapi import HTTPException
 from prometheus_client import Counter
 
 from ...contract import Metrics
-from ..engine.engine import Engine, RunRefused
+from ..engine.engine import Engine, RunRefused, ThreadMissing
 from ..runtime import Runtime
 from .context import Platform
 from .cron_store import CLAIM_BATCH
@@ -65,6 +65,11 @@ class CronScheduler:
         try:
             spec = await cron_run(self.platform, cron["thread_id"], payload)
             run = await self.engine.submit(spec, start=False)
+        except ThreadMissing:  # deleted by the retention job: its crons go with it, as threads.delete does
+            log.info("cron's thread is gone; deleting the cron", extra={"cron_id": cron["cron_id"]})
+            await self.platform.crons.delete_for_thread(cron["thread_id"])
+            self.fires.labels("failed").inc()
+            return
         except (HTTPException, RunRefused) as error:
             detail = error.detail if isinstance(error, HTTPException) else error.message
             log.warning("cron could not create its run", extra={"cron_id": cron["cron_id"], "error": str(detail)})

@@ -115,6 +115,10 @@ class CronStore:
             if not await tx.fetch("DELETE FROM crons WHERE cron_id = ? RETURNING cron_id", (cron_id,)):
                 raise CronNotFound(cron_id)
 
+    async def delete_for_thread(self, thread_id: str) -> None:
+        async with self.backend.transaction() as tx:
+            await tx.fetch("DELETE FROM crons WHERE thread_id = ?", (thread_id,))
+
     async def search(
         self,
         *,
