@@ -5,6 +5,7 @@ PostgreSQL exactly one gets the cron."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from app.migrate import migrate_postgres, migrate_sqlite
-from app.server.platform_api.cron_store import CronStore, next_run, schedule_problem
+from app.server.platform_api.cron_store import CronStore, InvalidSchedule, first_run, next_run
 
 pytestmark = pytest.mark.anyio
 
@@ -97,8 +98,16 @@ async def test_concurrent_claims_fire_a_due_cron_exactly_once(crons: CronStore) 
 
 
 def test_schedules_are_checked_by_croniter() -> None:
-    assert schedule_problem("*/5 * * * *") is None
-    assert schedule_problem("* * * * * */2") is None  # seconds as a sixth field
-    problem = schedule_problem("every minute")
-    assert problem is not None and "'every minute'" in problem
+    assert first_run("*/5 * * * *", None).minute % 5 == 0
+    assert first_run("* * * * * */2", None).second % 2 == 0  # seconds as a sixth field
+    for schedule in ("every minute", "0 0 30 2 *", "* * * * 8", "0 3 15 6 * 0 2026"):  # no Feb 30, 8th weekday, 2026
+        with pytest.raises(InvalidSchedule, match=re.escape(repr(schedule))):
+            first_run(schedule, None)
     assert next_run("* * * * * *", NOW) == NOW + timedelta(seconds=1)
+
+
+async def test_a_schedule_with_no_time_left_fires_its_last_time_and_is_disabled(crons: CronStore) -> None:
+    last = await _cron(crons, NOW - timedelta(hours=9), schedule="0 3 15 6 * 0 2026")  # once, in 2026
+    assert [row["cron_id"] for row in await crons.claim(NOW)] == [last]
+    assert not (await crons.get(last))["enabled"]
+    assert await crons.claim(NOW + timedelta(days=1)) == []

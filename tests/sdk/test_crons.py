@@ -77,12 +77,14 @@ def test_a_stateless_cron_deletes_its_threads_unless_asked_to_keep_them(client: 
         (lambda c, t: c.crons.create("steps", schedule="every minute"), "'every minute'"),
         (lambda c, t: c.crons.create("steps", schedule="* * * *"), "Invalid cron schedule"),
         (lambda c, t: c.crons.create("steps", schedule=DAILY, timezone="Mars/Olympus"), "timezone"),
+        (lambda c, t: c.crons.create("steps", schedule=DAILY, timezone="x" * 300), "timezone"),
         (lambda c, t: c.crons.create("steps", schedule=DAILY, webhook="https://example.com/h"), "webhook"),
         (lambda c, t: c.crons.create("steps", schedule=DAILY, input={"value": "x"}), "value"),
         (lambda c, t: c.crons.create("steps", schedule=DAILY, stream_mode="nope"), "stream_mode"),
         (lambda c, t: c.crons.create("not-a-uuid", schedule=DAILY), "Invalid assistant ID"),
         (lambda c, t: c.crons.update("not-a-uuid", enabled=False), "Invalid cron ID"),
         (lambda c, t: c.crons.create_for_thread(t, "steps", schedule="61 * * * *"), "Invalid cron schedule"),
+        (lambda c, t: c.crons.create("steps", schedule="0 0 30 2 *"), "'0 0 30 2 *'"),  # no February 30th
     ],
 )
 def test_bad_requests_are_a_422_naming_what_is_wrong(

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiosqlite
-from croniter import croniter
+from croniter import CroniterError, croniter
 from psycopg_pool import AsyncConnectionPool
 
 from .assistant_store import _Backend, _contains, _PostgresBackend, _SqliteBackend, _when
@@ -34,20 +34,29 @@ class CronNotFound(LookupError):
         super().__init__(f"Cron {cron_id!r} not found")
 
 
-def schedule_problem(schedule: str) -> str | None:
-    """Why `schedule` is not a cron expression croniter can follow, or None."""
-    if croniter.is_valid(schedule):
-        return None
-    return (
-        f"Invalid cron schedule {schedule!r}: use the cron format 'minute hour day_of_month month day_of_week' "
-        "(optionally a sixth field for seconds), e.g. '*/5 * * * *' for every 5 minutes"
-    )
+class InvalidSchedule(ValueError):
+    def __init__(self, schedule: str) -> None:
+        super().__init__(
+            f"Invalid cron schedule {schedule!r}: use the cron format 'minute hour day_of_month month day_of_week' "
+            "(optionally a sixth field for seconds) naming a time still to come, e.g. '*/5 * * * *' for every 5 minutes"
+        )
 
 
-def next_run(schedule: str, after: datetime, timezone: str | None = None) -> datetime:
-    """The schedule's first time after `after` (read in `timezone`, UTC if None), in UTC."""
+def first_run(schedule: str, timezone: str | None) -> datetime:
+    """The schedule's next time from now, in UTC; `InvalidSchedule` if it is not cron or names no time to come."""
+    when = next_run(schedule, datetime.now(UTC), timezone) if croniter.is_valid(schedule) else None
+    if when is None:
+        raise InvalidSchedule(schedule)
+    return when
+
+
+def next_run(schedule: str, after: datetime, timezone: str | None = None) -> datetime | None:
+    """The schedule's first time after `after` (read in `timezone`, UTC if None), in UTC; None if there is none."""
     base = after.astimezone(ZoneInfo(timezone) if timezone else UTC)
-    return croniter(schedule, base).get_next(datetime).astimezone(UTC)
+    try:
+        return croniter(schedule, base).get_next(datetime).astimezone(UTC)
+    except CroniterError:
+        return None
 
 
 def cron_response(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,10 +162,14 @@ class CronStore:
             )
             for row in due:
                 following = next_run(row["schedule"], now, row["timezone"])
-                moved = await tx.fetch(
-                    "UPDATE crons SET next_run_date = ? WHERE cron_id = ? AND next_run_date = ? RETURNING cron_id",
-                    (self.backend.value("next_run_date", following), row["cron_id"], row["next_run_date"]),
-                )
+                moved = await tx.fetch(  # a schedule with no time left fires this last time and is disabled
+                    "UPDATE crons SET next_run_date = ?, enabled = ? WHERE cron_id = ? AND next_run_date = ? "
+                    "RETURNING cron_id",
+                    (
+                        self.backend.value("next_run_date", following or row["next_run_date"]),
+                        following is not None, row["cron_id"], row["next_run_date"],
+                    ),
+                )  # fmt: skip
                 if moved:
                     claimed.append(row)
         return claimed

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from ..engine.engine import RunSpec
 from ..models import ThreadId
 from .context import Platform, PlatformDep, PlatformRoute
-from .cron_store import CronNotFound, cron_response, next_run, schedule_problem
+from .cron_store import CronNotFound, InvalidSchedule, cron_response, first_run
 from .models import CRON_FIELDS, CronCount, CronCreate, CronPatch, CronSearch, RunCreate
 from .runs import run_spec
 from .store import ThreadNotFound
@@ -38,9 +38,11 @@ def _utc(when: datetime | None) -> datetime | None:
     return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
-def _check_schedule(schedule: str) -> None:
-    if problem := schedule_problem(schedule):
-        raise HTTPException(422, problem)
+def _first_run(schedule: str, timezone: str | None) -> datetime:
+    try:
+        return first_run(schedule, timezone)
+    except InvalidSchedule as error:
+        raise HTTPException(422, str(error)) from None
 
 
 async def cron_run(platform: Platform, thread_id: str | None, payload: dict[str, Any]) -> RunSpec:
@@ -55,7 +57,7 @@ async def cron_run(platform: Platform, thread_id: str | None, payload: dict[str,
 
 
 async def _create(platform: Platform, thread_id: str | None, body: CronCreate) -> dict[str, Any]:
-    _check_schedule(body.schedule)
+    first = _first_run(body.schedule, body.timezone)
     if thread_id is not None:
         if body.on_run_completed is not None:
             raise HTTPException(422, "on_run_completed applies to stateless crons only (crons.create)")
@@ -75,7 +77,7 @@ async def _create(platform: Platform, thread_id: str | None, body: CronCreate) -
         "schedule": body.schedule, "timezone": body.timezone, "payload": payload, "metadata": body.metadata or {},
         "on_run_completed": None if thread_id is not None else body.on_run_completed or "delete",
         "enabled": body.enabled, "end_time": _utc(body.end_time),
-        "next_run_date": next_run(body.schedule, now, body.timezone), "created_at": now, "updated_at": now,
+        "next_run_date": first, "created_at": now, "updated_at": now,
     }  # fmt: skip
     return cron_response(await platform.crons.create(fields))
 
@@ -117,10 +119,8 @@ async def update_cron(cron_id: str, body: CronPatch, platform: PlatformDep) -> d
         changes["on_run_completed"] = body.on_run_completed
     if body.schedule is not None or body.timezone is not None:
         schedule = body.schedule or current["schedule"]
-        _check_schedule(schedule)
         timezone = body.timezone or current["timezone"]
-        changes |= {"schedule": schedule, "timezone": timezone}
-        changes["next_run_date"] = next_run(schedule, datetime.now(UTC), timezone)
+        changes |= {"schedule": schedule, "timezone": timezone, "next_run_date": _first_run(schedule, timezone)}
     if body.metadata is not None:
         changes["metadata"] = {**current["metadata"], **body.metadata}
     run_fields = body.model_dump(mode="json", exclude_unset=True, exclude={*CRON_FIELDS, "metadata"})

@@ -296,13 +296,14 @@ def _timezone(timezone: str | None) -> str | None:
         return None
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise ValueError(f"timezone {timezone!r} is not an IANA time zone (e.g. 'America/New_York')") from None
     return timezone
 
 
 CronTimezone = Annotated[str | None, AfterValidator(_timezone)]
 CronTime = Annotated[datetime | None, Field(strict=False)]  # an ISO 8601 string in JSON
+CronSchedule = Annotated[str, Field(max_length=256)]
 
 CRON_FIELDS = ("schedule", "end_time", "enabled", "timezone", "on_run_completed")
 """Fields of a cron request that describe the schedule; the others are the run it creates (`RunCreate`)."""
@@ -311,7 +312,7 @@ CRON_FIELDS = ("schedule", "end_time", "enabled", "timezone", "on_run_completed"
 class CronCreate(RunCreate):
     """Body of `crons.create` and `crons.create_for_thread`: a schedule and the run to create on it."""
 
-    schedule: str
+    schedule: CronSchedule
     end_time: CronTime = None
     enabled: bool = True
     timezone: CronTimezone = None
@@ -332,7 +333,7 @@ class CronCreate(RunCreate):
 class CronPatch(_Body):
     """Body of `crons.update`: schedule fields replace, `metadata` merges, run fields replace the run's."""
 
-    schedule: str | None = None
+    schedule: CronSchedule | None = None
     end_time: CronTime = None
     enabled: bool | None = None
     timezone: CronTimezone = None
