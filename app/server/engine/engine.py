@@ -538,6 +538,21 @@ class Engine:
         self._cancel_local(run_id, action)
         return run
 
+    async def cancel_many(self, run_ids: list[str], thread_id: str, action: str = "interrupt") -> None:
+        """Cancel each of the thread's runs in `run_ids`; an unknown one is a `RunMissing` before any is cancelled."""
+        for run_id in run_ids:
+            await self.get(run_id, thread_id)
+        for run_id in run_ids:
+            await self.cancel(run_id, thread_id, action)
+
+    async def cancel_by_status(self, statuses: tuple[str, ...], action: str = "interrupt") -> int:
+        """Cancel every run, on any thread, whose status is one of `statuses`; how many were asked to stop."""
+        run_ids = await self.store.active(statuses)
+        for run_id in run_ids:
+            if await self.store.cancel(run_id, action) is not None:
+                self._cancel_local(run_id, action)
+        return len(run_ids)
+
     def _cancel_local(self, run_id: str, action: str) -> None:
         local = self._local.get(run_id)
         if local is not None and local.task is not None and not local.task.done() and not local.finishing:

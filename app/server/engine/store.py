@@ -81,6 +81,10 @@ class RunStore(Protocol):
 
     async def cancel(self, run_id: str, action: str) -> dict[str, Any] | None: ...
 
+    async def active(self, statuses: tuple[str, ...]) -> list[str]:
+        """The ids of every run (on any thread) whose status is one of `statuses`, oldest first."""
+        ...
+
     async def delete(self, run_id: str) -> bool: ...
 
     async def add_events(self, run_id: str, first_seq: int, events: list[tuple[str, str]]) -> None: ...
@@ -240,6 +244,12 @@ class PostgresRunStore:
             "ORDER BY created_at DESC, run_id LIMIT %s OFFSET %s",
             (thread_id, status, status, limit, offset),
         )
+
+    async def active(self, statuses: tuple[str, ...]) -> list[str]:
+        rows = await self._all(
+            "SELECT run_id FROM runs WHERE status = ANY(%s) ORDER BY created_at, run_id", (list(statuses),)
+        )
+        return [row["run_id"] for row in rows]
 
     async def cancel(self, run_id: str, action: str) -> dict[str, Any] | None:
         row = await self._one(
@@ -537,6 +547,14 @@ class SqliteRunStore:
                 "ORDER BY created_at DESC, run_id LIMIT ? OFFSET ?",
                 (thread_id, status, status, limit, offset),
             )
+
+    async def active(self, statuses: tuple[str, ...]) -> list[str]:
+        async with self.lock:
+            rows = await self._fetch(
+                "SELECT run_id FROM runs WHERE status IN (SELECT value FROM json_each(?)) ORDER BY created_at, run_id",
+                (json.dumps(statuses),),
+            )
+        return [row["run_id"] for row in rows]
 
     async def cancel(self, run_id: str, action: str) -> dict[str, Any] | None:
         async def work() -> dict[str, Any] | None:

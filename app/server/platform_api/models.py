@@ -371,3 +371,26 @@ class CronSearch(CronCount):
     sort_by: CronSortBy | None = None
     sort_order: Literal["asc", "desc"] | None = None
     select: list[CRON_SELECT_FIELDS] | None = None
+
+
+MAX_BATCH_RUNS = 1000
+
+
+class RunsCancel(_Body):
+    """Body of `runs.cancel_many`: a thread's runs by id, or every run with a status."""
+
+    thread_id: str | None = None
+    run_ids: list[str] | None = Field(None, max_length=MAX_PAGE)
+    status: Literal["pending", "running", "all"] | None = None
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> RunsCancel:
+        if self.status is not None and (self.thread_id is not None or self.run_ids):
+            raise ValueError("give either status, or thread_id with run_ids, not both")
+        if self.status is None and self.thread_id is None:
+            raise ValueError("name the runs: thread_id with run_ids, or a status (pending, running or all)")
+        if self.status is None and not self.run_ids:
+            raise ValueError("run_ids: name at least one run of the thread")
+        if self.status is None and not self.thread_id:
+            raise ValueError("thread_id: name the thread of run_ids")
+        return self

@@ -14,16 +14,17 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ..drain import ServerDraining
 from ..engine.engine import Engine, EngineDep, LiveEvents, Outcome, RunRefused, RunSpec, error_event
+from ..engine.schema import ACTIVE_STATUSES
 from ..errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, database_unavailable
 from ..inputs import InvalidInput
 from ..models import ThreadId
 from .context import Assistant, Platform, PlatformDep, PlatformRoute, detail_response
-from .models import MAX_OFFSET, MAX_PAGE, RunCreate
+from .models import MAX_BATCH_RUNS, MAX_OFFSET, MAX_PAGE, RunCreate, RunsCancel
 from .serde import dumps
 from .store import ThreadNotFound
 
@@ -302,6 +303,29 @@ async def create_stateless_run(body: RunCreate, platform: PlatformDep, engine: E
     return await _create(platform, engine, None, body)
 
 
+@router.post("/runs/batch")
+async def create_stateless_run_batch(
+    bodies: Annotated[list[RunCreate], Body(min_length=1, max_length=MAX_BATCH_RUNS)],
+    platform: PlatformDep,
+    engine: EngineDep,
+) -> Response:
+    """Start one background run on a new thread per body; every body is checked before any run starts."""
+    specs = []
+    for index, body in enumerate(bodies):
+        body.on_completion = "keep"
+        try:
+            specs.append(await run_spec(platform, None, body, body.stream_modes, background=True))
+        except HTTPException as error:
+            raise HTTPException(error.status_code, f"[{index}]: {error.detail}") from None
+    started = []
+    for spec in specs:
+        run = await _submit(engine, spec, start=True)
+        if run["status"] == "running":
+            engine.spawn(run)
+        started.append(run_response(await engine.get(run["run_id"])))
+    return Response(dumps(started), media_type="application/json")
+
+
 @router.get("/threads/{thread_id}/runs")
 async def list_runs(
     thread_id: str,
@@ -390,6 +414,22 @@ async def cancel_run(
         run = await engine.join(run_id, thread_id)
         return Response(dumps(run_response(run)), media_type="application/json")
     return Response(status_code=202)
+
+
+@router.post("/runs/cancel", status_code=204)
+async def cancel_runs(
+    body: RunsCancel, engine: EngineDep, action: Literal["interrupt", "rollback"] = "interrupt"
+) -> Response:
+    """Cancel a thread's runs by id, or every pending and/or running run (`status`), on any replica."""
+    try:
+        if body.status is not None:
+            statuses = ACTIVE_STATUSES if body.status == "all" else (body.status,)
+            await engine.cancel_by_status(statuses, action)
+        else:
+            await engine.cancel_many(body.run_ids or [], body.thread_id or "", action)
+    except RunRefused as error:
+        raise _refused(error) from None
+    return Response(status_code=204)
 
 
 @router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)

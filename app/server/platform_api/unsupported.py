@@ -24,8 +24,6 @@ class Unsupported:
 
 
 UNSUPPORTED: dict[str, Unsupported] = {
-    "runs.create_batch": Unsupported((("POST", "/runs/batch"),), "create the runs one by one with runs.create"),
-    "runs.cancel_many": Unsupported((("POST", "/runs/cancel"),), "cancel the runs one by one with runs.cancel"),
     "threads.stream": Unsupported(
         (("POST", "/threads/{thread_id}/commands"), ("GET", "/threads/{thread_id}/stream/events")),
         "the v3 thread streaming protocol is not implemented; use runs.stream and threads.join_stream",
