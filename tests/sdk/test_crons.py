@@ -266,3 +266,19 @@ def test_a_cron_whose_thread_was_pruned_is_deleted_when_it_fires(
     _execute(server_env, "DELETE FROM threads WHERE thread_id = ?", thread_id)  # as app.prune deletes it
     _set_next_run_date(server_env, cron["cron_id"], datetime.now(UTC) - timedelta(minutes=1))
     _eventually(lambda: client.crons.count(thread_id=thread_id) == 0, what="the cron's deletion")
+
+
+def test_get_returns_the_cron_as_the_official_server_does(client: SyncLangGraphClient) -> None:
+    cron = client.crons.create("steps", schedule=DAILY)
+    assert client.http.get(f"/runs/crons/{cron['cron_id']}") == cron  # no client method; the official route
+    with pytest.raises(NotFoundError):
+        client.http.get(f"/runs/crons/{uuid.uuid4()}")
+
+
+def test_runs_carry_the_crons_metadata_as_updated(client: SyncLangGraphClient) -> None:
+    thread_id = client.threads.create()["thread_id"]
+    cron = client.crons.create_for_thread(thread_id, "steps", schedule=DAILY, metadata={"team": "a", "keep": 1})
+    client.crons.update(cron["cron_id"], metadata={"team": "b"}, schedule=EVERY_SECOND)
+    _eventually(lambda: len(client.runs.list(thread_id)) >= 1, what="a cron run")
+    client.crons.delete(cron["cron_id"])
+    assert client.runs.list(thread_id)[-1]["metadata"] == {"team": "b", "keep": 1}

@@ -58,8 +58,8 @@ class CronScheduler:
         return len(claimed)
 
     async def _fire(self, cron: dict[str, Any]) -> None:
-        """Submit the cron's run (its metadata under the run's); a worker executes it."""
-        payload = {**cron["payload"], "metadata": {**cron["metadata"], **(cron["payload"].get("metadata") or {})}}
+        """Submit the cron's run, with the cron's metadata; a worker executes it."""
+        payload = {**cron["payload"], "metadata": cron["metadata"]}
         if cron["thread_id"] is None and cron["on_run_completed"] == "keep":
             payload["on_completion"] = "keep"
         try:

@@ -101,6 +101,12 @@ async def _cron(platform: Platform, cron_id: str) -> dict[str, Any]:
         raise HTTPException(404, str(error)) from None
 
 
+@router.get("/runs/crons/{cron_id}")
+async def get_cron(cron_id: str, platform: PlatformDep) -> dict[str, Any]:
+    """A cron by id (the official route; the client has no method for it)."""
+    return cron_response(await _cron(platform, cron_id))
+
+
 @router.patch("/runs/crons/{cron_id}")
 async def update_cron(cron_id: str, body: CronPatch, platform: PlatformDep) -> dict[str, Any]:
     """Change a cron: a new schedule or time zone moves its next run; `metadata` merges; run fields replace."""
@@ -108,6 +114,7 @@ async def update_cron(cron_id: str, body: CronPatch, platform: PlatformDep) -> d
     if not given:
         raise HTTPException(400, "nothing to update: send at least one field")
     current = await _cron(platform, cron_id)
+    cron_id = current["cron_id"]
     changes: dict[str, Any] = {}
     if body.enabled is not None:
         changes["enabled"] = body.enabled
@@ -123,16 +130,16 @@ async def update_cron(cron_id: str, body: CronPatch, platform: PlatformDep) -> d
         changes |= {"schedule": schedule, "timezone": timezone, "next_run_date": _first_run(schedule, timezone)}
     if body.metadata is not None:
         changes["metadata"] = {**current["metadata"], **body.metadata}
-    run_fields = body.model_dump(mode="json", exclude_unset=True, exclude={*CRON_FIELDS, "metadata"})
+    run_fields = body.model_dump(mode="json", exclude_unset=True, exclude=set(CRON_FIELDS))
     if run_fields:
         payload = {**current["payload"], **run_fields}
-        configurable = (payload.get("config") or {}).get("configurable") or {}
-        payload["config"] = {**(payload.get("config") or {}), "configurable": {**configurable, "cron_id": cron_id}}
+        config = payload.get("config") or {}
+        payload["config"] = {**config, "configurable": {**(config.get("configurable") or {}), "cron_id": cron_id}}
         payload["assistant_id"] = current["payload"]["assistant_id"]
         await cron_run(platform, current["thread_id"], payload)
         changes["payload"] = payload
     try:
-        return cron_response(await platform.crons.update(current["cron_id"], changes))
+        return cron_response(await platform.crons.update(cron_id, changes))
     except CronNotFound as error:
         raise HTTPException(404, str(error)) from None
 

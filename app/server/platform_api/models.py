@@ -305,8 +305,9 @@ CronTimezone = Annotated[str | None, AfterValidator(_timezone)]
 CronTime = Annotated[datetime | None, Field(strict=False)]  # an ISO 8601 string in JSON
 CronSchedule = Annotated[str, Field(max_length=256)]
 
-CRON_FIELDS = ("schedule", "end_time", "enabled", "timezone", "on_run_completed")
-"""Fields of a cron request that describe the schedule; the others are the run it creates (`RunCreate`)."""
+CRON_FIELDS = ("schedule", "end_time", "enabled", "timezone", "on_run_completed", "metadata")
+"""Fields of a cron request that describe the cron (its `metadata` is given to each run); the others are the run
+it creates (`RunCreate`)."""
 
 
 class CronCreate(RunCreate):
