@@ -25,6 +25,8 @@ log = logging.getLogger("app.crons")
 
 CRON_TICK_SECONDS = 1.0
 """How often each process looks for due crons (the finest schedule croniter offers is one second)."""
+STOP_TIMEOUT_SECONDS = 5.0
+"""How long `stop` waits for the tick in progress before cancelling it."""
 
 
 class CronScheduler:
@@ -39,15 +41,18 @@ class CronScheduler:
             registry=runtime.metrics.registry,
         )  # fmt: skip
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="cron-scheduler")
 
     async def stop(self) -> None:
+        """Let the tick in progress finish (a claim cut mid-transaction could hold its connection), then stop."""
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            done, _ = await asyncio.wait([self._task], timeout=STOP_TIMEOUT_SECONDS)
+            if not done:
+                self._task.cancel()
             self._task = None
 
     async def tick(self) -> int:
@@ -79,10 +84,12 @@ class CronScheduler:
         log.info("cron fired", extra={"cron_id": cron["cron_id"], "run_id": run["run_id"]})
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 if not self.runtime.drain.draining and await self.tick() >= CLAIM_BATCH:
                     continue  # more may be due
             except Exception as error:
                 log.warning("cron scheduler tick failed", extra={"error": f"{type(error).__name__}: {error}"[:300]})
-            await asyncio.sleep(CRON_TICK_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CRON_TICK_SECONDS):
+                    await self._stopping.wait()
