@@ -13,7 +13,7 @@ SCHEMA_CACHE := .schemas
 # With LANGGRAPH_K8S_SCHEMA_DIR set (an offline copy), check it; otherwise download into the cache once.
 SCHEMAS_READY := $(if $(LANGGRAPH_K8S_SCHEMA_DIR),schemas,$(SCHEMA_CACHE)/.verified)
 
-.PHONY: run test lint format render validate snapshots bench tools schemas clean lock e2e
+.PHONY: run test lint format render validate snapshots bench record-official tools schemas clean lock e2e
 
 # The test venv installs the image's own lock (app/requirements.lock) plus the rest of the dev lock, then the
 # checkout itself editable, so `langgraph_k8s.infra` (how a consumer imports the components) works here too,
@@ -77,6 +77,10 @@ format: $(STAMP)
 ## bench: our server vs the in-process ceiling, the naive pattern and `langgraph dev`; updates docs/benchmarks.md
 bench: $(STAMP) $(BENCH_OFFICIAL_VENV)/.installed
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## record-official: record `langgraph dev`'s answers to tests/sdk/script.py into tests/sdk/recorded/official.json
+record-official: $(STAMP) $(BENCH_OFFICIAL_VENV)/.installed
+	nice -n 19 $(BIN)/python -m tests.sdk.record
 
 $(BENCH_OFFICIAL_VENV)/.installed: bench/official-requirements.txt
 	$(PYTHON) -m venv $(BENCH_OFFICIAL_VENV)

@@ -149,19 +149,19 @@ def official_available() -> bool:
     return (OFFICIAL_VENV / "bin" / "langgraph").exists()
 
 
-def start_official_server(graph_ref: str, *, jobs: int | None = None, timeout: float = 120.0) -> ServerProcess:
-    """Start `langgraph dev` (in-memory runtime, no reload) in a fresh data dir, serving `graph_ref`.
+def start_official_server(graphs: dict[str, str], *, jobs: int | None = None, timeout: float = 120.0) -> ServerProcess:
+    """Start `langgraph dev` (in-memory runtime, no reload) in a fresh data dir, serving `graphs` (name to ref).
 
     `jobs` is `--n-jobs-per-worker`; None keeps the CLI's default (one queue worker), which is also its
     fastest setting for this graph: with more workers its queue sleeps 0.5 s whenever a poll finds no run.
 
-    `graph_ref` is "<absolute path to a .py file>:<attribute>"; the project root is put on its
+    A graph ref is "<absolute path to a .py file>:<attribute>"; the project root is put on its
     import path so the graph module can import from `app`.
     """
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="lgk8s-bench-official-"))
     config = workdir / "langgraph.json"
-    config.write_text(json.dumps({"dependencies": [str(ROOT)], "graphs": {"steps": graph_ref}}))
+    config.write_text(json.dumps({"dependencies": [str(ROOT)], "graphs": graphs}))
     log_path = workdir / "server.log"
     child_env = {k: v for k, v in os.environ.items() if k not in OFFICIAL_DROPPED_ENV and k != "VIRTUAL_ENV"}
     child_env.update(OFFICIAL_OFFLINE_ENV)

@@ -161,7 +161,7 @@ async def run(args: argparse.Namespace) -> Report:
 
 async def _measure_official(report: Report, concurrency: int, warmup: float) -> None:
     """A fresh `langgraph dev` (fresh data dir) per measurement, with the CLI's default queue settings."""
-    server = processes.start_official_server(targets.official_graph_ref())
+    server = processes.start_official_server({"steps": targets.official_graph_ref()})
     try:
         report.startup.setdefault(OFFICIAL, server.seconds_to_ready)
         report.rss.setdefault(f"{OFFICIAL}, idle", server.rss_bytes())

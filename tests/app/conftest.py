@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from app.server.main import create_app
 from app.server.settings import Settings
 
 GRAPHS_WITH_A_FAILING_ONE = Path(__file__).parent / "graphs" / "langgraph.json"
+TEST_GRAPHS = set(json.loads(GRAPHS_WITH_A_FAILING_ONE.read_text())["graphs"])
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from app.contract import HEALTH_PATH, METRICS_PATH, READY_PATH, Env, Metrics
 from tests.app.conftest import serve
 from tests.app.graphs.failing import SECRET
+from tests.app.graphs.talk import ANSWER, SIGNATURE
 from tests.app.sse import parse_sse
 
 DOCUMENT = {"title": "Release notes", "document": "Version 2 ships faster runs. TODO: add the migration guide."}
@@ -98,6 +99,15 @@ def test_stream_values_mode_and_interrupt_in_end_event(client: TestClient) -> No
     assert end.event == "end"
     assert end.data["status"] == "interrupted"
     assert end.data["interrupts"][0]["value"]["question"] == "Approve this document?"
+
+
+def test_stream_messages_mode_sends_langgraphs_message_chunks(failing_client: TestClient) -> None:
+    body = {"input": {"messages": [{"role": "user", "content": "hi"}]}, "thread_id": "s-4", "stream_mode": "messages"}
+    events, _ = parse_sse(failing_client.post("/graphs/talk/stream", json=body).text)
+    assert {e.event for e in events} == {"messages", "end"}
+    pairs = [e.data for e in events if e.event == "messages"]  # LangGraph's (message chunk, metadata) pairs
+    assert "".join(m["content"] for m, meta in pairs if meta["langgraph_node"] == "reply") == ANSWER
+    assert pairs[-1][0]["content"] == SIGNATURE
 
 
 def test_stream_reports_a_failing_graph_as_error_event(

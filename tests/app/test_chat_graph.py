@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from app.server.logs import JsonFormatter
 from app.server.registry import RegistryError, load_registry
 from app.server.settings import DEFAULT_LANGGRAPH_CONFIG
 from tests.app.conftest import serve
+from tests.app.sse import parse_sse
 from tests.pg import free_port
 
 API_KEY = "sk-test-0123456789abcdef"
@@ -37,6 +39,7 @@ class FakeProvider:
     requests: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
     reply: dict[str, Any] = field(default_factory=dict)
+    streamed: bytes | None = None  # the body of a streamed answer; None: `reply` split into chunks
 
 
 @pytest.fixture
@@ -47,9 +50,12 @@ def provider() -> Iterator[FakeProvider]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             fake.requests.append({"path": self.path, "authorization": self.headers["Authorization"], "body": body})
+            streamed = body.get("stream") and fake.status == 200
             payload = json.dumps(fake.reply).encode()
+            if streamed:
+                payload = fake.streamed or streamed_completion(fake.reply)
             self.send_response(fake.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/event-stream" if streamed else "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -72,6 +78,13 @@ def provider() -> Iterator[FakeProvider]:
 def completion(content: str) -> dict[str, Any]:
     choice = {"index": 0, "message": {"role": "assistant", "content": content}}
     return {"object": "chat.completion", "model": MODEL, "choices": [choice]}
+
+
+def streamed_completion(reply: dict[str, Any]) -> bytes:
+    """`reply` as a streaming provider sends it: one `chat.completion.chunk` per word or space, then `[DONE]`."""
+    pieces = re.split(r"(\s)", reply["choices"][0]["message"]["content"])
+    chunks = [{"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
+    return "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks).encode() + b"data: [DONE]\n\n"
 
 
 def chat(client: TestClient, thread_id: str, text: str):
@@ -124,6 +137,33 @@ def test_chat_sends_the_conversation_with_the_key_and_model_and_keeps_the_thread
         "Hi! How can I help?",
         "capital of France?",
     ]
+
+
+def test_chat_streams_the_providers_tokens_in_messages_mode(keyed_env: dict[str, str], provider: FakeProvider) -> None:
+    provider.reply = completion("Hi! How can I help?")
+    body = {"assistant_id": "chat", "input": {"messages": [{"role": "user", "content": "hello"}]}}
+    with serve(keyed_env) as client:
+        response = client.post("/runs/stream", json={**body, "stream_mode": ["messages", "values"]})
+    events, _ = parse_sse(response.text)
+    partials = [e.data[0] for e in events if e.event == "messages/partial"]
+    assert next(e.event for e in events if e.event.startswith("messages/")) == "messages/metadata"
+    assert [p["content"] for p in partials][:3] == ["Hi!", "Hi! ", "Hi! How"]  # accumulated token by token
+    assert partials[-1]["content"] == "Hi! How can I help?" and partials[-1]["type"] == "ai"
+    assert events[-1].data["messages"][-1] == {"role": "assistant", "content": "Hi! How can I help?"}
+    assert provider.requests[0]["body"]["stream"] is True
+
+
+def test_an_unreadable_streamed_event_fails_the_run_with_an_error_id_whose_log_quotes_it(
+    keyed_env: dict[str, str], provider: FakeProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider.streamed = b"data: {not json\n\n"
+    body = {"assistant_id": "chat", "input": {"messages": [{"role": "user", "content": "hello"}]}}
+    with caplog.at_level(logging.ERROR), serve(keyed_env) as client:
+        response = client.post("/runs/stream", json={**body, "stream_mode": "messages"})
+    events, _ = parse_sse(response.text)
+    assert events[-1].event == "error" and "{not json" not in response.text
+    [failure] = [r for r in caplog.records if getattr(r, "error_id", None) == events[-1].data["error_id"]]
+    assert "streamed an unreadable event: {not json" in JsonFormatter().format(failure)
 
 
 def test_chat_input_is_checked_against_the_message_schema(keyed_env: dict[str, str], provider: FakeProvider) -> None:

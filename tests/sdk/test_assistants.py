@@ -10,6 +10,8 @@ import pytest
 from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
+from tests.app.conftest import TEST_GRAPHS
+
 # `uuid5(NAMESPACE_GRAPH, graph_id)` with langgraph-api's NAMESPACE_GRAPH, written out so a change shows here.
 OFFICIAL_STEPS_ID = str(uuid.uuid5(uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8"), "steps"))
 
@@ -17,7 +19,7 @@ OFFICIAL_STEPS_ID = str(uuid.uuid5(uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430
 def test_each_graph_has_a_default_assistant_with_the_official_id(client: SyncLangGraphClient) -> None:
     defaults = client.assistants.search(metadata={"created_by": "system"}, limit=100)
     by_graph = {a["graph_id"]: a for a in defaults}
-    assert set(by_graph) == {"review", "steps", "fails", "memory", "nested"}
+    assert set(by_graph) == TEST_GRAPHS
     steps = by_graph["steps"]
     assert steps["assistant_id"] == OFFICIAL_STEPS_ID
     assert (steps["name"], steps["version"], steps["config"], steps["context"]) == ("steps", 1, {}, {})

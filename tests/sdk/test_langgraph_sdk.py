@@ -15,6 +15,7 @@ from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.errors import AuthenticationError, ConflictError, NotFoundError, UnprocessableEntityError
 
+from tests.app.conftest import TEST_GRAPHS
 from tests.sdk.conftest import API_KEY
 
 DOCUMENT = {
@@ -26,7 +27,7 @@ DOCUMENT = {
 
 def test_assistants_are_the_registered_graphs(client: SyncLangGraphClient) -> None:
     assistants = client.assistants.search(metadata={"created_by": "system"}, limit=100)
-    assert {a["graph_id"] for a in assistants} == {"review", "steps", "fails", "memory", "nested"}
+    assert {a["graph_id"] for a in assistants} == TEST_GRAPHS
     steps = client.assistants.get("steps")
     assert (steps["graph_id"], steps["version"], steps["metadata"]) == ("steps", 1, {"created_by": "system"})
     graph = client.assistants.get_graph("steps")

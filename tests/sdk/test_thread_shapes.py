@@ -62,3 +62,14 @@ def test_prune_deletes_threads_or_keeps_their_latest_state(client: SyncLangGraph
     assert client.threads.prune([kept], strategy="keep_latest")["pruned_count"] == 1
     assert client.threads.get_state(kept)["values"] == latest["values"]
     assert len(client.threads.get_history(kept, limit=100)) == 1
+
+
+def test_a_state_update_leaves_the_threads_status_as_it_was(client: SyncLangGraphClient) -> None:
+    paused = client.threads.create()["thread_id"]
+    client.runs.wait(paused, "steps", input={"value": 1}, interrupt_before=["double"])
+    client.threads.update_state(paused, {"value": 5})
+    assert client.threads.get(paused)["status"] == "interrupted", "still stopped at its breakpoint"
+    done = _thread_with_runs(client, 1)
+    client.threads.update_state(done, {"value": 5}, as_node="add_one")  # `double` is next, but no run is paused
+    assert client.threads.get(done)["status"] == "idle"
+    assert client.threads.get(client.threads.copy(paused)["thread_id"])["status"] == "interrupted"

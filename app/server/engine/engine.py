@@ -33,14 +33,15 @@ from prometheus_client import Counter, Gauge, Histogram
 from ...contract import Metrics
 from ..drain import ServerDraining
 from ..errors import database_unavailable, new_error_id
-from ..platform_api.serde import dumps, interrupts_by_task, to_jsonable
+from ..platform_api.models import NATIVE_STREAM_MODES
+from ..platform_api.serde import MessageEvents, debug_event, dumps, interrupts_by_task, to_jsonable
 from ..registry import GraphNotFound, RegisteredGraph
 from ..runtime import Runtime
 from .store import TERMINAL_STATUSES, PostgresRunStore, RunStore, SqliteRunStore
 
 log = logging.getLogger("app.runs")
 
-NATIVE_STREAM_MODES = ("values", "updates", "debug", "custom", "tasks", "checkpoints", "messages")
+LANGGRAPH_STREAM_MODES = (*NATIVE_STREAM_MODES, "messages")
 WORKER_POLL_SECONDS = 0.5
 JOIN_POLL_SECONDS = 0.05
 EVENT_POLL_SECONDS = 0.1
@@ -174,8 +175,7 @@ def graph_input(kwargs: dict[str, Any]) -> Any:
     return Command(resume=command.get("resume"), update=update, goto=goto)
 
 
-def _event_name(mode: str, namespace: tuple[str, ...]) -> str:
-    return "|".join(("messages" if mode == "messages-tuple" else mode, *namespace))
+KEEP_STATUS = "keep_status"  # run metadata of a `hold` (a state update, never a graph run): the status to leave
 
 
 class EngineMetrics:
@@ -269,10 +269,15 @@ class Engine:
         return run
 
     @contextlib.asynccontextmanager
-    async def hold(self, thread_id: str, graph: RegisteredGraph, *, create: bool) -> AsyncIterator[None]:
+    async def hold(
+        self, thread_id: str, graph: RegisteredGraph, *, create: bool, keep_status: str | None = None
+    ) -> AsyncIterator[None]:
         """Hold a thread for a state update exactly as a run holds it (busy, another graph's, missing: refused);
-        afterwards record the thread's new status and values. The hold leaves no run record."""
-        spec = RunSpec(graph=graph, thread_id=thread_id, metadata={"state_update": True}, create_thread=create)
+        afterwards record the thread's new values, and its status: `keep_status` (the official server's state
+        updates leave a thread's status alone) or, without one, the status its state implies. The hold leaves no
+        run record."""
+        metadata = {"state_update": True, KEEP_STATUS: keep_status}
+        spec = RunSpec(graph=graph, thread_id=thread_id, metadata=metadata, create_thread=create)
         run = await self.submit(spec, start=True)
         try:
             yield
@@ -306,7 +311,9 @@ class Engine:
         configurable.setdefault("assistant_id", run["graph_id"])  # the API layer names the assistant it resolved
         configurable.update(thread_id=run["thread_id"], run_id=run["run_id"], graph_id=run["graph_id"])
         config["configurable"] = configurable
-        config["metadata"] = {**(config.get("metadata") or {}), **(run.get("metadata") or {})}
+        config["metadata"] = {
+            **(config.get("metadata") or {}), **(run.get("metadata") or {}), "run_attempt": run.get("attempts") or 1
+        }  # fmt: skip
         config["run_id"] = uuid.UUID(run["run_id"])
         return config  # type: ignore[return-value]
 
@@ -321,11 +328,13 @@ class Engine:
     async def _events(
         self, graph: RegisteredGraph, run: dict[str, Any], config: RunnableConfig
     ) -> AsyncIterator[tuple[str, Any]]:
-        """The run's events as (event name, data), from LangGraph's stream modes or astream_events."""
+        """The run's events as (event name, data), from LangGraph's stream modes or astream_events, named and shaped
+        as the official server sends them (`values` always comes: it carries the outcome)."""
         kwargs = run["kwargs"]
         wanted = list(kwargs.get("stream_modes") or ["values"])
-        native = [m for m in NATIVE_STREAM_MODES if m in wanted or m == "values"]
-        if "messages-tuple" in wanted and "messages" not in native:
+        native = [m for m in LANGGRAPH_STREAM_MODES if m in wanted or m == "values"]
+        tuples = "messages-tuple" in wanted
+        if tuples and "messages" not in native:
             native.append("messages")
         subgraphs = bool(kwargs.get("subgraphs"))
         options: dict[str, Any] = {
@@ -335,18 +344,25 @@ class Engine:
         if kwargs.get("durability"):
             options["durability"] = kwargs["durability"]
         payload = await self._input(run, graph)
+        messages = MessageEvents()
 
-        def named(chunk: tuple[Any, ...]) -> tuple[str, Any]:
+        def named(chunk: tuple[Any, ...]) -> list[tuple[str, Any]]:
             namespace, mode, data = chunk if subgraphs else ((), *chunk)
-            return _event_name(mode, tuple(namespace)), data
+            if mode == "messages" and not tuples:
+                return messages.events(data)  # messages/* events name no namespace, as on the official server
+            if mode == "debug":
+                data = debug_event(data)
+            return [("|".join((mode, *namespace)), data)]
 
         if "events" not in wanted:
             async for chunk in graph.graph.astream(payload, config, **options):
-                yield named(chunk)
+                for event in named(chunk):
+                    yield event
             return
         async for event in graph.graph.astream_events(payload, config, version="v2", **options):
             if event["event"] == "on_chain_stream" and event["run_id"] == run["run_id"]:
-                yield named(event["data"]["chunk"])
+                for named_event in named(event["data"]["chunk"]):
+                    yield named_event
             else:
                 yield "events", event
 
@@ -367,8 +383,6 @@ class Engine:
             await self._finish(run, outcome, None)
             return outcome
         wanted = set(run["kwargs"].get("stream_modes") or ["values"])
-        if "messages-tuple" in wanted:
-            wanted.add("messages")
         events = None
         if run["kwargs"].get("persist_events"):
             events = _EventLog(
@@ -377,7 +391,7 @@ class Engine:
         paused = False
         try:
             if events is not None:
-                await events.add("metadata", {"run_id": run_id, "thread_id": thread_id, "attempt": run.get("attempts")})
+                await events.add("metadata", {"run_id": run_id, "attempt": run.get("attempts", 1)})
             if run["kwargs"].get("require_interrupt") and run.get("attempts", 1) <= 1:
                 snapshot = await graph.graph.aget_state({"configurable": {"thread_id": thread_id}})
                 if not snapshot.interrupts:
@@ -390,7 +404,8 @@ class Engine:
                             outcome.interrupts = list(data.pop("__interrupt__"))
                             paused = True
                         outcome.values = data
-                    if name.split("|", 1)[0] in wanted or name == "events":
+                    # `_events` sends `events` and messages only when asked, `values` always (for the outcome)
+                    if name.split("|", 1)[0] in wanted or name == "events" or name.startswith("messages"):
                         if sink is not None:
                             await sink(name, data)
                         if events is not None:
@@ -487,6 +502,9 @@ class Engine:
             snapshot = await graph.graph.aget_state({"configurable": {"thread_id": run["thread_id"]}})
             values, interrupts = to_jsonable(snapshot.values), interrupts_by_task(snapshot)
             thread_status = "interrupted" if snapshot.next else "idle"
+            kept = (run.get("metadata") or {}).get(KEEP_STATUS)
+            if kept in ("idle", "interrupted", "error"):  # not "busy": a run ended between the read and the hold
+                thread_status = kept
         elif outcome.status == "success":
             values = outcome.values  # encoded once, by the store (serde.dumps knows LangGraph types)
         if outcome.status in ("error", "timeout") and not isinstance(outcome.error, RunRefused):

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response
 from langgraph.pregel import Pregel
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, create_model
 
 from .assistant_store import (
     DEFAULT_NAME,
@@ -152,7 +152,11 @@ async def set_latest_version(assistant_id: str, body: AssistantLatest, platform:
 async def get_assistant_graph(assistant_id: str, platform: PlatformDep, xray: bool | int = False) -> dict[str, Any]:
     """The graph's nodes and edges, as LangGraph draws them (`xray` includes subgraphs, to that depth)."""
     pregel = (await platform.assistant(assistant_id)).graph.graph
-    return to_jsonable((await pregel.aget_graph(xray=xray)).to_json())
+    drawn = to_jsonable((await pregel.aget_graph(xray=xray)).to_json())
+    for node in drawn.get("nodes", []):
+        if isinstance(node.get("data"), dict):
+            node["data"].pop("id", None)  # the official server leaves out the runnable's class path
+    return drawn
 
 
 @router.get("/assistants/{assistant_id}/schemas")
@@ -186,15 +190,22 @@ def _graph_schemas(name: str, pregel: Pregel) -> dict[str, Any]:
         "input_schema": _schema(name, "input", pregel.get_input_jsonschema),
         "output_schema": _schema(name, "output", pregel.get_output_jsonschema),
         "state_schema": _schema(name, "state", lambda: _state_jsonschema(pregel)),
-        "config_schema": None,
+        "config_schema": {},  # the official server's answer for a graph without a `configurable` schema
         "context_schema": _schema(name, "context", pregel.get_context_jsonschema),
     }
 
 
-def _state_jsonschema(pregel: Pregel) -> dict[str, Any] | None:
-    builder = getattr(pregel, "builder", None)
-    state_schema = getattr(builder, "state_schema", None)
-    return TypeAdapter(state_schema).json_schema() if state_schema is not None else None
+def _state_jsonschema(pregel: Pregel) -> dict[str, Any]:
+    """The state as the official server describes it: each channel's update type, every field defaulting to None."""
+    fields: dict[str, Any] = {}
+    for name in pregel.stream_channels_list:
+        update_type = pregel.channels[name].UpdateType
+        try:
+            TypeAdapter(update_type).json_schema()
+        except Exception:  # a type pydantic cannot describe is any value, as on the official server
+            update_type = Any
+        fields[name] = (update_type, None)
+    return create_model(pregel.get_name("State"), **fields).model_json_schema()
 
 
 def _schema(graph: str, kind: str, derive: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:

@@ -19,9 +19,10 @@ from ..models import ThreadId
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 THREAD_STATUSES: tuple[str, ...] = ("idle", "busy", "interrupted", "error")
 
-# Stream modes LangGraph itself produces, plus `events` (LangChain's astream_events v2).
+# Stream modes LangGraph itself produces; `events` (LangChain's astream_events v2); `messages` (LangGraph's message
+# chunks accumulated per message, as `messages/metadata|partial|complete` events); `messages-tuple` (them as they come).
 NATIVE_STREAM_MODES = ("values", "updates", "debug", "custom", "tasks", "checkpoints")
-SUPPORTED_STREAM_MODES = (*NATIVE_STREAM_MODES, "events", "messages-tuple")
+SUPPORTED_STREAM_MODES = (*NATIVE_STREAM_MODES, "events", "messages", "messages-tuple")
 
 MAX_PAGE = 1000
 MAX_OFFSET = 1_000_000  # a larger offset is a 422, not a database error

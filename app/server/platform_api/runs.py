@@ -25,7 +25,7 @@ from ..inputs import InvalidInput
 from ..models import ThreadId
 from .context import Assistant, Platform, PlatformDep, PlatformRoute, detail_response
 from .models import MAX_BATCH_RUNS, MAX_OFFSET, MAX_PAGE, RunCreate, RunsCancel
-from .serde import dumps
+from .serde import dumps, to_jsonable
 from .store import ThreadNotFound
 
 router = APIRouter(tags=["runs"], route_class=PlatformRoute)
@@ -82,7 +82,14 @@ async def run_spec(
         input=body.input,
         command=body.command.model_dump(exclude_none=True) if body.command is not None else None,
         config=_run_config(assistant, body.config, await _thread_metadata(platform, thread_id)),
-        metadata=body.metadata or {},
+        # As on the official server: the assistant's metadata, the run's own, which assistant ran and, for a run on
+        # a thread, which graph the thread belongs to.
+        metadata={
+            **(assistant.record["metadata"] or {}),
+            **(body.metadata or {}),
+            "assistant_id": assistant.assistant_id,
+            **({"graph_id": graph.name} if thread_id is not None else {}),
+        },
         stream_modes=modes,
         stream_subgraphs=body.stream_subgraphs,
         interrupt_before=body.interrupt_before,
@@ -113,9 +120,21 @@ def _when(value: datetime | str | None) -> str | None:
 
 
 def run_response(run: dict[str, Any]) -> dict[str, Any]:
-    """The client's `Run` shape."""
+    """The client's `Run` shape, its `kwargs` as the official server reports them (the config the run executes
+    with, `stream_mode`, `durability`, ...) rather than as the engine stores them."""
     kwargs = run.get("kwargs") or {}
-    configurable = (kwargs.get("config") or {}).get("configurable") or {}
+    config = kwargs.get("config") or {}
+    configurable = {
+        **(config.get("configurable") or {}),
+        "run_id": run["run_id"], "thread_id": run["thread_id"], "graph_id": run["graph_id"],
+    }  # fmt: skip
+    if kwargs.get("checkpoint_id"):
+        configurable |= {"checkpoint_id": kwargs["checkpoint_id"], "checkpoint_ns": kwargs.get("checkpoint_ns", "")}
+    metadata = run.get("metadata") or {}
+    config_metadata = {**(config.get("metadata") or {}), **metadata}
+    if run.get("attempts"):  # a worker has taken the run
+        config_metadata["run_attempt"] = run["attempts"]
+    durability = kwargs.get("durability") or "async"
     return {
         "run_id": run["run_id"],
         "thread_id": run["thread_id"],
@@ -123,9 +142,29 @@ def run_response(run: dict[str, Any]) -> dict[str, Any]:
         "created_at": _when(run.get("created_at")),
         "updated_at": _when(run.get("updated_at")),
         "status": run["status"],
-        "metadata": run.get("metadata") or {},
-        "kwargs": kwargs,
+        "metadata": metadata,
+        "kwargs": {
+            "input": kwargs.get("input"),
+            "command": kwargs.get("command"),
+            "config": {
+                **config,
+                "configurable": configurable,
+                "metadata": config_metadata,
+            },
+            "context": kwargs.get("context") or {},
+            "stream_mode": kwargs.get("stream_modes") or ["values"],
+            "subgraphs": bool(kwargs.get("subgraphs")),
+            "interrupt_before": kwargs.get("interrupt_before"),
+            "interrupt_after": kwargs.get("interrupt_after"),
+            "durability": durability,
+            "checkpoint_during": durability != "exit",
+            "resumable": bool(kwargs.get("persist_events")),
+            "temporary": bool(run.get("temporary")),
+            "webhook": None,
+            "feedback_keys": None,
+        },
         "multitask_strategy": run.get("multitask_strategy", "reject"),
+        "langsmith_session_name": None,  # no LangSmith tracing project is attached to a run here
     }
 
 
@@ -169,8 +208,9 @@ async def _thread_values(platform: Platform, run: dict[str, Any]) -> Any:
 def _outcome_body(outcome: Outcome) -> Any:
     if outcome.failed:
         return {"__error__": error_event(outcome)}
-    if outcome.interrupts:
-        return {**(outcome.values or {}), "__interrupt__": outcome.interrupts}
+    if outcome.interrupts:  # `response_schema`: the official server's field for typed answers, not offered here
+        interrupts = [{**interrupt, "response_schema": None} for interrupt in to_jsonable(outcome.interrupts)]
+        return {**(outcome.values or {}), "__interrupt__": interrupts}
     return outcome.values
 
 
@@ -401,18 +441,19 @@ async def _no_events() -> AsyncIterator[ServerSentEvent]:
 async def cancel_run(
     thread_id: str,
     run_id: str,
+    platform: PlatformDep,
     engine: EngineDep,
     wait: bool = False,
     action: Literal["interrupt", "rollback"] = "interrupt",
 ) -> Response:
     """Cancel a pending or running run on any replica; `wait` returns once it has stopped."""
     try:
-        run = await engine.cancel(run_id, thread_id, action)
+        await engine.cancel(run_id, thread_id, action)
     except RunRefused as error:
         raise _refused(error) from None
-    if wait:
-        run = await engine.join(run_id, thread_id)
-        return Response(dumps(run_response(run)), media_type="application/json")
+    if wait:  # like `join`: what the run left (the official server answers the last values it streamed)
+        values = await _thread_values(platform, await engine.join(run_id, thread_id))
+        return Response(dumps(values), media_type="application/json")
     return Response(status_code=202)
 
 

@@ -63,11 +63,13 @@ def thread_response(row: Mapping[str, Any]) -> dict[str, Any]:
         "thread_id": row["thread_id"],
         "created_at": when(row["created_at"]),
         "updated_at": when(row["updated_at"]),
+        "state_updated_at": when(row["updated_at"]),  # a thread's row changes with its state and status
         "metadata": row["metadata"],
         "status": row["status"],
-        "config": {},
+        "config": {"configurable": {}},
         "values": row["state_values"],
         "interrupts": row["interrupts"],
+        "error": None,  # a failed run's error is on the run (`runs.get`), not copied to its thread
     }
 
 

@@ -149,10 +149,11 @@ async def prune_threads(body: ThreadPrune, platform: PlatformDep, engine: Engine
 
 async def _keep_latest(platform: Platform, engine: Engine, thread_id: str) -> None:
     """Delete every checkpoint but the latest of each namespace, holding the thread as a run would."""
-    graph = _graph_of(platform, await platform.threads.get(thread_id))
+    thread = await platform.threads.get(thread_id)
+    graph = _graph_of(platform, thread)
     if graph is None:
         return  # never run: no checkpoints
-    async with engine.hold(thread_id, graph, create=False):
+    async with engine.hold(thread_id, graph, create=False, keep_status=thread["status"]):
         database = platform.runtime.database
         if database.pool is not None:
             await database.saver.aprune([thread_id], strategy="keep_latest")  # type: ignore[attr-defined]
@@ -180,7 +181,7 @@ async def copy_thread(thread_id: StoredId, platform: PlatformDep, engine: Engine
         return thread_response(await platform.threads.create(target, source["metadata"], if_exists="raise"))
     await _copy_checkpoints(platform.runtime.database.saver, thread_id, target)
     try:
-        async with engine.hold(target, graph, create=True):
+        async with engine.hold(target, graph, create=True, keep_status=source["status"]):
             pass  # creates the thread bound to the graph; on release its status and values come from the copy
     except RunRefused as error:
         raise HTTPException(error.status, error.message) from None
@@ -219,7 +220,7 @@ async def _state(platform: Platform, thread_id: str, config: RunnableConfig, sub
     thread = await _thread(platform, thread_id)
     graph = _graph_of(platform, thread)
     if graph is None:
-        return empty_thread_state(thread_id)
+        return empty_thread_state()
     snapshot = await graph.graph.aget_state(config, subgraphs=subgraphs)
     if "checkpoint_id" in config["configurable"] and snapshot.created_at is None:
         raise HTTPException(404, f"Checkpoint {config['configurable']['checkpoint_id']!r} not found")
@@ -264,8 +265,9 @@ async def update_state(
         raise HTTPException(422, str(error)) from None
     config = _config(thread_id, body.checkpoint, body.checkpoint_id)
     _check_namespace(graph, config)
+    config["metadata"] = {"graph_id": graph.name}  # in the checkpoint's metadata, as officially
     try:
-        async with engine.hold(thread_id, graph, create=False):
+        async with engine.hold(thread_id, graph, create=False, keep_status=thread["status"]):
             next_config = await graph.graph.aupdate_state(config, values, as_node=body.as_node)
     except RunRefused as error:
         raise HTTPException(error.status, error.message) from None

@@ -218,7 +218,9 @@ async def stream(name: str, request: StreamRequest, runtime: RuntimeDep, engine:
         raise ServerDraining("the server is shutting down; retry on another replica")
     payload = _checked_input(registered, request.input)
     mode = request.stream_mode
-    modes = [mode] if mode == "updates" else [mode, "updates"]  # "updates" also carries the interrupts
+    # "updates" also carries the interrupts; "messages" here is LangGraph's own: (message chunk, metadata) pairs
+    native = "messages-tuple" if mode == "messages" else mode
+    modes = [native] if mode == "updates" else [native, "updates"]
     run = await _submit(engine, _spec(registered, request.thread_id, payload, request.config, stream_modes=modes))
     return EventSourceResponse(
         _stream_events(runtime, engine, registered, run, mode),
