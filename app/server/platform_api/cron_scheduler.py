@@ -64,11 +64,11 @@ class CronScheduler:
 
     async def _fire(self, cron: dict[str, Any]) -> None:
         """Submit the cron's run, with the cron's metadata; a worker executes it."""
-        payload = {**cron["payload"], "metadata": cron["metadata"]}
+        payload = cron["payload"]
         if cron["thread_id"] is None and cron["on_run_completed"] == "keep":
-            payload["on_completion"] = "keep"
+            payload = {**payload, "on_completion": "keep"}
         try:
-            spec = await cron_run(self.platform, cron["thread_id"], payload)
+            spec = await cron_run(self.platform, cron["thread_id"], payload, cron["metadata"])
             run = await self.engine.submit(spec, start=False)
         except ThreadMissing:  # deleted by the retention job: its crons go with it, as threads.delete does
             log.info("cron's thread is gone; deleting the cron", extra={"cron_id": cron["cron_id"]})

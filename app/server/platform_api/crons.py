@@ -45,11 +45,14 @@ def _first_run(schedule: str, timezone: str | None) -> datetime:
         raise HTTPException(422, str(error)) from None
 
 
-async def cron_run(platform: Platform, thread_id: str | None, payload: dict[str, Any]) -> RunSpec:
-    """The run a cron's `payload` (a `RunCreate` body) describes, checked as `runs.create` checks it (404 for a
-    missing assistant, 422 otherwise)."""
+async def cron_run(
+    platform: Platform, thread_id: str | None, payload: dict[str, Any], metadata: dict[str, Any]
+) -> RunSpec:
+    """The run a cron's `payload` describes (its run fields, the cron's `metadata`), checked as `runs.create`
+    checks it (404 for a missing assistant, 422 otherwise)."""
+    run = {key: value for key, value in payload.items() if key not in CRON_FIELDS}
     try:
-        body = RunCreate.model_validate(payload)
+        body = RunCreate.model_validate({**run, "metadata": metadata})
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in error.errors())
         raise HTTPException(422, problems) from None
@@ -66,11 +69,11 @@ async def _create(platform: Platform, thread_id: str | None, body: CronCreate) -
         except ThreadNotFound as error:
             raise HTTPException(404, str(error)) from None
     cron_id = str(uuid.uuid4())
-    payload = body.run_payload()
+    payload = body.payload()
     payload["assistant_id"] = (await platform.assistant(body.assistant_id)).assistant_id
     config = payload.setdefault("config", {})
     config["configurable"] = {**(config.get("configurable") or {}), "cron_id": cron_id}
-    await cron_run(platform, thread_id, payload)
+    await cron_run(platform, thread_id, payload, body.metadata or {})
     now = datetime.now(UTC)
     fields = {
         "cron_id": cron_id, "assistant_id": payload["assistant_id"], "thread_id": thread_id, "user_id": None,
@@ -130,14 +133,11 @@ async def update_cron(cron_id: str, body: CronPatch, platform: PlatformDep) -> d
         changes |= {"schedule": schedule, "timezone": timezone, "next_run_date": _first_run(schedule, timezone)}
     if body.metadata is not None:
         changes["metadata"] = {**current["metadata"], **body.metadata}
-    run_fields = body.model_dump(mode="json", exclude_unset=True, exclude=set(CRON_FIELDS))
-    if run_fields:
-        payload = {**current["payload"], **run_fields}
-        config = payload.get("config") or {}
-        payload["config"] = {**config, "configurable": {**(config.get("configurable") or {}), "cron_id": cron_id}}
-        payload["assistant_id"] = current["payload"]["assistant_id"]
-        await cron_run(platform, current["thread_id"], payload)
-        changes["payload"] = payload
+    payload = {**current["payload"], **body.model_dump(mode="json", exclude_unset=True)}
+    config = payload.get("config") or {}
+    payload["config"] = {**config, "configurable": {**(config.get("configurable") or {}), "cron_id": cron_id}}
+    await cron_run(platform, current["thread_id"], payload, changes.get("metadata", current["metadata"]))
+    changes["payload"] = payload
     try:
         return cron_response(await platform.crons.update(cron_id, changes))
     except CronNotFound as error:

@@ -308,7 +308,7 @@ CronSchedule = Annotated[str, Field(max_length=256)]
 
 CRON_FIELDS = ("schedule", "end_time", "enabled", "timezone", "on_run_completed", "metadata")
 """Fields of a cron request that describe the cron (its `metadata` is given to each run); the others are the run
-it creates (`RunCreate`)."""
+it creates (`RunCreate`). A cron's `payload` is the whole request, as on the official server."""
 
 
 class CronCreate(RunCreate):
@@ -327,9 +327,9 @@ class CronCreate(RunCreate):
                 raise _unsupported(field, getattr(self, field), "a cron's runs take on_run_completed")
         return self
 
-    def run_payload(self) -> dict[str, Any]:
-        """The run each firing creates, as a `RunCreate` body."""
-        return self.model_dump(mode="json", exclude=set(CRON_FIELDS), exclude_unset=True)
+    def payload(self) -> dict[str, Any]:
+        """The fields the client sent."""
+        return self.model_dump(mode="json", exclude_unset=True)
 
 
 class CronPatch(_Body):
