@@ -48,8 +48,8 @@ $(SCHEMA_CACHE)/.verified: tools/schemas.py | $(STAMP)
 	$(BIN)/python -m tools.schemas
 	touch $@
 
-## test: lint, then the whole suite (mocks, render gate, server against real PostgreSQL); containers: make e2e
-test: lint $(SCHEMAS_READY) tools
+## test: lint, then the whole suite (mocks, render gate, server against real PostgreSQL and `langgraph dev`); containers: make e2e
+test: lint $(SCHEMAS_READY) tools $(BENCH_OFFICIAL_VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest --ignore=tests/e2e
 
 ## render: write the Kubernetes objects of stack $(STACK) to rendered/$(STACK)/ (offline, secrets redacted)

@@ -169,15 +169,29 @@ def alert_cases(target: ScrapeTarget) -> dict[str, AlertCase]:
             healthy=_histogram(Metrics.RUN_QUEUE_WAIT_DURATION, job, fast_queue_buckets),
         ),
         "LangGraphRunLeasesExpiring": AlertCase(
-            # Two pods each detect one lost run every 2 minutes: 10 in 10 minutes, summed across pods.
+            # Two pods each detect one lost run every 2 minutes (one resumed, one past RUN_MAX_ATTEMPTS): 10 in
+            # 10 minutes, summed across pods and outcomes.
             unhealthy=(
-                {"series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-0"}}', "values": "0+0.5x40"},
-                {"series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-1"}}', "values": "0+0.5x40"},
+                {
+                    "series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-0",outcome="retried"}}',
+                    "values": "0+0.5x40",
+                },
+                {
+                    "series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-1",outcome="exhausted"}}',
+                    "values": "0+0.5x40",
+                },
             ),
-            # One lost run (a node went away), then none.
+            # One lost run (a node went away), resumed, then none.
             healthy=(
-                {"series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-0"}}', "values": "0x20 1x20"},
-                {"series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-1"}}', "values": "0x40"},
+                {
+                    "series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-0",outcome="retried"}}',
+                    "values": "0x20 1x20",
+                },
+                {
+                    "series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-0",outcome="exhausted"}}',
+                    "values": "0x40",
+                },
+                {"series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-1",outcome="retried"}}', "values": "0x40"},
             ),
         ),
         "LangGraphCheckpointDbGrowingFast": AlertCase(

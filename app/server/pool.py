@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import select
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -16,11 +17,13 @@ from typing import Any
 import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.postgres.base import WRITES_IDX_MAP
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.store.base import BaseStore, GetOp, Op, Result, SearchOp, TTLConfig
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 from psycopg import AsyncConnection
+from psycopg.pq import ConnStatus, TransactionStatus
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
@@ -82,7 +85,30 @@ class _NoLock:
         return None
 
 
-class TimedPostgresSaver(_TimedWrites, AsyncPostgresSaver):
+class InlineWritesPostgresSaver(AsyncPostgresSaver):
+    """`AsyncPostgresSaver` whose `aput_writes` serializes the writes in the event loop's thread.
+
+    The library hands every `aput_writes` (one per task per step) to a worker thread (`asyncio.to_thread`) to
+    serialize a task's writes, typically a few hundred bytes: a thread-pool submit, a wake-up of a worker and one
+    of the event loop per call, for work that holds the GIL anyway. Otherwise the same statements as the library.
+    """
+
+    async def aput_writes(self, config: Any, writes: Any, task_id: str, task_path: str = "") -> None:
+        query = (
+            self.UPSERT_CHECKPOINT_WRITES_SQL
+            if all(w[0] in WRITES_IDX_MAP for w in writes)
+            else self.INSERT_CHECKPOINT_WRITES_SQL
+        )
+        configurable = config["configurable"]
+        params = self._dump_writes(
+            configurable["thread_id"], configurable["checkpoint_ns"], configurable["checkpoint_id"], task_id,
+            task_path, writes,
+        )  # fmt: skip
+        async with self._cursor(pipeline=True) as cur:
+            await cur.executemany(query, params)
+
+
+class TimedPostgresSaver(_TimedWrites, InlineWritesPostgresSaver):
     """`AsyncPostgresSaver` whose writes are timed, and whose database calls run concurrently on a pool.
 
     The library holds one `asyncio.Lock` per saver around every database call (`_cursor`, its only use of
@@ -182,6 +208,34 @@ class SqliteDatabase(Database):
         return None
 
 
+def _socket_quiet(conn: AsyncConnection) -> bool:
+    """True if the idle connection's socket has nothing to read: PostgreSQL sent no error, notice or EOF since
+    the connection's last statement (an idle session never gets unsolicited data but for those)."""
+    pgconn = conn.pgconn
+    if pgconn.status != ConnStatus.OK or pgconn.transaction_status != TransactionStatus.IDLE:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(pgconn.socket, select.POLLIN | select.POLLPRI)
+        return not poller.poll(0)
+    except (OSError, ValueError, AttributeError):  # no poll() on this platform: the round trip decides
+        return False
+
+
+async def check_connection(conn: AsyncConnection) -> None:
+    """The pool's check on checkout (`DB_POOL_CHECK_CONNECTIONS`): raise if the connection is broken.
+
+    A connection whose backend ended (database restart or shutdown, `pg_terminate_backend`, idle timeouts) or
+    whose TCP connection was closed has something to read on its socket: the server's FATAL message, or EOF.
+    Only then, or if libpq already knows the connection is bad, is psycopg's round-trip check (an empty query)
+    run, which raises for a dead connection; a quiet socket is lent at once, with no round trip. A peer that
+    vanished without a word (no FIN, no RST) is not detected by either check before the query's own timeout.
+    """
+    if _socket_quiet(conn):
+        return
+    await AsyncConnectionPool.check_connection(conn)
+
+
 async def _configure_connection(conn: AsyncConnection) -> None:
     set_json_loads(load_json, conn)
 
@@ -198,7 +252,7 @@ def create_pool(settings: Settings) -> AsyncConnectionPool:
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_seconds,
-        check=AsyncConnectionPool.check_connection if settings.pool_check_connections else None,
+        check=check_connection if settings.pool_check_connections else None,
         configure=_configure_connection,
         name="checkpointer",
         reconnect_timeout=math.inf,

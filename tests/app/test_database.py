@@ -221,3 +221,42 @@ def test_only_connection_failures_count_as_the_database_being_unavailable() -> N
     assert not database_unavailable(ValueError("not a database error"))
     assert database_unavailable(_raised(lambda: _wrapped(PoolTimeout("timeout"), suppress=False)))
     assert not database_unavailable(_raised(lambda: _wrapped(PoolTimeout("timeout"), suppress=True)))
+
+
+def test_pool_check_finds_terminated_backends_without_a_round_trip_on_healthy_ones(postgres_dsn: str) -> None:
+    """`DB_POOL_CHECK_CONNECTIONS`: a connection whose backend was terminated is never lent (the caller gets a
+    working one), and a healthy connection is lent without the empty-query round trip."""
+
+    async def scenario() -> None:
+        settings = Settings(DATABASE_URL=postgres_dsn, DB_POOL_MIN_SIZE=1, DB_POOL_MAX_SIZE=1)
+        async with open_database(settings) as database:
+            pool = database.pool
+            assert pool is not None
+            await pool.wait()
+            async with pool.connection() as conn:
+                first_pid = conn.info.backend_pid
+            empty_queries = 0
+            original_execute = psycopg.AsyncConnection.execute
+
+            async def counting_execute(self: psycopg.AsyncConnection, query: object, *args: object, **kw: object):
+                nonlocal empty_queries
+                empty_queries += query == ""
+                return await original_execute(self, query, *args, **kw)
+
+            psycopg.AsyncConnection.execute = counting_execute  # type: ignore[method-assign]
+            try:
+                for _ in range(5):
+                    async with pool.connection() as conn:
+                        await conn.execute("SELECT 1")
+                assert empty_queries == 0, "a healthy connection was checked with a round trip"
+                with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+                    admin.execute("SELECT pg_terminate_backend(%s)", (first_pid,))
+                await asyncio.sleep(0.2)  # the FATAL message and EOF reach the pooled connection's socket
+                async with pool.connection() as conn:
+                    row = await (await conn.execute("SELECT pg_backend_pid() AS pid")).fetchone()
+                assert row is not None and row["pid"] != first_pid
+                assert empty_queries == 1, "the terminated connection was lent without its round-trip check"
+            finally:
+                psycopg.AsyncConnection.execute = original_execute  # type: ignore[method-assign]
+
+    asyncio.run(scenario())

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 from langgraph_sdk import get_sync_client
 
+from app.contract import METRICS_PATH, Env, Metrics
 from tests.engine.conftest import LEASE_SECONDS, engine_env
 from tests.pg import PostgresCluster
 from tests.server_process import ServerProcess
@@ -49,6 +50,36 @@ def test_a_run_of_a_killed_process_is_resumed_from_its_checkpoint_by_another(
             assert took < LEASE_SECONDS + 1 + 2 * STEP_SECONDS + 2, took
             assert b.runs.get(thread_id, run["run_id"])["status"] == "success"
             assert b.threads.get(thread_id)["status"] == "idle"
+        metrics = httpx.get(survivor.url + METRICS_PATH).text
+        assert f'{Metrics.RUN_LEASE_EXPIRIES}{{outcome="retried"}} 1.0' in metrics, metrics
+        assert f'{Metrics.RUN_LEASE_EXPIRIES}{{outcome="exhausted"}} 0.0' in metrics
+    finally:
+        doomed.stop()
+        survivor.stop()
+
+
+def test_a_lease_expiry_past_the_last_attempt_is_counted_as_exhausted(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """RUN_MAX_ATTEMPTS=1: the lost run is not resumed but ends in error, and the counter says `exhausted`."""
+    env = {**engine_env(postgres_cluster.create_database("exhausted"), tmp_path / "data"), Env.RUN_MAX_ATTEMPTS: "1"}
+    doomed = ServerProcess(env=env, log_path=tmp_path / "doomed.log")
+    survivor = ServerProcess(env=env, log_path=tmp_path / "survivor.log")
+    try:
+        doomed.start()
+        survivor.start()
+        with get_sync_client(url=doomed.url, api_key=None) as a, get_sync_client(url=survivor.url, api_key=None) as b:
+            thread_id = a.threads.create()["thread_id"]
+            run = a.runs.create(thread_id, "steps", input={"value": 1, "sleep_seconds": STEP_SECONDS})
+            _wait_for(lambda: b.runs.get(thread_id, run["run_id"])["status"] == "running", 10)
+            doomed.kill()
+            ended = _wait_for(
+                lambda: (r := b.runs.get(thread_id, run["run_id"]))["status"] != "running" and r, LEASE_SECONDS + 5
+            )
+            assert ended["status"] == "error", ended
+        metrics = httpx.get(survivor.url + METRICS_PATH).text
+        assert f'{Metrics.RUN_LEASE_EXPIRIES}{{outcome="exhausted"}} 1.0' in metrics, metrics
+        assert f'{Metrics.RUN_LEASE_EXPIRIES}{{outcome="retried"}} 0.0' in metrics
     finally:
         doomed.stop()
         survivor.stop()

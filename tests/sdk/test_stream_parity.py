@@ -39,7 +39,7 @@ OWN_KEYS = {
 @pytest.fixture(scope="module")
 def official() -> Iterator[SyncLangGraphClient]:
     if not processes.official_available():
-        pytest.skip("the official server is not installed (.venv-bench-official; `make bench` installs it)")
+        pytest.fail("the official server is not installed: `make test` installs it into .venv-bench-official")
     graphs = {"talk": f"{talk.__file__}:talk", "talk_nested": f"{talk.__file__}:nested"}
     server = processes.start_official_server(graphs)
     try:

@@ -48,6 +48,8 @@ EVENT_POLL_SECONDS = 0.1
 FINISH_RETRY_SECONDS = 0.5
 
 Sink = Callable[[str, Any], Awaitable[None]]
+LEASE_EXPIRY_OUTCOMES = {"pending": "retried", "error": "exhausted", "interrupted": "cancelled"}
+"""The `outcome` label of the lease-expiry counter for each status an expired run is given."""
 MAX_BUFFERED_EVENTS = 8
 """Events of a live stream that may wait for its client; past this the run waits for the client to read."""
 
@@ -186,9 +188,16 @@ class EngineMetrics:
             Metrics.RUN_QUEUE_WAIT_DURATION, "Time from a run's creation to a worker taking it", registry=registry,
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
         )  # fmt: skip
-        self.lease_expiries = Counter(
-            Metrics.RUN_LEASE_EXPIRIES, "Runs whose worker stopped renewing the lease", registry=registry
-        )
+        lease_expiries = Counter(
+            Metrics.RUN_LEASE_EXPIRIES,
+            "Runs whose worker stopped renewing the lease, by what became of them: retried (pending again, to "
+            "resume elsewhere), exhausted (error: RUN_MAX_ATTEMPTS reached) or cancelled (a cancellation was asked)",
+            ["outcome"], registry=registry,
+        )  # fmt: skip
+        # one series per outcome, created up front so a rate over them exists before the first expiry
+        self.lease_expiries = {
+            status: lease_expiries.labels(outcome) for status, outcome in LEASE_EXPIRY_OUTCOMES.items()
+        }
         self.retries = Counter(Metrics.RUN_RETRIES, "Runs resumed by a worker after a lease expiry", registry=registry)
 
 
@@ -682,7 +691,7 @@ class Engine:
                             self._cancel_local(run_id, action)
                 expired = await self.store.expire(self.max_attempts)
                 for run in expired:
-                    self.metrics.lease_expiries.inc()
+                    self.metrics.lease_expiries[run.status].inc()
                     log.warning("run lease expired", extra={"run_id": run.run_id, "now": run.status})
                 if expired:
                     self._wake.set()

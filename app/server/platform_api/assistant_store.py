@@ -62,6 +62,10 @@ class _Backend(Protocol):
         """`value` as a query parameter for `column`."""
         ...
 
+    def read(self) -> Any:
+        """Like `transaction`, for one statement that only reads (PostgreSQL: no BEGIN and COMMIT round trips)."""
+        ...
+
 
 class _PostgresTransaction:
     def __init__(self, conn: Any) -> None:
@@ -79,6 +83,11 @@ class _PostgresBackend:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PostgresTransaction]:
         async with self.pool.connection() as conn, conn.transaction():
+            yield _PostgresTransaction(conn)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[_PostgresTransaction]:
+        async with self.pool.connection() as conn:  # autocommit: the statement is its own transaction
             yield _PostgresTransaction(conn)
 
     def value(self, column: str, value: Any) -> Any:
@@ -116,6 +125,9 @@ class _SqliteBackend:
                 await self.conn.rollback()
                 raise
             await self.conn.commit()
+
+    def read(self) -> Any:
+        return self.transaction()
 
     def value(self, column: str, value: Any) -> Any:
         if column in self.json_columns:
@@ -205,7 +217,7 @@ class AssistantStore:
 
     async def get(self, assistant_id: str) -> dict[str, Any]:
         await self._ensure_defaults()
-        async with self.backend.transaction() as tx:
+        async with self.backend.read() as tx:
             return await self._row(tx, assistant_id)
 
     async def create(self, assistant_id: str, fields: Mapping[str, Any], *, if_exists: str) -> dict[str, Any]:
