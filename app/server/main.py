@@ -23,7 +23,7 @@ from .jsonio import FastJSONResponse
 from .middleware import RequestMiddleware
 from .platform_api.cron_scheduler import CronScheduler
 from .pool import Database, open_database
-from .registry import load_registry
+from .registry import load_registry, load_store_index
 from .routes import ROUTERS
 from .runtime import Runtime
 from .settings import Settings
@@ -34,9 +34,10 @@ log = logging.getLogger("app.server")
 async def _migrate_on_startup(database: Database, settings: Settings) -> None:
     if database.sqlite is not None:
         await migrate_sqlite(database.sqlite)
+        await database.store.setup()  # type: ignore[attr-defined] - the store's (vector) tables, before any request
     elif settings.migrate_on_startup and database.pool is not None:
         async with database.pool.connection() as conn:
-            await migrate_postgres(conn)
+            await migrate_postgres(conn, index=database.index)
 
 
 def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = ROUTERS) -> FastAPI:
@@ -45,7 +46,8 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_database(settings, runtime.metrics.checkpoint_write_duration.observe) as database:
+        index = load_store_index(settings.langgraph_config)
+        async with open_database(settings, runtime.metrics.checkpoint_write_duration.observe, index) as database:
             await _migrate_on_startup(database, settings)
             registry = load_registry(settings.langgraph_config, database.saver, database.store)
             runtime.attach(database, registry)
