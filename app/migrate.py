@@ -84,6 +84,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         postgres=platform_schema.ASSISTANTS_POSTGRES_SCHEMA,
         sqlite=platform_schema.ASSISTANTS_SQLITE_SCHEMA,
     ),
+    Migration(
+        5, "platform_crons", postgres=platform_schema.CRONS_POSTGRES_SCHEMA, sqlite=platform_schema.CRONS_SQLITE_SCHEMA
+    ),
 )
 
 _CREATE_TABLE = f"""

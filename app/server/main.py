@@ -1,8 +1,9 @@
 """The app factory: `create_app(settings)` builds the FastAPI app; its lifespan opens the process's runtime.
 
 Startup: open the database (pool or SQLite), migrate (always for SQLite, for Postgres only with
-`MIGRATE_ON_STARTUP`), load and compile the graphs once, start background stats. Shutdown: drain
-in-flight runs (bounded by `DRAIN_TIMEOUT_SECONDS`), stop background work, close the pool.
+`MIGRATE_ON_STARTUP`), load and compile the graphs once, start background stats, the run engine and the
+cron scheduler. Shutdown: stop the scheduler, drain in-flight runs (bounded by `DRAIN_TIMEOUT_SECONDS`), stop
+background work, close the pool.
 To add an API, append its router to `app.server.routes.ROUTERS` (or pass `routers=`).
 """
 
@@ -20,6 +21,7 @@ from .engine.engine import Engine
 from .errors import install_error_handlers
 from .jsonio import FastJSONResponse
 from .middleware import RequestMiddleware
+from .platform_api.cron_scheduler import CronScheduler
 from .pool import Database, open_database
 from .registry import load_registry, load_store_index
 from .routes import ROUTERS
@@ -56,6 +58,8 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
             engine = Engine.for_runtime(runtime)
             app.state.engine = engine
             engine.start()
+            scheduler = CronScheduler(runtime, engine)
+            scheduler.start()
             log.info(
                 "server started",
                 extra={"database": database.kind, "graphs": registry.names(), "auth": bool(runtime.api_keys)},
@@ -63,6 +67,7 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
             try:
                 yield
             finally:
+                await scheduler.stop()
                 await runtime.drain.drain(settings.drain_timeout_seconds)
                 await engine.stop()
                 await runtime.stats.stop()

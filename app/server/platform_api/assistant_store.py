@@ -77,8 +77,8 @@ class _PostgresTransaction:
 
 
 class _PostgresBackend:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self.pool = pool
+    def __init__(self, pool: AsyncConnectionPool, json_columns: tuple[str, ...] = _JSON_COLUMNS) -> None:
+        self.pool, self.json_columns = pool, json_columns
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PostgresTransaction]:
@@ -91,12 +91,12 @@ class _PostgresBackend:
             yield _PostgresTransaction(conn)
 
     def value(self, column: str, value: Any) -> Any:
-        return Jsonb(value, dumps=dumps) if column in _JSON_COLUMNS else value
+        return Jsonb(value, dumps=dumps) if column in self.json_columns else value
 
 
 class _SqliteTransaction:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: aiosqlite.Connection, json_columns: tuple[str, ...]) -> None:
+        self.conn, self.json_columns = conn, json_columns
 
     async def fetch(self, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         async with self.conn.execute(query, params) as cursor:
@@ -104,21 +104,23 @@ class _SqliteTransaction:
             names = [column[0] for column in cursor.description or ()]
         rows = [dict(zip(names, raw, strict=True)) for raw in raws]
         for row in rows:
-            for column in _JSON_COLUMNS:
+            for column in self.json_columns:
                 if isinstance(row.get(column), str):
                     row[column] = json.loads(row[column])
         return rows
 
 
 class _SqliteBackend:
-    def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock) -> None:
-        self.conn, self.lock = conn, lock
+    def __init__(
+        self, conn: aiosqlite.Connection, lock: asyncio.Lock, json_columns: tuple[str, ...] = _JSON_COLUMNS
+    ) -> None:
+        self.conn, self.lock, self.json_columns = conn, lock, json_columns
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteTransaction]:
         async with self.lock:
             try:
-                yield _SqliteTransaction(self.conn)
+                yield _SqliteTransaction(self.conn, self.json_columns)
             except BaseException:
                 await self.conn.rollback()
                 raise
@@ -128,9 +130,9 @@ class _SqliteBackend:
         return self.transaction()
 
     def value(self, column: str, value: Any) -> Any:
-        if column in _JSON_COLUMNS:
+        if column in self.json_columns:
             return dumps(value)
-        return value.isoformat() if isinstance(value, datetime) else value
+        return value.astimezone(UTC).isoformat(timespec="microseconds") if isinstance(value, datetime) else value
 
 
 def _when(value: datetime | str) -> str:
