@@ -64,6 +64,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         postgres=platform_schema.ASSISTANTS_POSTGRES_SCHEMA,
         sqlite=platform_schema.ASSISTANTS_SQLITE_SCHEMA,
     ),
+    # SQLite's submit is Python (app.server.engine.store), so only PostgreSQL's function changes.
+    Migration(6, "thread_assistant_ids", postgres=engine_schema.SUBMIT_RUN_FUNCTION, sqlite="SELECT 1"),
 )
 
 _CREATE_TABLE = f"""
