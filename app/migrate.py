@@ -87,6 +87,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         5, "platform_crons", postgres=platform_schema.CRONS_POSTGRES_SCHEMA, sqlite=platform_schema.CRONS_SQLITE_SCHEMA
     ),
+    # SQLite's submit is Python (app.server.engine.store), so only PostgreSQL's function changes.
+    Migration(6, "thread_assistant_ids", postgres=engine_schema.SUBMIT_RUN_FUNCTION, sqlite="SELECT 1"),
 )
 
 _CREATE_TABLE = f"""

@@ -17,6 +17,7 @@ import json
 import logging
 import re
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +29,15 @@ from langgraph.pregel import Pregel
 from langgraph.store.base import BaseStore, IndexConfig, ensure_embeddings
 
 from .inputs import GraphInputSchema
+
+# The namespace LangGraph Platform derives default assistant ids from (`langgraph_api.graph.NAMESPACE_GRAPH`).
+NAMESPACE_GRAPH = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
+
+
+def default_assistant_id(graph_id: str) -> str:
+    """The id of a graph's default assistant, the same on every LangGraph server."""
+    return str(uuid.uuid5(NAMESPACE_GRAPH, graph_id))
+
 
 GRAPH_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -23,19 +22,13 @@ import aiosqlite
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from ..registry import default_assistant_id
 from .serde import dumps
 
-# The namespace LangGraph Platform derives default assistant ids from (`langgraph_api.graph.NAMESPACE_GRAPH`).
-NAMESPACE_GRAPH = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 SYSTEM_METADATA = {"created_by": "system"}
 DEFAULT_NAME = "Untitled"
 _JSON_COLUMNS = ("config", "context", "metadata")
 _FIELDS = ("graph_id", "name", "description", "config", "context", "metadata")
-
-
-def default_assistant_id(graph_id: str) -> str:
-    """The id of a graph's default assistant, the same on every LangGraph server."""
-    return str(uuid.uuid5(NAMESPACE_GRAPH, graph_id))
 
 
 class AssistantNotFound(LookupError):

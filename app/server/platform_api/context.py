@@ -21,9 +21,9 @@ from pydantic import BaseModel
 
 from ..errors import body_parse_problem, database_unavailable, database_unavailable_error
 from ..jsonio import FastJSONResponse
-from ..registry import GraphNotFound, RegisteredGraph
+from ..registry import GraphNotFound, RegisteredGraph, default_assistant_id
 from ..runtime import Runtime, get_runtime
-from .assistant_store import AssistantNotFound, AssistantStore, default_assistant_id
+from .assistant_store import AssistantNotFound, AssistantStore
 from .cron_store import CronStore
 from .store import PostgresThreadStore, SqliteThreadStore, ThreadStore
 
