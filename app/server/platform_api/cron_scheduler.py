@@ -16,6 +16,7 @@ from prometheus_client import Counter
 
 from ...contract import Metrics
 from ..engine.engine import Engine, RunRefused, ThreadMissing
+from ..logs import redact
 from ..runtime import Runtime
 from .context import Platform
 from .cron_store import CLAIM_BATCH
@@ -25,6 +26,7 @@ log = logging.getLogger("app.crons")
 
 CRON_TICK_SECONDS = 1.0
 """How often each process looks for due crons (the finest schedule croniter offers is one second)."""
+FIRE_OUTCOMES = ("run_created", "failed", "thread_deleted")
 STOP_TIMEOUT_SECONDS = 5.0
 """How long `stop` waits for the tick in progress before cancelling it."""
 
@@ -37,9 +39,11 @@ class CronScheduler:
         self.engine = engine
         self.platform = Platform.for_runtime(runtime)
         self.fires = Counter(
-            Metrics.CRON_FIRES, "Cron firings by outcome: run_created or failed", ["outcome"],
+            Metrics.CRON_FIRES, "Cron firings by outcome: run_created, failed or thread_deleted", ["outcome"],
             registry=runtime.metrics.registry,
         )  # fmt: skip
+        for outcome in FIRE_OUTCOMES:  # every series exists from the start, so rates and alerts see a zero
+            self.fires.labels(outcome)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -73,11 +77,14 @@ class CronScheduler:
         except ThreadMissing:  # deleted by the retention job: its crons go with it, as threads.delete does
             log.info("cron's thread is gone; deleting the cron", extra={"cron_id": cron["cron_id"]})
             await self.platform.crons.delete_for_thread(cron["thread_id"])
-            self.fires.labels("failed").inc()
+            self.fires.labels("thread_deleted").inc()
             return
-        except (HTTPException, RunRefused) as error:
-            detail = error.detail if isinstance(error, HTTPException) else error.message
-            log.warning("cron could not create its run", extra={"cron_id": cron["cron_id"], "error": str(detail)})
+        except Exception as error:  # this firing is lost (the claim moved its schedule on); the batch goes on
+            if isinstance(error, HTTPException | RunRefused):
+                detail = str(error.detail if isinstance(error, HTTPException) else error.message)
+            else:
+                detail = redact(f"{type(error).__name__}: {error}")[:300]
+            log.warning("cron could not create its run", extra={"cron_id": cron["cron_id"], "error": detail})
             self.fires.labels("failed").inc()
             return
         self.fires.labels("run_created").inc()
