@@ -137,16 +137,12 @@ class CronStore:
         metadata: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Every cron matching the filters (metadata: contains these keys and values), in no particular order."""
+        wanted = {"assistant_id": assistant_id, "thread_id": thread_id, "enabled": enabled}
+        columns = {column: value for column, value in wanted.items() if value is not None}
+        where = " AND ".join(f"{column} = ?" for column in columns) or "true"
         async with self.backend.transaction() as tx:
-            rows = await tx.fetch("SELECT * FROM crons")
-        return [
-            row
-            for row in rows
-            if (assistant_id is None or row["assistant_id"] == assistant_id)
-            and (thread_id is None or row["thread_id"] == thread_id)
-            and (enabled is None or bool(row["enabled"]) == enabled)
-            and _contains(row["metadata"], metadata)
-        ]
+            rows = await tx.fetch(f"SELECT * FROM crons WHERE {where}", self._params(columns))  # noqa: S608 - code's
+        return [row for row in rows if _contains(row["metadata"], metadata)]
 
     async def claim(self, now: datetime | None = None, limit: int = CLAIM_BATCH) -> list[dict[str, Any]]:
         """Take the crons due at `now` (enabled, before their end time) and move each to its next time after `now`;

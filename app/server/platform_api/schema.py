@@ -110,7 +110,9 @@ CREATE TABLE IF NOT EXISTS crons (
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL
 );
-CREATE INDEX IF NOT EXISTS crons_due_idx ON crons (next_run_date) WHERE enabled
+CREATE INDEX IF NOT EXISTS crons_due_idx ON crons (next_run_date) WHERE enabled;
+CREATE INDEX IF NOT EXISTS crons_thread_idx ON crons (thread_id);
+CREATE INDEX IF NOT EXISTS crons_assistant_idx ON crons (assistant_id)
 """
 
 CRONS_SQLITE_SCHEMA = """
@@ -130,5 +132,7 @@ CREATE TABLE IF NOT EXISTS crons (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS crons_due_idx ON crons (next_run_date)
+CREATE INDEX IF NOT EXISTS crons_due_idx ON crons (next_run_date);
+CREATE INDEX IF NOT EXISTS crons_thread_idx ON crons (thread_id);
+CREATE INDEX IF NOT EXISTS crons_assistant_idx ON crons (assistant_id)
 """
