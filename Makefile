@@ -102,7 +102,8 @@ $(LOCK_VENV)/.installed:
 	touch $@
 
 ## e2e: build the image with podman, run every workload of the dev and prod renders in containers, then
-## check that broken pod specs fail it (root and podman needed; see docs/e2e.md)
+## check that broken pod specs fail it and the store's semantic search on PostgreSQL with pgvector
+## (root and podman needed; see docs/e2e.md)
 e2e: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m tests.e2e $(E2E_ARGS)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest tests/e2e

@@ -89,6 +89,7 @@ class Metrics:
     RUN_QUEUE_WAIT_DURATION = "langgraph_run_queue_wait_seconds"  # histogram: creation to a worker taking the run
     RUN_LEASE_EXPIRIES = "langgraph_run_lease_expiries_total"  # counter: runs whose worker was lost
     RUN_RETRIES = "langgraph_run_retries_total"  # counter: runs resumed from their checkpoint by another worker
+    CRON_FIRES = "langgraph_cron_fires_total"  # counter; labels: outcome (run_created, failed, thread_deleted)
 
 
 # Defaults both halves need, each in this one place: the server's settings and the stack config use them.

@@ -1,4 +1,6 @@
-"""Delete checkpoint threads idle longer than the retention policy allows, and store items past their TTL.
+"""Delete checkpoint threads idle longer than the retention policy allows, the threads of temporary runs (stateless
+runs, stateless crons' with `on_run_completed="delete"`) that ended without deleting them, and store items past their
+TTL.
 
     python -m app.prune --days N --interrupted-days M [--batch-size K] [--dry-run]
 
@@ -136,6 +138,7 @@ def report(result: PruneResult, options: Options) -> dict:
         "thread_ids_truncated": len(ids) > REPORT_THREAD_ID_LIMIT,
         "expired_store_items": result.expired_store_items,
         "expired_run_events": result.expired_run_events,
+        "temporary_threads": len(result.temporary_threads),
     }
 
 

@@ -46,6 +46,7 @@ THREADS_TABLE = "threads"
 CHECKPOINTS_TABLE = "checkpoints"
 STORE_TABLE = "store"  # langgraph's long-term memory store (`AsyncPostgresStore`); its TTL-expired items go too
 RUNS_TABLE = "runs"  # the run engine's runs (app/server/engine/schema.py); a deleted thread's runs go with it
+CRONS_TABLE = "crons"  # the LangGraph Server API's crons (migration 5); a deleted thread's crons go with it
 RUN_EVENTS_TABLE = "run_events"  # their stream events; a finished run's go once it ended before the cutoff
 ACTIVE_RUN_STATUSES = ("pending", "running")  # app/server/engine/schema.py ACTIVE_STATUSES
 
@@ -217,33 +218,64 @@ async def delete_threads(
             expired = [a for a in expired if a.thread_id not in active]
             if not expired:
                 return []
-        ids = [a.thread_id for a in expired]
-        try:
-            async with conn.transaction():  # a savepoint: a run queued meanwhile undoes the batch, not the prune
-                await AsyncPostgresSaver(conn).aprune(ids, strategy="delete")
-                if id_type is not None:
-                    keys = _as_uuids(ids) if id_type == "uuid" else ids
-                    await conn.execute(
-                        sql.SQL("DELETE FROM {} WHERE thread_id = ANY(%s)").format(sql.Identifier(THREADS_TABLE)),
-                        (keys,),
-                    )
-                if has_runs:
-                    # Submitting a run locks its thread's row, which the delete above now holds: a run queued before
-                    # it is visible here, and none can be queued on these threads until this commits.
-                    if await _threads_with_active_runs(conn, ids):
-                        raise _RunQueuedMeanwhile
-                    await conn.execute(
-                        sql.SQL(
-                            "DELETE FROM {events} WHERE run_id IN (SELECT run_id FROM {runs} WHERE thread_id = ANY(%s))"
-                        ).format(events=sql.Identifier(RUN_EVENTS_TABLE), runs=sql.Identifier(RUNS_TABLE)),
-                        (ids,),
-                    )
-                    await conn.execute(
-                        sql.SQL("DELETE FROM {} WHERE thread_id = ANY(%s)").format(sql.Identifier(RUNS_TABLE)), (ids,)
-                    )
-        except _RunQueuedMeanwhile:
+        if not await _delete_whole(conn, [a.thread_id for a in expired], id_type, has_runs):
             return []  # the next prune tries these threads again
     return expired
+
+
+async def _delete_whole(conn: AsyncConnection, ids: list[str], id_type: str | None, has_runs: bool) -> bool:
+    """Delete the threads' checkpoints, rows, runs, run events and crons in a savepoint; False (nothing deleted)
+    if a run was queued on one of them meanwhile."""
+    try:
+        async with conn.transaction():  # a savepoint: a run queued meanwhile undoes the batch, not the prune
+            await AsyncPostgresSaver(conn).aprune(ids, strategy="delete")
+            if id_type is not None:
+                keys = _as_uuids(ids) if id_type == "uuid" else ids
+                await conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE thread_id = ANY(%s)").format(sql.Identifier(THREADS_TABLE)), (keys,)
+                )
+            if await _table_exists(conn, CRONS_TABLE):
+                await conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE thread_id = ANY(%s)").format(sql.Identifier(CRONS_TABLE)), (ids,)
+                )
+            if has_runs:
+                # Submitting a run locks its thread's row, which the delete above now holds: a run queued before
+                # it is visible here, and none can be queued on these threads until this commits.
+                if await _threads_with_active_runs(conn, ids):
+                    raise _RunQueuedMeanwhile
+                await conn.execute(
+                    sql.SQL(
+                        "DELETE FROM {events} WHERE run_id IN (SELECT run_id FROM {runs} WHERE thread_id = ANY(%s))"
+                    ).format(events=sql.Identifier(RUN_EVENTS_TABLE), runs=sql.Identifier(RUNS_TABLE)),
+                    (ids,),
+                )
+                await conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE thread_id = ANY(%s)").format(sql.Identifier(RUNS_TABLE)), (ids,)
+                )
+    except _RunQueuedMeanwhile:
+        return False
+    return True
+
+
+async def sweep_temporary_threads(conn: AsyncConnection, *, dry_run: bool = False) -> list[str]:
+    """Delete the threads whose runs are all temporary and ended (a dry run lists them); [] without the run tables.
+
+    A temporary run (stateless, or a stateless cron's with `on_run_completed="delete"`) deletes its thread when it
+    completes; one that ended otherwise (its worker was lost and the lease expired) leaves the thread to this sweep.
+    """
+    if not await _table_exists(conn, RUNS_TABLE):
+        return []
+    query = sql.SQL(
+        "SELECT thread_id FROM {} GROUP BY thread_id "
+        "HAVING bool_and(temporary) AND bool_and(status <> ALL(%(active)s)) ORDER BY thread_id"
+    ).format(sql.Identifier(RUNS_TABLE))
+    ids = [row[0] for row in await _fetch(conn, query, {"active": list(ACTIVE_RUN_STATUSES)})]
+    if dry_run or not ids:
+        return ids
+    async with conn.transaction():
+        await conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(DELETE_LOCK_TIMEOUT)))
+        deleted = await _delete_whole(conn, ids, await _threads_table_id_type(conn), True)
+    return ids if deleted else []
 
 
 class _RunQueuedMeanwhile(Exception):
@@ -276,6 +308,7 @@ class PruneResult:
     batches: int = 0
     expired_store_items: int = 0  # long-term memory items past their TTL, deleted (or, in a dry run, found)
     expired_run_events: int = 0  # events of kept threads' runs that ended before the cutoff, deleted (or found)
+    temporary_threads: list[str] = field(default_factory=list)  # threads of ended temporary runs, deleted (or found)
 
 
 async def prune(
@@ -310,6 +343,7 @@ async def prune(
                 on_batch(listed)
     result.expired_store_items = await sweep_store(conn, dry_run=dry_run)
     result.expired_run_events = await sweep_run_events(conn, result.cutoff, dry_run=dry_run)
+    result.temporary_threads = await sweep_temporary_threads(conn, dry_run=dry_run)
     return result
 
 

@@ -15,6 +15,7 @@ import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -171,7 +172,8 @@ class Postgres(_Model):
     mode: Literal["in-cluster", "external"] = "in-cluster"
     """`in-cluster` runs a StatefulSet; `external` uses the secret `databaseUrl`."""
     image: str = POSTGRES_IMAGE
-    """Postgres image, pinned by digest."""
+    """Postgres image, pinned by digest; one with pgvector when the server's langgraph.json sets `store.index`
+    (semantic search), e.g. pgvector/pgvector:pg17."""
     storage_size: Quantity = "5Gi"
     """Size of the data volume."""
     storage_class: str | None = None
@@ -527,6 +529,26 @@ class StackConfig(_Model):
                 "backup.enabled",
                 f"is only for postgres.mode 'in-cluster' (got '{self.postgres.mode}'); "
                 "an external database is backed up by its provider",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _semantic_search_needs_pgvector(self) -> "StackConfig":
+        """The image built here serves semantic search when its langgraph.json sets `store.index`: the in-cluster
+        database must have pgvector, which the official postgres image lacks (the migration would fail)."""
+        if self.image.reference or self.postgres.mode != "in-cluster" or self.postgres.image != POSTGRES_IMAGE:
+            return self
+        graphs = Path(self.image.build.context) / "langgraph.json"
+        try:
+            store = json.loads(graphs.read_text()).get("store") or {}
+        except (OSError, ValueError, AttributeError):
+            return self  # the build reports a missing or broken langgraph.json
+        if isinstance(store, dict) and store.get("index"):
+            raise ConfigProblem(
+                "postgres.image",
+                f"is the official postgres image, which has no pgvector, but {graphs} configures store.index "
+                "(semantic search): set postgres.image to an image with pgvector, pinned by digest (e.g. "
+                "pgvector/pgvector:pg17@sha256:...), or use postgres.mode 'external' with pgvector installed",
             )
         return self
 

@@ -173,6 +173,15 @@ ALERTS: tuple[Alert, ...] = (
         "more than $run_lease_expiries_10m; they are resumed elsewhere until RUN_MAX_ATTEMPTS, then end in error.",
     ),
     Alert(
+        "LangGraphCronFiresFailing",
+        "warning",
+        "5m",
+        f'sum(increase({Metrics.CRON_FIRES}{{job="$job",outcome="failed"}}[15m])) > 0',
+        "Cron firings failing",
+        "{{ $value | humanize }} cron firings in $namespace could not create their run in the last 15 minutes; "
+        "each such firing is lost (its schedule moved on to the next time).",
+    ),
+    Alert(
         "LangGraphCheckpointDbGrowingFast",
         "warning",
         "30m",

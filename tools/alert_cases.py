@@ -194,6 +194,21 @@ def alert_cases(target: ScrapeTarget) -> dict[str, AlertCase]:
                 {"series": f'{Metrics.RUN_LEASE_EXPIRIES}{{{job},pod="server-1",outcome="retried"}}', "values": "0x40"},
             ),
         ),
+        "LangGraphCronFiresFailing": AlertCase(
+            # A cron firing every minute whose run cannot be created (its assistant was deleted).
+            unhealthy=(
+                {"series": f'{Metrics.CRON_FIRES}{{{job},pod="server-0",outcome="failed"}}', "values": "0+1x40"},
+            ),
+            # Firings that create their runs, and a thread cron whose thread retention deleted.
+            healthy=(
+                {"series": f'{Metrics.CRON_FIRES}{{{job},pod="server-0",outcome="run_created"}}', "values": "0+1x40"},
+                {"series": f'{Metrics.CRON_FIRES}{{{job},pod="server-0",outcome="failed"}}', "values": "0x40"},
+                {
+                    "series": f'{Metrics.CRON_FIRES}{{{job},pod="server-1",outcome="thread_deleted"}}',
+                    "values": "0x20 1x20",
+                },
+            ),
+        ),
         "LangGraphCheckpointDbGrowingFast": AlertCase(
             unhealthy=(
                 {"series": f'{Metrics.CHECKPOINT_DB_SIZE}{{{job},pod="server-0"}}', "values": f"{GIB}+{GIB}x60"},

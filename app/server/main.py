@@ -1,8 +1,9 @@
 """The app factory: `create_app(settings)` builds the FastAPI app; its lifespan opens the process's runtime.
 
 Startup: open the database (pool or SQLite), migrate (always for SQLite, for Postgres only with
-`MIGRATE_ON_STARTUP`), load and compile the graphs once, start background stats. Shutdown: drain
-in-flight runs (bounded by `DRAIN_TIMEOUT_SECONDS`), stop background work, close the pool.
+`MIGRATE_ON_STARTUP`), load and compile the graphs once, start background stats, the run engine and the
+cron scheduler. Shutdown: stop the scheduler, drain in-flight runs (bounded by `DRAIN_TIMEOUT_SECONDS`), stop
+background work, close the pool.
 To add an API, append its router to `app.server.routes.ROUTERS` (or pass `routers=`).
 """
 
@@ -21,8 +22,9 @@ from .engine.engine import Engine
 from .errors import install_error_handlers
 from .jsonio import FastJSONResponse
 from .middleware import RequestMiddleware
+from .platform_api.cron_scheduler import CronScheduler
 from .pool import Database, open_database
-from .registry import load_registry
+from .registry import load_registry, load_store_index
 from .routes import ROUTERS
 from .runtime import Runtime
 from .settings import Settings
@@ -33,9 +35,10 @@ log = logging.getLogger("app.server")
 async def _migrate_on_startup(database: Database, settings: Settings) -> None:
     if database.sqlite is not None:
         await migrate_sqlite(database.sqlite)
+        await database.store.setup()  # type: ignore[attr-defined] - the store's (vector) tables, before any request
     elif settings.migrate_on_startup and database.pool is not None:
         async with database.pool.connection() as conn:
-            await migrate_postgres(conn)
+            await migrate_postgres(conn, index=database.index)
 
 
 def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = ROUTERS) -> FastAPI:
@@ -44,7 +47,8 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_database(settings, runtime.metrics.checkpoint_write_duration.observe) as database:
+        index = load_store_index(settings.langgraph_config)
+        async with open_database(settings, runtime.metrics.checkpoint_write_duration.observe, index) as database:
             await _migrate_on_startup(database, settings)
             registry = load_registry(settings.langgraph_config, database.saver, database.store)
             runtime.attach(database, registry)
@@ -55,6 +59,8 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
             engine = Engine.for_runtime(runtime)
             app.state.engine = engine
             engine.start()
+            scheduler = CronScheduler(runtime, engine)
+            scheduler.start()
             log.info(
                 "server started",
                 extra={"database": database.kind, "graphs": registry.names(), "auth": bool(runtime.api_keys)},
@@ -62,6 +68,7 @@ def create_app(settings: Settings | None = None, routers: Sequence[APIRouter] = 
             try:
                 yield
             finally:
+                await scheduler.stop()
                 await runtime.drain.drain(settings.drain_timeout_seconds)
                 await engine.stop()
                 await runtime.stats.stop()

@@ -6,6 +6,7 @@ connections from the pool; nothing here runs per request.
 
 from __future__ import annotations
 
+import array
 import logging
 import math
 import select
@@ -26,7 +27,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import WRITES_IDX_MAP
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from langgraph.store.base import BaseStore, GetOp, Op, Result, SearchOp, TTLConfig
+from langgraph.store.base import BaseStore, GetOp, IndexConfig, Op, Result, SearchOp, TTLConfig
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 from psycopg import AsyncConnection
@@ -167,9 +168,41 @@ class TimedSqliteSaver(_TimedWrites, AsyncSqliteSaver):
     """`AsyncSqliteSaver` whose writes are timed."""
 
 
+def _cosine_distance(left: bytes, right: bytes) -> float:
+    """sqlite-vec's `vec_distance_cosine` of two float32 vectors; 1.0 (unrelated) when one of them is zero."""
+    a, b = array.array("f", left), array.array("f", right)
+    norms = math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+    return 1.0 - sum(x * y for x, y in zip(a, b, strict=True)) / norms if norms else 1.0
+
+
 class SweepingSqliteStore(AsyncSqliteStore):
     """`AsyncSqliteStore` that never returns an expired item: the library's SQLite store ignores `omit_expired`,
-    so expired items are deleted before each read (one indexed DELETE on the embedded file)."""
+    so expired items are deleted before each read (one indexed DELETE on the embedded file).
+
+    With an index, the cosine distance its semantic search calls is a Python function registered on the
+    connection rather than the sqlite-vec extension, which many Python builds cannot load (pyenv's default has
+    no `enable_load_extension`). Call `setup()` before serving.
+    """
+
+    async def setup(self) -> None:
+        index, self.index_config = self.index_config, None  # the library's setup would load the extension
+        try:
+            await super().setup()
+        finally:
+            self.index_config = index
+        if index:
+            await self._setup_vectors()
+
+    async def _setup_vectors(self) -> None:
+        async with self.lock:
+            await self.conn.create_function("vec_distance_cosine", 2, _cosine_distance, deterministic=True)
+            await self.conn.execute("CREATE TABLE IF NOT EXISTS vector_migrations (v INTEGER PRIMARY KEY)")
+            async with self.conn.execute("SELECT coalesce(max(v), -1) FROM vector_migrations") as cursor:
+                (version,) = await cursor.fetchone()  # type: ignore[misc]
+            for v, sql in enumerate(self.VECTOR_MIGRATIONS[version + 1 :], start=version + 1):
+                await self.conn.executescript(sql)
+                await self.conn.execute("INSERT INTO vector_migrations (v) VALUES (?)", (v,))
+            await self.conn.commit()
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         ops = list(ops)
@@ -205,6 +238,7 @@ class Database:
     kind: str
     saver: BaseCheckpointSaver
     store: BaseStore
+    index: IndexConfig | None = None  # the store's semantic-search index (langgraph.json `store.index`)
     pool: AsyncConnectionPool | None = None
     sqlite: aiosqlite.Connection | None = None
 
@@ -216,16 +250,17 @@ class Database:
 class PostgresDatabase(Database):
     kind = "postgres"
 
-    def __init__(self, pool: AsyncConnectionPool, saver: AsyncPostgresSaver) -> None:
+    def __init__(self, pool: AsyncConnectionPool, saver: AsyncPostgresSaver, index: IndexConfig | None) -> None:
         self.pool = pool
         self.saver = saver
-        self.store = AsyncPostgresStore(pool, ttl=STORE_TTL)
+        self.index = index
+        self.store = AsyncPostgresStore(pool, ttl=STORE_TTL, index=index)  # type: ignore[arg-type]
 
     async def schema_problem(self, check_schema: bool) -> str | None:
         assert self.pool is not None
         async with self.pool.connection(timeout=READY_CHECK_TIMEOUT_SECONDS) as conn:
             if check_schema:
-                return await postgres_schema_problem(conn)
+                return await postgres_schema_problem(conn, index=self.index)
             await conn.execute("SELECT 1")
             return None
 
@@ -233,10 +268,13 @@ class PostgresDatabase(Database):
 class SqliteDatabase(Database):
     kind = "sqlite"
 
-    def __init__(self, conn: aiosqlite.Connection, saver: AsyncSqliteSaver) -> None:
+    def __init__(self, conn: aiosqlite.Connection, saver: AsyncSqliteSaver, index: IndexConfig | None) -> None:
         self.sqlite = conn
         self.saver = saver
-        store = SweepingSqliteStore(conn, ttl=STORE_TTL)
+        self.index = index
+        if index:  # the library's SQLite store reads the fields to embed from `text_fields`, not `fields`
+            index = {**index, "text_fields": index.get("fields")}  # type: ignore[typeddict-unknown-key]
+        store = SweepingSqliteStore(conn, ttl=STORE_TTL, index=index)  # type: ignore[arg-type]
         store.lock = saver.lock  # one connection: the store's statements never interleave with the saver's
         self.store = store
 
@@ -301,10 +339,13 @@ def create_pool(settings: Settings) -> AsyncConnectionPool:
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, observe_write: WriteObserver = _discard) -> AsyncIterator[Database]:
+async def open_database(
+    settings: Settings, observe_write: WriteObserver = _discard, index: IndexConfig | None = None
+) -> AsyncIterator[Database]:
     """Open the pool (Postgres) or the embedded file (SQLite) and yield the database; close it on exit.
 
-    `observe_write(seconds)` is told how long each checkpoint write took (the server's write-latency histogram).
+    `observe_write(seconds)` is told how long each checkpoint write took (the server's write-latency histogram);
+    `index` makes the store's semantic search possible.
 
     The Postgres pool opens without waiting for connections, so the process starts while the database is
     down and readiness reports it. Schema setup is not done here; see `app.migrate`.
@@ -315,7 +356,7 @@ async def open_database(settings: Settings, observe_write: WriteObserver = _disc
         try:
             saver = TimedPostgresSaver(pool)
             saver.observe_write = observe_write
-            yield PostgresDatabase(pool, saver)
+            yield PostgresDatabase(pool, saver, index)
         finally:
             await pool.close()
     else:
@@ -324,4 +365,4 @@ async def open_database(settings: Settings, observe_write: WriteObserver = _disc
         async with aiosqlite.connect(settings.sqlite_path) as conn:
             saver = TimedSqliteSaver(conn)
             saver.observe_write = observe_write
-            yield SqliteDatabase(conn, saver)
+            yield SqliteDatabase(conn, saver, index)

@@ -17,6 +17,7 @@ import json
 import logging
 import re
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -25,9 +26,18 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
-from langgraph.store.base import BaseStore
+from langgraph.store.base import BaseStore, IndexConfig, ensure_embeddings
 
 from .inputs import GraphInputSchema
+
+# The namespace LangGraph Platform derives default assistant ids from (`langgraph_api.graph.NAMESPACE_GRAPH`).
+NAMESPACE_GRAPH = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
+
+
+def default_assistant_id(graph_id: str) -> str:
+    """The id of a graph's default assistant, the same on every LangGraph server."""
+    return str(uuid.uuid5(NAMESPACE_GRAPH, graph_id))
+
 
 GRAPH_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -79,15 +89,17 @@ class GraphRegistry:
         return sorted(self.graphs)
 
 
-def _import_source(spec: str, base_dir: Path, graph_name: str) -> ModuleType:
+def _import_source(spec: str, base_dir: Path, name: str, owner: str) -> ModuleType:
+    """Import `spec` (a file relative to `base_dir`, or a module) as `langgraph_graphs.<name>`; `owner` names it in
+    errors."""
     location = spec
     if location.endswith(".py") or "/" in location:
         path = (base_dir / location).resolve()
         if not path.is_file():
-            raise RegistryError(f"graph {graph_name!r}: file {path} does not exist")
-        module_spec = importlib.util.spec_from_file_location(f"langgraph_graphs.{graph_name}", path)
+            raise RegistryError(f"{owner}: file {path} does not exist")
+        module_spec = importlib.util.spec_from_file_location(f"langgraph_graphs.{name}", path)
         if module_spec is None or module_spec.loader is None:
-            raise RegistryError(f"graph {graph_name!r}: cannot import {path}")
+            raise RegistryError(f"{owner}: cannot import {path}")
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[module_spec.name] = module  # type hints of the graph's state resolve through sys.modules
         module_spec.loader.exec_module(module)
@@ -108,16 +120,54 @@ def _compile(target: Any, checkpointer: BaseCheckpointSaver, store: BaseStore | 
     )
 
 
-def load_registry(
-    config_path: Path, checkpointer: BaseCheckpointSaver, store: BaseStore | None = None
-) -> GraphRegistry:
-    """Load and compile every graph listed in `config_path`, with `store` as their long-term memory."""
+def _read_config(config_path: Path) -> Any:
     try:
-        config = json.loads(config_path.read_text())
+        return json.loads(config_path.read_text())
     except FileNotFoundError:
         raise RegistryError(f"graph config {config_path} does not exist") from None
     except json.JSONDecodeError as error:
         raise RegistryError(f"graph config {config_path} is not valid JSON: {error}") from None
+
+
+def _embeddings(embed: str, config_path: Path) -> Any:
+    """The embeddings function `store.index.embed` names, in a file relative to `config_path`."""
+    owner = f"store.index.embed in {config_path}"
+    if ".py:" not in embed:
+        raise RegistryError(
+            f"{owner}: {embed!r} is not a path to a function; provider models ('openai:...') need LangChain, which "
+            "this server does not ship: give a function that calls the provider, './embed.py:embed'"
+        )
+    source, function = embed.rsplit(":", 1)
+    module = _import_source(source, config_path.parent, "store_index_embed", owner)
+    if not callable(getattr(module, function, None)):
+        raise RegistryError(f"{owner}: {source} has no function {function!r}")
+    return ensure_embeddings(getattr(module, function))
+
+
+def load_store_index(config_path: Path) -> IndexConfig | None:
+    """The store's semantic-search index from `store.index` in `config_path`, or None when it has none."""
+    config = _read_config(config_path)
+    store = config.get("store") if isinstance(config, dict) else None
+    index = store.get("index") if isinstance(store, dict) else None
+    if index is None:
+        return None
+    where = f"store.index in {config_path}"
+    if not isinstance(index, dict) or not isinstance(index.get("embed"), str):
+        raise RegistryError(f"{where} needs 'embed': a path to a function, './embed.py:embed'")
+    dims = index.get("dims")
+    if not isinstance(dims, int) or isinstance(dims, bool) or dims < 1:
+        raise RegistryError(f"{where} needs 'dims', the embeddings' length, a positive integer; got {dims!r}")
+    fields = index.get("fields", ["$"])
+    if not isinstance(fields, list) or not fields or not all(isinstance(field, str) for field in fields):
+        raise RegistryError(f"{where}: 'fields' must be a non-empty list of JSON paths; got {fields!r}")
+    return {"dims": dims, "embed": _embeddings(index["embed"], config_path), "fields": fields}
+
+
+def load_registry(
+    config_path: Path, checkpointer: BaseCheckpointSaver, store: BaseStore | None = None
+) -> GraphRegistry:
+    """Load and compile every graph listed in `config_path`, with `store` as their long-term memory."""
+    config = _read_config(config_path)
     entries = config.get("graphs") if isinstance(config, dict) else None
     if not isinstance(entries, dict) or not entries:
         raise RegistryError(f"graph config {config_path} needs a non-empty 'graphs' object")
@@ -130,7 +180,7 @@ def load_registry(
         if not isinstance(spec, str) or spec.count(":") != 1:
             raise RegistryError(f"graph {name!r} in {config_path}: expected 'path/to/file.py:attribute', got {spec!r}")
         source, attribute = spec.split(":")
-        module = _import_source(source, config_path.parent, name)
+        module = _import_source(source, config_path.parent, name, f"graph {name!r}")
         if not hasattr(module, attribute):
             raise RegistryError(f"graph {name!r}: {source} has no attribute {attribute!r}")
         try:

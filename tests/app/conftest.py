@@ -17,6 +17,7 @@ from app.server.main import create_app
 from app.server.settings import Settings
 
 GRAPHS_WITH_A_FAILING_ONE = Path(__file__).parent / "graphs" / "langgraph.json"
+GRAPHS_WITH_A_STORE_INDEX = Path(__file__).parent / "graphs" / "langgraph_vectors.json"  # and an embeddings function
 TEST_GRAPHS = set(json.loads(GRAPHS_WITH_A_FAILING_ONE.read_text())["graphs"])
 
 

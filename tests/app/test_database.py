@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,10 +15,10 @@ import pytest
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from app.contract import METRICS_PATH, READY_PATH, Env, Metrics
-from app.migrate import MIGRATIONS_TABLE, Migration, migrate
+from app.migrate import MIGRATIONS_TABLE, Migration, SchemaError, migrate
 from app.server.pool import open_database
 from app.server.settings import Settings
-from tests.app.conftest import serve, settings_for
+from tests.app.conftest import GRAPHS_WITH_A_STORE_INDEX, serve, settings_for
 
 
 def test_pool_is_reused_across_requests(postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -130,6 +133,41 @@ NOTES_INDEX = Migration(
     postgres="CREATE INDEX notes_body ON notes (body)",
     sqlite="CREATE INDEX notes_body ON notes (body)",
 )
+
+
+def test_a_store_index_on_postgres_without_pgvector_fails_migration_in_one_line(
+    postgres_dsn: str, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        Env.DATABASE_URL: postgres_dsn,
+        Env.DATA_DIR: str(tmp_path),
+        Env.LANGGRAPH_CONFIG: str(GRAPHS_WITH_A_STORE_INDEX),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "app.migrate"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    (line,) = [line for line in done.stderr.splitlines() if "pgvector" in line]
+    assert "store.index" in line and "pgvector/pgvector:pg17" in line and "Traceback" not in done.stderr
+
+
+def test_a_store_index_on_postgres_without_pgvector_stops_migrate_on_startup(postgres_dsn: str, tmp_path: Path) -> None:
+    env = {Env.DATABASE_URL: postgres_dsn, Env.DATA_DIR: str(tmp_path), Env.MIGRATE_ON_STARTUP: "true"}
+    with (
+        pytest.raises(SchemaError, match="pgvector/pgvector:pg17"),
+        serve(env, **{Env.LANGGRAPH_CONFIG: str(GRAPHS_WITH_A_STORE_INDEX)}),
+    ):
+        pass
+
+
+def test_readiness_fails_while_a_configured_store_index_has_no_vector_tables(postgres_dsn: str, tmp_path: Path) -> None:
+    env = {Env.DATABASE_URL: postgres_dsn, Env.DATA_DIR: str(tmp_path)}
+    asyncio.run(migrate(Settings(**env)))  # without an index: no vector tables
+    with serve(env, **{Env.LANGGRAPH_CONFIG: str(GRAPHS_WITH_A_STORE_INDEX)}) as client:
+        response = client.get(READY_PATH)
+        assert response.status_code == 503
+        assert "store.index" in response.json()["reason"] and "python -m app.migrate" in response.json()["reason"]
 
 
 def test_project_migrations_apply_once_in_order_on_postgres(postgres_dsn: str, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from app import retention
 from app.contract import PRUNE_COMMAND, Env
 from app.retention import RetentionPolicy
 from app.server.engine import schema as engine_schema
+from app.server.platform_api import schema as platform_schema
 from tests.app.retention_graphs import (
     DRAFT_NODE,
     finish,
@@ -371,10 +372,13 @@ async def test_prune_without_a_store_table_sweeps_nothing(saver, conn, now):
     assert (await retention.prune(conn, POLICY, batch_size=10, now=now)).expired_store_items == 0
 
 
-async def _add_run(conn: AsyncConnection, run_id: str, thread_id: str, status: str, *, ended_at, events: int) -> None:
+async def _add_run(
+    conn: AsyncConnection, run_id: str, thread_id: str, status: str, *, ended_at, events: int, temporary: bool = False
+) -> None:
     await conn.execute(
-        "INSERT INTO runs (run_id, thread_id, graph_id, status, kwargs, ended_at) VALUES (%s, %s, 'g', %s, '{}', %s)",
-        (run_id, thread_id, status, ended_at),
+        "INSERT INTO runs (run_id, thread_id, graph_id, status, kwargs, ended_at, temporary) "
+        "VALUES (%s, %s, 'g', %s, '{}', %s, %s)",
+        (run_id, thread_id, status, ended_at, temporary),
     )
     for seq in range(events):
         await conn.execute(
@@ -444,3 +448,35 @@ async def test_a_run_queued_between_the_check_and_the_delete_keeps_the_whole_bat
     assert len(checks) == 2
     assert (await thread_ids_per_table(conn))["checkpoints"] == {"old-1", "old-2"}
     assert (await _runs_and_events(conn))[0] == {"late-run"}
+
+
+async def test_threads_of_ended_temporary_runs_are_deleted_whatever_their_age(saver, conn, now):
+    """A temporary run (stateless, or a stateless cron's with on_run_completed="delete") deletes its thread when it
+    completes; one that ended otherwise (its worker was lost, the lease expired) leaves it to the next prune."""
+    await conn.execute(engine_schema.POSTGRES_SCHEMA)
+    finishing = finishing_graph(saver)
+    for thread_id in ("left-over", "still-running", "kept-thread"):
+        await finish(finishing, thread_id)
+    await _add_run(conn, "lost", "left-over", "error", ended_at=now, events=2, temporary=True)
+    await _add_run(conn, "going", "still-running", "running", ended_at=None, events=1, temporary=True)
+    await _add_run(conn, "normal", "kept-thread", "success", ended_at=now, events=0)
+    await conn.execute(platform_schema.CRONS_POSTGRES_SCHEMA)
+    for thread_id in ("left-over", "kept-thread"):  # a thread's crons go with it
+        await conn.execute(
+            "INSERT INTO crons (cron_id, assistant_id, thread_id, schedule, payload, next_run_date, created_at, "
+            "updated_at) VALUES (%s, 'a', %s, '0 3 * * *', '{}', now(), now(), now())",
+            (f"cron-{thread_id}", thread_id),
+        )
+
+    dry = await retention.prune(conn, POLICY, batch_size=10, dry_run=True, now=now)
+    assert dry.temporary_threads == ["left-over"] and dry.threads == []
+    assert (await _runs_and_events(conn))[0] == {"lost", "going", "normal"}
+
+    result = await retention.prune(conn, POLICY, batch_size=10, now=now)
+
+    assert result.temporary_threads == ["left-over"] and result.threads == []
+    assert (await thread_ids_per_table(conn))["checkpoints"] == {"still-running", "kept-thread"}
+    assert await _runs_and_events(conn) == ({"going", "normal"}, {"going": 1})
+    assert [row[0] for row in await (await conn.execute("SELECT thread_id FROM crons")).fetchall()] == ["kept-thread"]
+    options = prune_cli.Options(POLICY, 10, False, "postgresql://localhost/x")
+    assert prune_cli.report(result, options)["temporary_threads"] == 1

@@ -5,6 +5,8 @@ Docker Hub is out of reach here, so the upstream images the render names are rep
   passed to `app/Dockerfile` through its `BASE_IMAGE` argument (the Dockerfile itself is built unchanged).
 - `postgres`: PostgreSQL 17 from Debian trixie with our entrypoint (`postgres/docker-entrypoint.sh`), which
   implements the official image's documented contract.
+- `pgvector`: the same plus Debian's `postgresql-17-pgvector`, standing in for `pgvector/pgvector:pg17` (the
+  store's semantic search, `test_pgvector.py`); the default `postgres` stand-in stays without it, as upstream.
 The root filesystems come from `mmdebstrap` (cached as tarballs under `.e2e-cache/`, keyed by their inputs) and
 become images with `podman import`. Every tag made here is listed in `Images.tags` for the caller to remove.
 """
@@ -41,11 +43,13 @@ class RootFs:
     packages: tuple[str, ...]
     hooks: tuple[str, ...]
     changes: tuple[str, ...]
+    files: tuple[Path, ...] = ()
+    """Host files the hooks copy in; their contents are part of the cache key."""
 
     def key(self) -> str:
         digest = hashlib.sha256(repr((self.suite, self.packages, self.hooks, self.changes)).encode())
-        if self.name == "postgres":
-            digest.update(POSTGRES_ENTRYPOINT.read_bytes())
+        for path in self.files:
+            digest.update(path.read_bytes())
         return digest.hexdigest()[:16]
 
 
@@ -61,31 +65,43 @@ PYTHON_ROOTFS = RootFs(
     changes=("ENV LANG=C.UTF-8", 'CMD ["python3"]'),
 )
 
-POSTGRES_ROOTFS = RootFs(
-    name="postgres",
-    suite="trixie",
-    packages=(f"postgresql-{PG_MAJOR}", "libnss-wrapper"),
-    hooks=(
-        # Debian's package makes a cluster of its own; the official image has none.
-        'rm -rf "$1/etc/postgresql" "$1/var/lib/postgresql"',
-        # As the official image: listen on every address, data and socket directories writable by any uid.
-        f"sed -ri \"s!^#?(listen_addresses)\\s*=\\s*\\S+.*!\\1 = '*'!\" "
-        f'"$1/usr/share/postgresql/{PG_MAJOR}/postgresql.conf.sample"',
-        'mkdir -p "$1/var/lib/postgresql/data" "$1/var/run/postgresql"',
-        'chmod 1777 "$1/var/lib/postgresql/data" && chmod 3777 "$1/var/run/postgresql"',
-        f'install -m 0755 {POSTGRES_ENTRYPOINT} "$1/usr/local/bin/docker-entrypoint.sh"',
-    ),
-    changes=(
-        f"ENV PG_MAJOR={PG_MAJOR}",
-        f"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/{PG_MAJOR}/bin",
-        "ENV PGDATA=/var/lib/postgresql/data",
-        "ENV LANG=C.UTF-8",
-        'ENTRYPOINT ["docker-entrypoint.sh"]',
-        'CMD ["postgres"]',
-        "STOPSIGNAL SIGINT",
-        "EXPOSE 5432",
-    ),
-)
+
+def postgres_rootfs(name: str = "postgres", extensions: tuple[str, ...] = ()) -> RootFs:
+    """PostgreSQL `PG_MAJOR` from Debian trixie laid out as the official image, plus the Debian packages of
+    `extensions` (e.g. `postgresql-17-pgvector`). `name` must not start with another root filesystem's name and a
+    dash: `rootfs_tarball` removes stale tarballs by that prefix."""
+    return RootFs(
+        name=name,
+        suite="trixie",
+        packages=(f"postgresql-{PG_MAJOR}", "libnss-wrapper", *extensions),
+        hooks=(
+            # Debian's package makes a cluster of its own; the official image has none.
+            'rm -rf "$1/etc/postgresql" "$1/var/lib/postgresql"',
+            # As the official image: listen on every address, data and socket directories writable by any uid.
+            f"sed -ri \"s!^#?(listen_addresses)\\s*=\\s*\\S+.*!\\1 = '*'!\" "
+            f'"$1/usr/share/postgresql/{PG_MAJOR}/postgresql.conf.sample"',
+            'mkdir -p "$1/var/lib/postgresql/data" "$1/var/run/postgresql"',
+            'chmod 1777 "$1/var/lib/postgresql/data" && chmod 3777 "$1/var/run/postgresql"',
+            f'install -m 0755 {POSTGRES_ENTRYPOINT} "$1/usr/local/bin/docker-entrypoint.sh"',
+        ),
+        changes=(
+            f"ENV PG_MAJOR={PG_MAJOR}",
+            f"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/{PG_MAJOR}/bin",
+            "ENV PGDATA=/var/lib/postgresql/data",
+            "ENV LANG=C.UTF-8",
+            'ENTRYPOINT ["docker-entrypoint.sh"]',
+            'CMD ["postgres"]',
+            "STOPSIGNAL SIGINT",
+            "EXPOSE 5432",
+        ),
+        files=(POSTGRES_ENTRYPOINT,),
+    )
+
+
+POSTGRES_ROOTFS = postgres_rootfs()
+"""The stand-in for the render's `postgres` image: exactly the official image's contents, no extensions."""
+PGVECTOR_ROOTFS = postgres_rootfs("pgvector", (f"postgresql-{PG_MAJOR}-pgvector",))
+"""The stand-in for `pgvector/pgvector:pg17`: the same with the `vector` extension installed."""
 
 
 def rootfs_tarball(rootfs: RootFs, log) -> Path:

@@ -175,3 +175,29 @@ def test_connection_budget_that_fits_is_accepted_and_set_on_the_in_cluster_datab
 def test_replicas_without_autoscaling_count_too():
     with pytest.raises(StackConfigError, match=r"is below what this stack can open: 56 \(4 server pods"):
         run_stack("dev", overrides={"replicas": 3, "server": {"dbPoolMaxSize": 11}, "postgres": {"maxConnections": 50}})
+
+
+PGVECTOR_IMAGE = "docker.io/pgvector/pgvector:pg17@sha256:" + "0" * 64
+
+
+def _context_with_store_index(tmp_path):
+    (tmp_path / "langgraph.json").write_text(
+        '{"graphs": {"steps": "./steps.py:graph"}, "store": {"index": {"embed": "./embed.py:embed", "dims": 16}}}'
+    )
+    return {"image": {"build": {"context": str(tmp_path), "push": False}}}
+
+
+def test_semantic_search_on_the_official_postgres_image_is_refused(tmp_path):
+    with pytest.raises(StackConfigError) as caught:
+        run_stack("dev", overrides=_context_with_store_index(tmp_path))
+    assert "langgraph-k8s:postgres.image is the official postgres image, which has no pgvector" in str(caught.value)
+    assert "store.index" in str(caught.value)
+
+
+def test_semantic_search_with_a_pgvector_image_or_an_external_database_is_accepted(tmp_path):
+    overrides = _context_with_store_index(tmp_path)
+    run_stack("dev", overrides={**overrides, "postgres": {"image": PGVECTOR_IMAGE}})
+    external = {"mode": "external", "maxConnections": 400}
+    dsn = "postgresql://u:p@db.example:5432/langgraph"
+    external_overrides = {**overrides, "postgres": external, "backup": {"enabled": False}, "databaseUrl": dsn}
+    run_stack("dev", overrides=external_overrides, secrets=["databaseUrl"])

@@ -38,6 +38,7 @@ def test_observability_alone_has_one_rule_per_alert():
         "LangGraphOldThreadsNotPruned",
         "LangGraphRunQueueWaitHigh",
         "LangGraphRunLeasesExpiring",
+        "LangGraphCronFiresFailing",
     }
     assert {a.name for a in infra.ALERTS} == names
     monitor = run.one(Token.SERVICE_MONITOR).inputs["spec"]

@@ -18,10 +18,6 @@ UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 STREAM_MODES = ("values", "updates", "debug", "tasks", "checkpoints", "custom")
 REVIEW_INPUT = {"title": "Plan", "document": "A short plan. TODO: finish it."}
 
-# Steps that exercise what colleagues are building on other branches (crons): the recording has them so their
-# comparison starts as soon as that work is on main.
-PENDING = ("crons.",)
-
 
 def _parts(parts: Iterator[Any]) -> list[dict[str, Any]]:
     return [{"event": part.event, "data": part.data} for part in parts]
@@ -30,13 +26,10 @@ def _parts(parts: Iterator[Any]) -> list[dict[str, Any]]:
 class Steps:
     """The responses, by step name, in the order the steps ran."""
 
-    def __init__(self, pending: bool) -> None:
+    def __init__(self) -> None:
         self.responses: dict[str, Any] = {}
-        self.pending = pending
 
     def __call__(self, name: str, call: Callable[[], Any]) -> Any:
-        if not self.pending and name.startswith(PENDING):
-            return None
         try:
             response = call()
         except httpx.HTTPStatusError as error:  # the client's own errors, or httpx's where it reconnects
@@ -45,9 +38,9 @@ class Steps:
         return response
 
 
-def drive(client: SyncLangGraphClient, *, pending: bool = True) -> dict[str, Any]:
-    """Every step of the script on `client`; `pending=False` skips the steps of PENDING."""
-    step = Steps(pending)
+def drive(client: SyncLangGraphClient) -> dict[str, Any]:
+    """Every step of the script on `client`."""
+    step = Steps()
     _assistants(client, step)
     _threads(client, step)
     _runs(client, step)

@@ -44,12 +44,6 @@ def test_the_doc_lists_every_client_method() -> None:
 
 
 CALLS: dict[str, Callable[[SyncLangGraphClient], Any]] = {
-    "crons.create": lambda c: c.crons.create("steps", schedule="* * * * *"),
-    "crons.create_for_thread": lambda c: c.crons.create_for_thread("t", "steps", schedule="* * * * *"),
-    "crons.search": lambda c: c.crons.search(),
-    "crons.count": lambda c: c.crons.count(),
-    "crons.update": lambda c: c.crons.update("cron", schedule="* * * * *"),
-    "crons.delete": lambda c: c.crons.delete("cron"),
     "threads.stream": lambda c: c.http.post("/threads/t/commands", json={}),
 }
 

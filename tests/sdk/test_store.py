@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
+from langgraph_sdk import get_sync_client
 from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.errors import UnprocessableEntityError
+
+from app.contract import Env
+from tests.app.conftest import GRAPHS_WITH_A_STORE_INDEX
+from tests.sdk.conftest import API_KEY, start_server
+from tests.sdk.semantic import check_semantic_search
 
 
 def _user() -> str:
@@ -45,7 +52,31 @@ def test_search_filters_and_pages(client: SyncLangGraphClient) -> None:
 def test_semantic_search_without_embeddings_is_a_clear_422(client: SyncLangGraphClient) -> None:
     with pytest.raises(UnprocessableEntityError) as raised:
         client.store.search_items(["notes"], query="what does the user like?")
-    assert "embeddings" in raised.value.message
+    assert "embeddings" in raised.value.message and "store.index" in raised.value.message
+    with pytest.raises(UnprocessableEntityError) as raised:
+        client.store.put_item(["notes"], key="k", value={"text": "tea"}, index=["text"])
+    assert "store.index" in raised.value.message
+
+
+@pytest.fixture(scope="module")
+def semantic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncLangGraphClient]:
+    """A client of a server on the embedded SQLite store whose langgraph.json configures `store.index` (the
+    offline test embeddings of tests/app/graphs/embed.py, the `text` field)."""
+    env = {
+        Env.API_KEYS: API_KEY,
+        Env.LANGGRAPH_CONFIG: str(GRAPHS_WITH_A_STORE_INDEX),
+        Env.DATA_DIR: str(tmp_path_factory.mktemp("vectors")),
+    }
+    server = start_server(env, tmp_path_factory.mktemp("vectors-server"))
+    try:
+        with get_sync_client(url=server.url, api_key=API_KEY) as sdk:
+            yield sdk
+    finally:
+        server.stop()
+
+
+def test_semantic_search_ranks_the_closest_first(semantic: SyncLangGraphClient) -> None:
+    check_semantic_search(semantic)
 
 
 def test_list_namespaces(client: SyncLangGraphClient) -> None:

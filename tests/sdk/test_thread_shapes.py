@@ -73,3 +73,16 @@ def test_a_state_update_leaves_the_threads_status_as_it_was(client: SyncLangGrap
     client.threads.update_state(done, {"value": 5}, as_node="add_one")  # `double` is next, but no run is paused
     assert client.threads.get(done)["status"] == "idle"
     assert client.threads.get(client.threads.copy(paused)["thread_id"])["status"] == "interrupted"
+
+
+def test_a_runs_thread_names_its_assistant_by_uuid_as_officially(client: SyncLangGraphClient) -> None:
+    default = client.assistants.get("steps")["assistant_id"]
+    custom = client.assistants.create("steps", config={"configurable": {}}, name="custom")["assistant_id"]
+    thread_id = client.threads.create()["thread_id"]
+    client.runs.wait(thread_id, "steps", input={"value": 1})
+    assert client.threads.get(thread_id)["metadata"] == {"graph_id": "steps", "assistant_id": default}
+    client.runs.wait(thread_id, custom, input={"value": 1})
+    assert client.threads.get(thread_id)["metadata"]["assistant_id"] == custom
+    assert [t["thread_id"] for t in client.threads.search(metadata={"assistant_id": custom})] == [thread_id]
+    stateless = client.runs.create(None, "steps", input={"value": 1})
+    assert client.threads.get(stateless["thread_id"])["metadata"]["assistant_id"] == default

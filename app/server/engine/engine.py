@@ -35,7 +35,7 @@ from ..drain import ServerDraining
 from ..errors import database_unavailable, new_error_id
 from ..platform_api.models import NATIVE_STREAM_MODES
 from ..platform_api.serde import MessageEvents, debug_event, dumps, interrupts_by_task, to_jsonable
-from ..registry import GraphNotFound, RegisteredGraph
+from ..registry import GraphNotFound, RegisteredGraph, default_assistant_id
 from ..runtime import Runtime
 from .store import TERMINAL_STATUSES, PostgresRunStore, RunStore, SqliteRunStore
 
@@ -240,6 +240,11 @@ class Engine:
         thread_id = spec.thread_id or str(uuid.uuid4())
         if spec.checkpoint_id is not None:
             await self._require_checkpoint(thread_id, spec)
+        config = dict(spec.config or {})  # the thread's metadata and the run name the assistant, as officially
+        config["configurable"] = {
+            "assistant_id": default_assistant_id(spec.graph.name),
+            **(config.get("configurable") or {}),
+        }
         run = {
             "run_id": str(uuid.uuid4()),
             "thread_id": thread_id,
@@ -248,7 +253,7 @@ class Engine:
             "temporary": temporary,
             "metadata": spec.metadata,
             "kwargs": {
-                "input": spec.input, "command": spec.command, "config": spec.config or {},
+                "input": spec.input, "command": spec.command, "config": config,
                 "stream_modes": spec.stream_modes, "subgraphs": spec.stream_subgraphs,
                 "interrupt_before": spec.interrupt_before, "interrupt_after": spec.interrupt_after,
                 "context": spec.context, "durability": spec.durability, "checkpoint_ns": spec.checkpoint_ns,
@@ -317,7 +322,7 @@ class Engine:
             configurable["checkpoint_ns"] = kwargs["checkpoint_ns"]
         if kwargs.get("checkpoint_id") and run.get("attempts", 1) <= 1:
             configurable["checkpoint_id"] = kwargs["checkpoint_id"]
-        configurable.setdefault("assistant_id", run["graph_id"])  # the API layer names the assistant it resolved
+        configurable.setdefault("assistant_id", default_assistant_id(run["graph_id"]))
         configurable.update(thread_id=run["thread_id"], run_id=run["run_id"], graph_id=run["graph_id"])
         config["configurable"] = configurable
         config["metadata"] = {

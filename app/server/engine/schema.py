@@ -8,7 +8,7 @@ decided against every pending and running run of the thread, on any pod.
 ACTIVE_STATUSES = ("pending", "running")
 RUN_STATUSES = ("pending", "running", "success", "error", "interrupted", "timeout")
 
-POSTGRES_SCHEMA = """
+POSTGRES_TABLES = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id text PRIMARY KEY,
     thread_id text NOT NULL,
@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS run_events (
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (run_id, seq)
 );
+"""
+# Submitting a run, in one round trip (migration 3; migration 6 replaced it so a thread's metadata names the run's
+# assistant by id, as on the official server, instead of the graph's name).
+SUBMIT_RUN_FUNCTION = """
 CREATE OR REPLACE FUNCTION app_submit_run(
     p_run_id text, p_thread_id text, p_graph_id text, p_strategy text, p_create_thread boolean,
     p_kwargs jsonb, p_metadata jsonb, p_temporary boolean, p_start boolean, p_worker text, p_lease interval
@@ -47,10 +51,13 @@ CREATE OR REPLACE FUNCTION app_submit_run(
 DECLARE
     thread record;
     active text;
+    -- the thread is bound to the graph; its metadata names the assistant
+    binding jsonb := jsonb_build_object('graph_id', p_graph_id,
+        'assistant_id', coalesce(p_kwargs #>> '{config,configurable,assistant_id}', p_graph_id));
 BEGIN
     IF p_create_thread AND p_start THEN  -- a new thread: created busy with its run, in one tuple
         INSERT INTO threads (thread_id, metadata, status)
-        VALUES (p_thread_id, jsonb_build_object('graph_id', p_graph_id, 'assistant_id', p_graph_id), 'busy')
+        VALUES (p_thread_id, binding, 'busy')
         ON CONFLICT (thread_id) DO NOTHING;
         IF FOUND THEN
             INSERT INTO runs (run_id, thread_id, graph_id, status, kwargs, metadata, multitask_strategy, temporary,
@@ -62,7 +69,7 @@ BEGIN
         END IF;
     ELSIF p_create_thread THEN
         INSERT INTO threads (thread_id, metadata)
-        VALUES (p_thread_id, jsonb_build_object('graph_id', p_graph_id, 'assistant_id', p_graph_id))
+        VALUES (p_thread_id, binding)
         ON CONFLICT (thread_id) DO NOTHING;
     END IF;
     SELECT * INTO thread FROM threads WHERE thread_id = p_thread_id FOR UPDATE;
@@ -97,13 +104,15 @@ BEGIN
         VALUES (p_run_id, p_thread_id, p_graph_id, 'pending', p_kwargs, p_metadata, p_strategy, p_temporary);
     END IF;
     UPDATE threads SET status = 'busy', updated_at = now(),
-        metadata = metadata || jsonb_build_object('graph_id', p_graph_id, 'assistant_id', p_graph_id)
+        metadata = metadata || binding
     WHERE thread_id = p_thread_id;
     RETURN QUERY SELECT (CASE WHEN active IS NULL AND p_start THEN 'started' ELSE 'queued' END)::text,
         NULL::text, active;
 END
 $$
 """
+POSTGRES_SCHEMA = POSTGRES_TABLES + SUBMIT_RUN_FUNCTION
+
 
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

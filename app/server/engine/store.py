@@ -339,13 +339,15 @@ class SqliteRunStore:
         self, run: Mapping[str, Any], *, create_thread: bool, start: bool, worker: str, lease: timedelta
     ) -> Submission:
         graph_id, thread_id, now = run["graph_id"], run["thread_id"], self._now()
+        assistant_id = run["kwargs"]["config"]["configurable"]["assistant_id"]
+        binding = dumps({"graph_id": graph_id, "assistant_id": assistant_id})
 
         async def work() -> Submission:
             if create_thread:
                 await self.conn.execute(
                     "INSERT INTO threads (thread_id, created_at, updated_at, metadata) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (thread_id) DO NOTHING",
-                    (thread_id, now, now, dumps({"graph_id": graph_id, "assistant_id": graph_id})),
+                    (thread_id, now, now, binding),
                 )
             threads = await self._fetch("SELECT * FROM threads WHERE thread_id = ?", (thread_id,))
             if not threads:
@@ -388,7 +390,7 @@ class SqliteRunStore:
             await self.conn.execute(
                 "UPDATE threads SET status = 'busy', updated_at = ?, metadata = json_patch(metadata, ?) "
                 "WHERE thread_id = ?",
-                (now, dumps({"graph_id": graph_id, "assistant_id": graph_id}), thread_id),
+                (now, binding, thread_id),
             )
             return Submission("started" if started else "queued", active_run=active_run)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -23,21 +22,15 @@ import aiosqlite
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from ..registry import default_assistant_id
 from .serde import dumps
 
-# The namespace LangGraph Platform derives default assistant ids from (`langgraph_api.graph.NAMESPACE_GRAPH`).
-NAMESPACE_GRAPH = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 SYSTEM_METADATA = {"created_by": "system"}
 DEFAULT_NAME = "Untitled"
 THREAD_NOT_READ = object()
 """`get_with_thread_metadata`'s answer for the thread's metadata where the backend did not read it."""
 _JSON_COLUMNS = ("config", "context", "metadata")
 _FIELDS = ("graph_id", "name", "description", "config", "context", "metadata")
-
-
-def default_assistant_id(graph_id: str) -> str:
-    """The id of a graph's default assistant, the same on every LangGraph server."""
-    return str(uuid.uuid5(NAMESPACE_GRAPH, graph_id))
 
 
 class AssistantNotFound(LookupError):
@@ -79,8 +72,8 @@ class _PostgresTransaction:
 
 
 class _PostgresBackend:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
-        self.pool = pool
+    def __init__(self, pool: AsyncConnectionPool, json_columns: tuple[str, ...] = _JSON_COLUMNS) -> None:
+        self.pool, self.json_columns = pool, json_columns
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PostgresTransaction]:
@@ -93,12 +86,12 @@ class _PostgresBackend:
             yield _PostgresTransaction(conn)
 
     def value(self, column: str, value: Any) -> Any:
-        return Jsonb(value, dumps=dumps) if column in _JSON_COLUMNS else value
+        return Jsonb(value, dumps=dumps) if column in self.json_columns else value
 
 
 class _SqliteTransaction:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: aiosqlite.Connection, json_columns: tuple[str, ...]) -> None:
+        self.conn, self.json_columns = conn, json_columns
 
     async def fetch(self, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         async with self.conn.execute(query, params) as cursor:
@@ -106,21 +99,23 @@ class _SqliteTransaction:
             names = [column[0] for column in cursor.description or ()]
         rows = [dict(zip(names, raw, strict=True)) for raw in raws]
         for row in rows:
-            for column in _JSON_COLUMNS:
+            for column in self.json_columns:
                 if isinstance(row.get(column), str):
                     row[column] = json.loads(row[column])
         return rows
 
 
 class _SqliteBackend:
-    def __init__(self, conn: aiosqlite.Connection, lock: asyncio.Lock) -> None:
-        self.conn, self.lock = conn, lock
+    def __init__(
+        self, conn: aiosqlite.Connection, lock: asyncio.Lock, json_columns: tuple[str, ...] = _JSON_COLUMNS
+    ) -> None:
+        self.conn, self.lock, self.json_columns = conn, lock, json_columns
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SqliteTransaction]:
         async with self.lock:
             try:
-                yield _SqliteTransaction(self.conn)
+                yield _SqliteTransaction(self.conn, self.json_columns)
             except BaseException:
                 await self.conn.rollback()
                 raise
@@ -130,9 +125,9 @@ class _SqliteBackend:
         return self.transaction()
 
     def value(self, column: str, value: Any) -> Any:
-        if column in _JSON_COLUMNS:
+        if column in self.json_columns:
             return dumps(value)
-        return value.isoformat() if isinstance(value, datetime) else value
+        return value.astimezone(UTC).isoformat(timespec="microseconds") if isinstance(value, datetime) else value
 
 
 def _when(value: datetime | str) -> str:

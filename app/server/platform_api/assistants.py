@@ -16,12 +16,12 @@ from fastapi import APIRouter, HTTPException, Response
 from langgraph.pregel import Pregel
 from pydantic import TypeAdapter, create_model
 
+from ..registry import default_assistant_id
 from .assistant_store import (
     DEFAULT_NAME,
     AssistantExists,
     AssistantNotFound,
     assistant_response,
-    default_assistant_id,
 )
 from .context import Platform, PlatformDep, PlatformRoute
 from .models import (

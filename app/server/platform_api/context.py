@@ -1,7 +1,7 @@
 """What the LangGraph Server API routes share with the rest of the server, and its error shape.
 
 The server's runtime (graphs, checkpointer, run metrics, drain, auth) is reused as is; this package adds the
-thread and assistant stores, created on first use over the same pool or SQLite connection.
+thread, assistant and cron stores, created on first use over the same pool or SQLite connection.
 
 Errors on these routes use the official API's shape, `{"detail": "<message>"}` with the same status
 codes, which `langgraph-sdk` turns into `NotFoundError`, `ConflictError`, ... with that message.
@@ -21,9 +21,10 @@ from pydantic import BaseModel
 
 from ..errors import body_parse_problem, database_unavailable, database_unavailable_error
 from ..jsonio import FastJSONResponse
-from ..registry import GraphNotFound, RegisteredGraph
+from ..registry import GraphNotFound, RegisteredGraph, default_assistant_id
 from ..runtime import Runtime, get_runtime
-from .assistant_store import THREAD_NOT_READ, AssistantNotFound, AssistantStore, default_assistant_id
+from .assistant_store import THREAD_NOT_READ, AssistantNotFound, AssistantStore
+from .cron_store import CronStore
 from .store import PostgresThreadStore, SqliteThreadStore, ThreadNotFound, ThreadStore
 
 
@@ -62,6 +63,11 @@ class Platform:
     runtime: Runtime
     threads: ThreadStore
     assistants: AssistantStore
+    crons: CronStore
+
+    @classmethod
+    def for_runtime(cls, runtime: Runtime) -> Platform:
+        return cls(runtime, _thread_store(runtime), _assistant_store(runtime), _cron_store(runtime))
 
     def graph(self, graph_id: str) -> RegisteredGraph:
         """A registered graph by name; 404 naming the available ones if there is none."""
@@ -130,11 +136,19 @@ def _assistant_store(runtime: Runtime) -> AssistantStore:
     return AssistantStore.sqlite(database.sqlite, database.saver.lock, graphs)  # type: ignore[attr-defined]
 
 
+def _cron_store(runtime: Runtime) -> CronStore:
+    database = runtime.database
+    if database.pool is not None:
+        return CronStore.postgres(database.pool)
+    assert database.sqlite is not None
+    return CronStore.sqlite(database.sqlite, database.saver.lock)  # type: ignore[attr-defined]
+
+
 async def get_platform(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Platform:
     """FastAPI dependency: the platform of this app, built once from its runtime (async: no thread-pool hop)."""
     platform: Platform | None = getattr(request.app.state, "platform", None)
     if platform is None or platform.runtime is not runtime:
-        platform = Platform(runtime, _thread_store(runtime), _assistant_store(runtime))
+        platform = Platform.for_runtime(runtime)
         request.app.state.platform = platform
     return platform
 

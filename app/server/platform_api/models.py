@@ -7,7 +7,9 @@ Unknown fields are rejected (`extra="forbid"`), so a typo never silently changes
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -288,6 +290,89 @@ class RunCreate(_Body):
     @property
     def stream_modes(self) -> list[str]:
         return self.stream_mode if isinstance(self.stream_mode, list) else [self.stream_mode]
+
+
+def _timezone(timezone: str | None) -> str | None:
+    if timezone is None:
+        return None
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
+        raise ValueError(f"timezone {timezone!r} is not an IANA time zone (e.g. 'America/New_York')") from None
+    return timezone
+
+
+CronTimezone = Annotated[str | None, AfterValidator(_timezone)]
+CronTime = Annotated[datetime | None, Field(strict=False)]  # an ISO 8601 string in JSON
+CronSchedule = Annotated[str, Field(max_length=256)]
+
+CRON_FIELDS = ("schedule", "end_time", "enabled", "timezone", "on_run_completed", "metadata")
+"""Fields of a cron request that describe the cron (its `metadata` is given to each run); the others are the run
+it creates (`RunCreate`). A cron's `payload` is the whole request, as on the official server."""
+
+
+class CronCreate(RunCreate):
+    """Body of `crons.create` and `crons.create_for_thread`: a schedule and the run to create on it."""
+
+    schedule: CronSchedule
+    end_time: CronTime = None
+    enabled: bool = True
+    timezone: CronTimezone = None
+    on_run_completed: Literal["delete", "keep"] | None = None
+
+    @model_validator(mode="after")
+    def _run_fields_only(self) -> CronCreate:
+        for field, default in (("on_disconnect", "cancel"), ("if_not_exists", "reject"), ("on_completion", "delete")):
+            if getattr(self, field) != default:
+                raise _unsupported(field, getattr(self, field), "a cron's runs take on_run_completed")
+        return self
+
+    def payload(self) -> dict[str, Any]:
+        """The fields the client sent."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class CronPatch(_Body):
+    """Body of `crons.update`: schedule fields replace, `metadata` merges, run fields replace the run's."""
+
+    schedule: CronSchedule | None = None
+    end_time: CronTime = None
+    enabled: bool | None = None
+    timezone: CronTimezone = None
+    on_run_completed: Literal["delete", "keep"] | None = None
+    input: JsonValue = None
+    metadata: JsonObject | None = None
+    config: JsonObject | None = None
+    context: JsonObject | None = None
+    webhook: str | None = None
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    stream_mode: str | list[str] | None = None
+    stream_subgraphs: bool | None = None
+    stream_resumable: bool | None = None
+    durability: Literal["sync", "async", "exit"] | None = None
+
+
+CronSortBy = Literal["cron_id", "assistant_id", "thread_id", "created_at", "updated_at", "next_run_date", "end_time"]
+CRON_SELECT_FIELDS = Literal[
+    "cron_id", "assistant_id", "thread_id", "on_run_completed", "end_time", "schedule", "timezone", "created_at",
+    "updated_at", "user_id", "payload", "next_run_date", "metadata", "enabled",
+]  # fmt: skip
+
+
+class CronCount(_Body):
+    assistant_id: str | None = None
+    thread_id: str | None = None
+    metadata: JsonObject | None = None
+
+
+class CronSearch(CronCount):
+    enabled: bool | None = None
+    limit: int = Field(10, ge=1, le=MAX_PAGE)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    sort_by: CronSortBy | None = None
+    sort_order: Literal["asc", "desc"] | None = None
+    select: list[CRON_SELECT_FIELDS] | None = None
 
 
 MAX_BATCH_RUNS = 1000

@@ -46,7 +46,7 @@ def _run_config(assistant: Assistant, config: dict[str, Any] | None, thread_meta
     return {**base, **override, "configurable": configurable, "metadata": metadata}
 
 
-async def _spec(
+async def run_spec(
     platform: Platform, thread_id: str | None, body: RunCreate, modes: list[str], background: bool
 ) -> RunSpec:
     """Validate the body against the assistant's graph (404, 422) and describe the run with the assistant's
@@ -211,7 +211,7 @@ def _outcome_body(outcome: Outcome) -> Any:
 async def _wait(
     request: Request, platform: Platform, engine: Engine, thread_id: str | None, body: RunCreate
 ) -> Response:
-    spec = await _spec(platform, thread_id, body, ["values"], background=False)
+    spec = await run_spec(platform, thread_id, body, ["values"], background=False)
     run = await _submit(engine, spec, start=True)
     headers = _locations(run, "join")
     if run["status"] == "running":
@@ -280,7 +280,7 @@ def _sse(events: AsyncIterator[ServerSentEvent], platform: Platform, headers: di
 
 
 async def _stream(platform: Platform, engine: Engine, thread_id: str | None, body: RunCreate) -> EventSourceResponse:
-    spec = await _spec(platform, thread_id, body, body.stream_modes, background=False)
+    spec = await run_spec(platform, thread_id, body, body.stream_modes, background=False)
     run = await _submit(engine, spec, start=True)
     if run["status"] == "running" and not spec.persist_events:
         return _sse(_live_events(engine, run, body.on_disconnect), platform, _locations(run, None))
@@ -316,7 +316,7 @@ async def wait_stateless_run(body: RunCreate, request: Request, platform: Platfo
 
 
 async def _create(platform: Platform, engine: Engine, thread_id: str | None, body: RunCreate) -> Response:
-    spec = await _spec(platform, thread_id, body, body.stream_modes, background=True)
+    spec = await run_spec(platform, thread_id, body, body.stream_modes, background=True)
     run = await _submit(engine, spec, start=True)
     if run["status"] == "running":
         engine.spawn(run)
@@ -348,7 +348,7 @@ async def create_stateless_run_batch(
     for index, body in enumerate(bodies):
         body.on_completion = "keep"
         try:
-            specs.append(await _spec(platform, None, body, body.stream_modes, background=True))
+            specs.append(await run_spec(platform, None, body, body.stream_modes, background=True))
         except HTTPException as error:
             raise HTTPException(error.status_code, f"[{index}]: {error.detail}") from None
     started = []

@@ -1,5 +1,5 @@
 """Tables of the LangGraph Server API, applied by `app.migrate` (both backends): `threads` (migration 1),
-`assistants` and `assistant_versions` (migration 4)."""
+`assistants` and `assistant_versions` (migration 4), `crons` (migration 5)."""
 
 POSTGRES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS threads (
@@ -89,4 +89,50 @@ CREATE TABLE IF NOT EXISTS assistant_versions (
     created_at TEXT NOT NULL,
     PRIMARY KEY (assistant_id, version)
 )
+"""
+
+# Migration 5: crons. `next_run_date` is when the schedule next fires (UTC); a scheduler claims due rows and moves
+# it to the next time after now, so a schedule missed during downtime fires once. `payload` is the run to create.
+CRONS_POSTGRES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS crons (
+    cron_id text PRIMARY KEY,
+    assistant_id text NOT NULL,
+    thread_id text,
+    user_id text,
+    schedule text NOT NULL,
+    timezone text,
+    payload jsonb NOT NULL,
+    metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+    on_run_completed text CHECK (on_run_completed IN ('delete', 'keep')),
+    enabled boolean NOT NULL DEFAULT true,
+    end_time timestamptz,
+    next_run_date timestamptz NOT NULL,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS crons_due_idx ON crons (next_run_date) WHERE enabled;
+CREATE INDEX IF NOT EXISTS crons_thread_idx ON crons (thread_id);
+CREATE INDEX IF NOT EXISTS crons_assistant_idx ON crons (assistant_id)
+"""
+
+CRONS_SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS crons (
+    cron_id TEXT PRIMARY KEY,
+    assistant_id TEXT NOT NULL,
+    thread_id TEXT,
+    user_id TEXT,
+    schedule TEXT NOT NULL,
+    timezone TEXT,
+    payload TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    on_run_completed TEXT CHECK (on_run_completed IN ('delete', 'keep')),
+    enabled INTEGER NOT NULL DEFAULT 1,
+    end_time TEXT,
+    next_run_date TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS crons_due_idx ON crons (next_run_date);
+CREATE INDEX IF NOT EXISTS crons_thread_idx ON crons (thread_id);
+CREATE INDEX IF NOT EXISTS crons_assistant_idx ON crons (assistant_id)
 """

@@ -5,13 +5,15 @@ argument) a client reads here and the other way round. PostgreSQL uses langgraph
 the embedded default its `AsyncSqliteStore`; both are set up by `python -m app.migrate`.
 
 `ttl` is in minutes, refreshed on read unless `refresh_ttl=false`; expired items are never returned and
-`python -m app.prune` deletes them. Semantic search (`query`) needs an embeddings model, which this server
-does not configure: a `query` is a 422 that says so.
+`python -m app.prune` deletes them. Semantic search (`query`, results ranked by `score`) needs an embeddings
+model, configured as on LangGraph Platform by `store.index` in langgraph.json (see `app.server.registry`);
+without one a `query` (or a put's `index` fields) is a 422 that says how to configure it. A put's `index=false`
+keeps an item out of semantic search.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from langgraph.store.base import BaseStore
@@ -28,8 +30,9 @@ MIN_TTL_MINUTES = 0.001
 MAX_TTL_MINUTES = 100 * 365 * 24 * 60
 
 NO_EMBEDDINGS = (
-    "semantic search (query) is not supported: this server has no embeddings model configured for the store; "
-    "search with filter, limit and offset instead"
+    "semantic search needs an embeddings model, and this server has none configured for the store: configure "
+    "one in langgraph.json as store.index ({'embed': './embed.py:function', 'dims': N, 'fields': ['$']}), or "
+    "search with filter, limit and offset"
 )
 
 
@@ -60,17 +63,10 @@ class ItemPut(_Body):
     namespace: list[str] = Field(min_length=1)
     key: StoreKey
     value: JsonObject
-    index: Any = None
+    index: Literal[False] | list[str] | None = None  # the fields to embed instead of store.index's; false: none
     ttl: float | None = Field(None, ge=MIN_TTL_MINUTES, le=MAX_TTL_MINUTES)
 
     _namespace = _namespace_field("namespace")
-
-    @field_validator("index")
-    @classmethod
-    def _no_index(cls, index: Any) -> Any:
-        if index not in (None, False):
-            raise ValueError(f"index={index!r} is not supported: {NO_EMBEDDINGS}")
-        return index
 
 
 class ItemDelete(_Body):
@@ -90,12 +86,6 @@ class ItemSearch(_Body):
 
     _prefix = _namespace_field("namespace_prefix")
 
-    @field_validator("query")
-    @classmethod
-    def _no_query(cls, query: str | None) -> None:
-        if query:
-            raise ValueError(NO_EMBEDDINGS)
-
 
 class NamespaceList(_Body):
     prefix: list[str] | None = None
@@ -112,9 +102,16 @@ def _store(platform: Platform) -> BaseStore:
     return platform.runtime.database.store
 
 
+def _need_index(platform: Platform, field: str) -> None:
+    if platform.runtime.database.index is None:
+        raise HTTPException(422, f"{field}: {NO_EMBEDDINGS}")
+
+
 @router.put("/store/items", status_code=204)
 async def put_item(body: ItemPut, platform: PlatformDep) -> Response:
     """Create or replace an item; `ttl` minutes after its last write or read it expires."""
+    if body.index:
+        _need_index(platform, "index")
     await _store(platform).aput(tuple(body.namespace), body.key, body.value, index=body.index, ttl=body.ttl)
     return Response(status_code=204)
 
@@ -145,10 +142,14 @@ async def delete_item(body: ItemDelete, platform: PlatformDep) -> Response:
 @router.post("/store/items/search")
 async def search_items(body: ItemSearch, platform: PlatformDep) -> dict[str, Any]:
     """Items under a namespace prefix whose values match `filter` (values, or `$eq`, `$ne`, `$gt`, `$gte`, `$lt`,
-    `$lte` comparisons), most recently updated first."""
+    `$lte` comparisons): with a `query`, the closest to it first (each with its `score`), else the most recently
+    updated first."""
+    if body.query:
+        _need_index(platform, "query")
     try:
         items = await _store(platform).asearch(
             tuple(body.namespace_prefix),
+            query=body.query or None,
             filter=body.filter,
             limit=body.limit,
             offset=body.offset,

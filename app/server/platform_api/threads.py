@@ -127,6 +127,7 @@ async def _delete(platform: Platform, engine: Engine, thread_id: str) -> None:
     await platform.threads.delete(thread_id)
     await platform.runtime.database.saver.adelete_thread(thread_id)
     await engine.store.delete_thread_runs(thread_id)
+    await platform.crons.delete_for_thread(thread_id)
 
 
 @router.post("/threads/prune")

@@ -14,8 +14,6 @@ from fastapi import APIRouter, Response
 
 from .context import PlatformRoute, detail_response
 
-CRONS = "crons are not available on this server yet; schedule runs.create from an external scheduler (a CronJob)"
-
 
 @dataclass(frozen=True)
 class Unsupported:
@@ -26,12 +24,6 @@ class Unsupported:
 
 
 UNSUPPORTED: dict[str, Unsupported] = {
-    "crons.create": Unsupported((("POST", "/runs/crons"),), CRONS),
-    "crons.create_for_thread": Unsupported((("POST", "/threads/{thread_id}/runs/crons"),), CRONS),
-    "crons.search": Unsupported((("POST", "/runs/crons/search"),), CRONS),
-    "crons.count": Unsupported((("POST", "/runs/crons/count"),), CRONS),
-    "crons.update": Unsupported((("PATCH", "/runs/crons/{cron_id}"),), CRONS),
-    "crons.delete": Unsupported((("DELETE", "/runs/crons/{cron_id}"),), CRONS),
     "threads.stream": Unsupported(
         (("POST", "/threads/{thread_id}/commands"), ("GET", "/threads/{thread_id}/stream/events")),
         "the v3 thread streaming protocol is not implemented; use runs.stream and threads.join_stream",
@@ -52,10 +44,7 @@ def _refuse(method: str, path: str) -> Callable[..., Awaitable[Response]]:
     async def refuse_for_thread(thread_id: str) -> Response:
         return detail_response(422, refusal(method))
 
-    async def refuse_for_cron(cron_id: str) -> Response:
-        return detail_response(422, refusal(method))
-
-    endpoint = refuse_for_thread if "{thread_id}" in path else refuse_for_cron if "{cron_id}" in path else refuse
+    endpoint = refuse_for_thread if "{thread_id}" in path else refuse
     endpoint.__doc__ = f"Not supported: `{method}` ({UNSUPPORTED[method].instead})."
     return endpoint
 
