@@ -23,7 +23,7 @@ from .assistant_store import (
     AssistantNotFound,
     assistant_response,
 )
-from .context import Platform, PlatformDep, PlatformRoute
+from .context import Platform, PlatformDep, PlatformRoute, page_of
 from .models import (
     AssistantCount,
     AssistantCreate,
@@ -64,23 +64,16 @@ async def create_assistant(body: AssistantCreate, platform: PlatformDep) -> dict
     return assistant_response(record)
 
 
-def _matching_page(found: list[dict[str, Any]], body: AssistantSearch) -> list[dict[str, Any]]:
-    if body.sort_by:
-        found.sort(key=lambda row: str(row[body.sort_by]), reverse=body.sort_order != "asc")
-    return found[body.offset : body.offset + body.limit]
-
-
 @router.post("/assistants/search")
 async def search_assistants(body: AssistantSearch, response: Response, platform: PlatformDep) -> list[dict[str, Any]]:
     """Assistants filtered by graph id, name substring and metadata, newest first; `X-Pagination-Next` gives
     the next offset."""
     found = await platform.assistants.search(graph_id=body.graph_id, name=body.name, metadata=body.metadata)
-    page = [assistant_response(row) for row in _matching_page(found, body)]
-    if body.offset + body.limit < len(found):
-        response.headers["X-Pagination-Next"] = str(body.offset + body.limit)
-    if body.select:
-        page = [{key: assistant[key] for key in body.select} for assistant in page]
-    return page
+    if body.sort_by:
+        found.sort(key=lambda row: str(row[body.sort_by]), reverse=body.sort_order != "asc")
+    return page_of(
+        found, offset=body.offset, limit=body.limit, select=body.select, response=response, shape=assistant_response
+    )
 
 
 @router.post("/assistants/count")

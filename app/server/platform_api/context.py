@@ -156,6 +156,23 @@ async def get_platform(request: Request, runtime: Annotated[Runtime, Depends(get
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
+def page_of(
+    items: list[dict[str, Any]],
+    *,
+    offset: int,
+    limit: int,
+    select: list[str] | None,
+    response: Response,
+    shape: Callable[[dict[str, Any]], dict[str, Any]] = dict,
+) -> list[dict[str, Any]]:
+    """One page of `items`, each `shape`d, only `select`'s keys; `X-Pagination-Next` names the next offset when
+    more follow."""
+    if offset + limit < len(items):
+        response.headers["X-Pagination-Next"] = str(offset + limit)
+    page = [shape(item) for item in items[offset : offset + limit]]
+    return [{key: item[key] for key in select} for item in page] if select else page
+
+
 def detail_response(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
     return FastJSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ..engine.engine import RunSpec
 from ..models import ThreadId
-from .context import Platform, PlatformDep, PlatformRoute
+from .context import Platform, PlatformDep, PlatformRoute, page_of
 from .cron_store import CronNotFound, InvalidSchedule, cron_response, first_run
 from .models import CRON_FIELDS, CronCount, CronCreate, CronPatch, CronSearch, RunCreate
 from .runs import run_spec
@@ -167,12 +167,7 @@ async def search_crons(body: CronSearch, response: Response, platform: PlatformD
     found = [cron_response(row) for row in await _matching(platform, body, body.enabled)]
     sort_by = body.sort_by or "created_at"
     found.sort(key=lambda cron: (cron[sort_by] is not None, cron[sort_by] or ""), reverse=body.sort_order != "asc")
-    page = found[body.offset : body.offset + body.limit]
-    if body.offset + body.limit < len(found):
-        response.headers["X-Pagination-Next"] = str(body.offset + body.limit)
-    if body.select:
-        page = [{key: cron[key] for key in body.select} for cron in page]
-    return page
+    return page_of(found, offset=body.offset, limit=body.limit, select=body.select, response=response)
 
 
 @router.post("/runs/crons/count")
