@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
 from types import FrameType
 
 import uvicorn
 
 from .server.edge import EdgeLimits, edge_protocol
+from .server.heap import freeze_startup_heap
 from .server.logs import configure_logging
 from .server.main import create_app
 from .server.runtime import Runtime
@@ -40,6 +42,11 @@ class DrainingServer(uvicorn.Server):
             return
         self.runtime.drain.start_draining()
         self._drain_task = asyncio.get_running_loop().create_task(self._drain_then_exit(sig, frame))
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start the app (lifespan) and listen, then freeze the start-up heap (`app.server.heap`)."""
+        await super().startup(sockets)
+        freeze_startup_heap()
 
     async def _drain_then_exit(self, sig: int, frame: FrameType | None) -> None:
         await self.runtime.drain.drain(self.runtime.settings.drain_timeout_seconds)

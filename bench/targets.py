@@ -13,6 +13,7 @@ import aiohttp
 from langgraph_sdk import get_client
 
 from app.graphs import steps
+from app.server.heap import freeze_startup_heap
 from app.server.pool import open_database
 from app.server.registry import load_registry
 from app.server.settings import DEFAULT_LANGGRAPH_CONFIG, Settings
@@ -24,7 +25,8 @@ GRAPH_INPUT = {"value": 1}
 EXPECTED_VALUE = 4  # (1 + 1) * 2: a run that returns anything else counts as an error
 
 
-def _check(state: dict) -> None:
+def check(state: dict) -> None:
+    """Raise unless `state` is the graph's expected final state."""
     if state.get("value") != EXPECTED_VALUE:
         raise AssertionError(f"unexpected final state {state!r}")
 
@@ -43,9 +45,10 @@ async def in_process_ceiling(database_url: str, pool_max_size: int | None = None
     settings = Settings(DATABASE_URL=database_url, DB_POOL_CHECK_CONNECTIONS=False, **overrides)
     async with open_database(settings) as database:
         graph = load_registry(DEFAULT_LANGGRAPH_CONFIG, database.saver).get(GRAPH_NAME).graph
+        freeze_startup_heap()  # the server's process settings, as it applies them once started
 
         async def run_once(thread_id: str) -> None:
-            _check(await graph.ainvoke(GRAPH_INPUT, {"configurable": {"thread_id": thread_id}}))
+            check(await graph.ainvoke(GRAPH_INPUT, {"configurable": {"thread_id": thread_id}}))
 
         yield run_once
 
@@ -65,7 +68,7 @@ async def our_http(base_url: str, concurrency: int) -> AsyncIterator[RunOnce]:
         async def run_once(thread_id: str) -> None:
             async with session.post(url, json={"input": GRAPH_INPUT, "thread_id": thread_id}) as response:
                 response.raise_for_status()
-                _check((await response.json())["state"])
+                check((await response.json())["state"])
 
         yield run_once
 
@@ -78,7 +81,7 @@ async def langgraph_sdk_wait(base_url: str, concurrency: int) -> AsyncIterator[R
 
         async def run_once(thread_id: str) -> None:
             state = await client.runs.wait(thread_id, GRAPH_NAME, input=GRAPH_INPUT, if_not_exists="create")
-            _check(state)
+            check(state)
 
         yield run_once
     finally:
@@ -93,7 +96,7 @@ async def langgraph_sdk_background(base_url: str, concurrency: int) -> AsyncIter
 
         async def run_once(thread_id: str) -> None:
             run = await client.runs.create(thread_id, GRAPH_NAME, input=GRAPH_INPUT, if_not_exists="create")
-            _check(await client.runs.join(thread_id, run["run_id"]))
+            check(await client.runs.join(thread_id, run["run_id"]))
 
         yield run_once
     finally:
