@@ -349,7 +349,8 @@ def _engine_run(
 def test_a_run_on_a_thread_its_submit_created_reads_no_checkpoint(
     client: TestClient, database_reads: list[Read]
 ) -> None:
-    """/graphs invoke, runs.wait with if_not_exists=create and a stateless run: one database read fewer."""
+    """/graphs invoke, runs.wait and runs.stream with if_not_exists=create, and a stateless run: one database read
+    fewer."""
     body = client.post("/graphs/steps/invoke", json={"input": {"value": 3}, "thread_id": "fresh-invoke"}).json()
     assert body["state"]["value"] == 8
     assert _latest_reads(database_reads, "fresh-invoke") == 0
@@ -359,6 +360,10 @@ def test_a_run_on_a_thread_its_submit_created_reads_no_checkpoint(
     )
     assert waited.json()["value"] == 4
     assert _latest_reads(database_reads, "fresh-wait") == 0
+    events = {"assistant_id": "steps", "input": {"value": 1}, "if_not_exists": "create", "stream_mode": ["events"]}
+    streamed = client.post("/threads/fresh-events/runs/stream", json=events)  # astream_events: the graph in a task
+    assert streamed.status_code == 200 and "on_chain_end" in streamed.text
+    assert _latest_reads(database_reads, "fresh-events") == 0
     database_reads.clear()
     assert client.post("/runs/wait", json={"assistant_id": "steps", "input": {"value": 2}}).json()["value"] == 6
     assert _latest_reads(database_reads) == 0

@@ -27,11 +27,17 @@ TERMINAL_STATUSES = ("success", "error", "interrupted", "timeout")
 
 @dataclass(frozen=True)
 class Submission:
-    """What a submit decided: `outcome` is started | queued | busy | graph_conflict | thread_not_found."""
+    """What a submit decided: `outcome` is started | created (started, on a thread this submit created) | queued |
+    busy | graph_conflict | thread_not_found."""
 
     outcome: str
     bound_graph: str | None = None
     active_run: str | None = None
+
+    @property
+    def started(self) -> bool:
+        """The run is `running`, leased to the submitting process."""
+        return self.outcome in ("started", "created")
 
 
 @dataclass(frozen=True)
@@ -343,12 +349,14 @@ class SqliteRunStore:
         binding = dumps({"graph_id": graph_id, "assistant_id": assistant_id})
 
         async def work() -> Submission:
+            created = False
             if create_thread:
-                await self.conn.execute(
+                async with self.conn.execute(
                     "INSERT INTO threads (thread_id, created_at, updated_at, metadata) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (thread_id) DO NOTHING",
                     (thread_id, now, now, binding),
-                )
+                ) as cursor:
+                    created = cursor.rowcount == 1
             threads = await self._fetch("SELECT * FROM threads WHERE thread_id = ?", (thread_id,))
             if not threads:
                 return Submission("thread_not_found")
@@ -392,7 +400,7 @@ class SqliteRunStore:
                 "WHERE thread_id = ?",
                 (now, binding, thread_id),
             )
-            return Submission("started" if started else "queued", active_run=active_run)
+            return Submission(("created" if created else "started") if started else "queued", active_run=active_run)
 
         return await self._transaction(work)
 
