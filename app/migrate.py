@@ -92,7 +92,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "thread_assistant_ids", postgres=engine_schema.SUBMIT_RUN_FUNCTION, sqlite="SELECT 1"),
     Migration(
         7,
-        "created_thread_outcome",
+        "submit_reports_new_threads",
         postgres=engine_schema.SUBMIT_RUN_FUNCTION + ";" + engine_schema.POSTGRES_THREAD_ROWS,
         sqlite=engine_schema.SQLITE_THREAD_ROWS,
     ),

@@ -462,3 +462,19 @@ def test_migration_7_gives_checkpointed_threads_without_a_row_one(
         assert (thread["status"], thread["metadata"]) == ("idle", {})
         again = client.post("/graphs/steps/invoke", json={"input": {"value": 1}, "thread_id": "legacy"}).json()
     assert again["state"]["trail"] == ["add_one", "double", "describe"] * 2
+
+
+def test_app_submit_run_answers_what_the_previous_release_reads(postgres_env: dict[str, str]) -> None:
+    """During a rolling update, pods of the previous release call the function migration 7 installed: a run
+    started on a new thread is still `started` for them (they read no `created`); the thread's graph in
+    `bound_graph` is what tells this release that the submit created the thread."""
+    submit = (
+        "SELECT * FROM app_submit_run(%s, %s, 'steps', 'reject', true, '{}'::jsonb, '{}'::jsonb, false, true, "
+        "'worker', interval '15 seconds')"
+    )
+    with psycopg.connect(postgres_env[Env.DATABASE_URL], autocommit=True) as conn:
+        first = conn.execute(submit, ("run-1", "rolling")).fetchone()
+        conn.execute("UPDATE runs SET status = 'success' WHERE run_id = 'run-1'")
+        second = conn.execute(submit, ("run-2", "rolling")).fetchone()
+    assert first == ("started", "steps", None)
+    assert second == ("started", None, None)

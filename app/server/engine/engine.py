@@ -292,9 +292,9 @@ class Engine:
             raise GraphMismatch(thread_id, decided.bound_graph or "?", spec.graph.name)
         if decided.outcome == "thread_not_found":
             raise ThreadMissing(thread_id)
-        if decided.started:
+        if decided.outcome == "started":
             run["status"] = "running"
-            self._local[run["run_id"]] = _Local(run, new_thread=decided.outcome == "created")
+            self._local[run["run_id"]] = _Local(run, new_thread=decided.created_thread)
         else:
             run["status"] = "pending"
             if decided.active_run is not None and spec.multitask_strategy in ("interrupt", "rollback"):

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS run_events (
 """
 # Submitting a run, in one round trip (migration 3; migration 6 replaced it so a thread's metadata names the run's
 # assistant by id, as on the official server, instead of the graph's name; migration 7 so a run started on a thread
-# it created says so, `created`, and the engine skips reading that thread's checkpoint).
+# it created says so, with `bound_graph`, and the engine skips reading that thread's checkpoint). The outcomes stay
+# what older servers expect: during a rolling update, pods of the previous release call the new function.
 SUBMIT_RUN_FUNCTION = """
 CREATE OR REPLACE FUNCTION app_submit_run(
     p_run_id text, p_thread_id text, p_graph_id text, p_strategy text, p_create_thread boolean,
@@ -68,7 +69,8 @@ BEGIN
                               started_at, worker_id, lease_expires_at, attempts)
             VALUES (p_run_id, p_thread_id, p_graph_id, 'running', p_kwargs, p_metadata, p_strategy, p_temporary,
                     now(), p_worker, now() + p_lease, 1);
-            RETURN QUERY SELECT 'created'::text, NULL::text, NULL::text;  -- started, on a thread it created
+            -- started; `bound_graph` set only here: this submit created the thread (and bound it to the graph)
+            RETURN QUERY SELECT 'started'::text, p_graph_id, NULL::text;
             RETURN;
         END IF;
     ELSIF p_create_thread THEN

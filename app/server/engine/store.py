@@ -27,17 +27,19 @@ TERMINAL_STATUSES = ("success", "error", "interrupted", "timeout")
 
 @dataclass(frozen=True)
 class Submission:
-    """What a submit decided: `outcome` is started | created (started, on a thread this submit created) | queued |
-    busy | graph_conflict | thread_not_found."""
+    """What a submit decided: `outcome` is started | queued | busy | graph_conflict | thread_not_found.
+
+    `bound_graph` is the thread's graph on `graph_conflict`, and on `started` only when this submit created the
+    thread (bound to the run's graph)."""
 
     outcome: str
     bound_graph: str | None = None
     active_run: str | None = None
 
     @property
-    def started(self) -> bool:
-        """The run is `running`, leased to the submitting process."""
-        return self.outcome in ("started", "created")
+    def created_thread(self) -> bool:
+        """The run started on a thread this submit created."""
+        return self.outcome == "started" and self.bound_graph is not None
 
 
 @dataclass(frozen=True)
@@ -400,7 +402,9 @@ class SqliteRunStore:
                 "WHERE thread_id = ?",
                 (now, binding, thread_id),
             )
-            return Submission(("created" if created else "started") if started else "queued", active_run=active_run)
+            if not started:
+                return Submission("queued", active_run=active_run)
+            return Submission("started", bound_graph=graph_id if created else None, active_run=active_run)
 
         return await self._transaction(work)
 
