@@ -87,8 +87,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         5, "platform_crons", postgres=platform_schema.CRONS_POSTGRES_SCHEMA, sqlite=platform_schema.CRONS_SQLITE_SCHEMA
     ),
-    # SQLite's submit is Python (app.server.engine.store), so only PostgreSQL's function changes.
+    # SQLite's submit is Python (app.server.engine.store), so only PostgreSQL's function changes (6, 7); 7 also
+    # gives every thread with checkpoints but no `threads` row an idle one (both backends).
     Migration(6, "thread_assistant_ids", postgres=engine_schema.SUBMIT_RUN_FUNCTION, sqlite="SELECT 1"),
+    Migration(
+        7,
+        "submit_reports_new_threads",
+        postgres=engine_schema.SUBMIT_RUN_FUNCTION + ";" + engine_schema.POSTGRES_THREAD_ROWS,
+        sqlite=engine_schema.SQLITE_THREAD_ROWS,
+    ),
 )
 
 _CREATE_TABLE = f"""

@@ -13,6 +13,8 @@ import select
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
@@ -83,6 +85,37 @@ class _TimedWrites:
             self.observe_write(time.perf_counter() - start)
 
 
+@dataclass
+class NewThread:
+    """The thread of the current run, which the run's own submit created: it has no checkpoint to read yet."""
+
+    thread_id: str
+    read: bool = False  # the run's first read of the thread's latest checkpoint was answered without the database
+
+
+NEW_THREAD: ContextVar[NewThread | None] = ContextVar("new_thread", default=None)
+"""Set by the engine (`Engine.execute`) around a run whose submit created its thread; one object per run."""
+
+
+class _SkipsNewThreadRead:
+    """Answers the run's first read of its new thread's latest root checkpoint (`NEW_THREAD`) with None, without
+    a round trip: the thread was created by the run's own submit, so the database could find nothing. Later reads,
+    reads of a namespace (subgraphs) or of a given checkpoint, and reads outside such a run go to the database."""
+
+    async def aget_tuple(self, config: Any) -> Any:
+        new = NEW_THREAD.get()
+        if new is not None and not new.read:
+            configurable = config.get("configurable") or {}
+            if (
+                configurable.get("thread_id") == new.thread_id
+                and not configurable.get("checkpoint_ns")
+                and not configurable.get("checkpoint_id")
+            ):
+                new.read = True
+                return None
+        return await super().aget_tuple(config)  # type: ignore[misc]
+
+
 class _NoLock:
     """An async context manager that does not lock (stands in for `asyncio.Lock`)."""
 
@@ -149,8 +182,9 @@ class InlineWritesPostgresSaver(AsyncPostgresSaver):
             await cur.executemany(query, params)
 
 
-class TimedPostgresSaver(_TimedWrites, InlineWritesPostgresSaver):
-    """`AsyncPostgresSaver` whose writes are timed, and whose database calls run concurrently on a pool.
+class TimedPostgresSaver(_SkipsNewThreadRead, _TimedWrites, InlineWritesPostgresSaver):
+    """`AsyncPostgresSaver` whose writes are timed, whose database calls run concurrently on a pool, and which
+    does not read a run's new thread (`_SkipsNewThreadRead`).
 
     The library holds one `asyncio.Lock` per saver around every database call (`_cursor`, its only use of
     `self.lock`), which a single shared connection needs. On a pool each call borrows its own connection (and a
@@ -164,8 +198,8 @@ class TimedPostgresSaver(_TimedWrites, InlineWritesPostgresSaver):
             self.lock = _NoLock()  # type: ignore[assignment]
 
 
-class TimedSqliteSaver(_TimedWrites, AsyncSqliteSaver):
-    """`AsyncSqliteSaver` whose writes are timed."""
+class TimedSqliteSaver(_SkipsNewThreadRead, _TimedWrites, AsyncSqliteSaver):
+    """`AsyncSqliteSaver` whose writes are timed, and which does not read a run's new thread."""
 
 
 def _cosine_distance(left: bytes, right: bytes) -> float:

@@ -1,4 +1,5 @@
-"""The pool is opened once and reused; schema setup is a separate command; readiness reflects the database."""
+"""The pool is opened once and reused; schema setup is a separate command; readiness reflects the database; a run
+on a thread its own submit created does not read the thread."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from app.contract import METRICS_PATH, READY_PATH, Env, Metrics
-from app.migrate import MIGRATIONS_TABLE, Migration, SchemaError, migrate
+from app.graphs.steps import graph as steps_builder
+from app.migrate import MIGRATIONS, MIGRATIONS_TABLE, Migration, SchemaError, migrate
+from app.server.engine.engine import Outcome, RunSpec
 from app.server.pool import open_database
 from app.server.settings import Settings
 from tests.app.conftest import GRAPHS_WITH_A_STORE_INDEX, serve, settings_for
@@ -298,3 +303,178 @@ def test_pool_check_finds_terminated_backends_without_a_round_trip_on_healthy_on
                 psycopg.AsyncConnection.execute = original_execute  # type: ignore[method-assign]
 
     asyncio.run(scenario())
+
+
+# ---- a run on a thread its own submit created does not read the thread's (nonexistent) checkpoint ----
+
+Read = tuple[str, str, str | None]
+
+
+@pytest.fixture
+def database_reads(monkeypatch: pytest.MonkeyPatch) -> list[Read]:
+    """Every checkpoint read that reaches the database (the library savers' `aget_tuple`), as (thread, namespace,
+    checkpoint id)."""
+    reads: list[Read] = []
+    for library_saver in (AsyncPostgresSaver, AsyncSqliteSaver):
+
+        async def aget_tuple(self: object, config: dict, _original: Callable = library_saver.aget_tuple) -> object:
+            configurable = config["configurable"]
+            reads.append(
+                (configurable["thread_id"], configurable.get("checkpoint_ns", ""), configurable.get("checkpoint_id"))
+            )
+            return await _original(self, config)
+
+        monkeypatch.setattr(library_saver, "aget_tuple", aget_tuple)
+    return reads
+
+
+def _latest_reads(reads: list[Read], thread_id: str | None = None) -> int:
+    """How many reads of a thread's latest root checkpoint (of any thread when `thread_id` is None)."""
+    return sum(1 for thread, ns, checkpoint in reads if thread_id in (None, thread) and not ns and checkpoint is None)
+
+
+def _engine_run(
+    client: TestClient, thread_id: str, value: int, graph: str = "steps"
+) -> Callable[[], Awaitable[Outcome]]:
+    """A coroutine function that submits a run on `thread_id` (created if new) and executes it, as invoke does."""
+    engine = client.app.state.engine
+
+    async def run() -> Outcome:
+        spec = RunSpec(graph=engine.runtime.registry.get(graph), thread_id=thread_id, input={"value": value})
+        return await engine.execute(await engine.submit(spec, start=True))
+
+    return run
+
+
+def test_a_run_on_a_thread_its_submit_created_reads_no_checkpoint(
+    client: TestClient, database_reads: list[Read]
+) -> None:
+    """/graphs invoke, runs.wait and runs.stream with if_not_exists=create, and a stateless run: one database read
+    fewer."""
+    body = client.post("/graphs/steps/invoke", json={"input": {"value": 3}, "thread_id": "fresh-invoke"}).json()
+    assert body["state"]["value"] == 8
+    assert _latest_reads(database_reads, "fresh-invoke") == 0
+    waited = client.post(
+        "/threads/fresh-wait/runs/wait",
+        json={"assistant_id": "steps", "input": {"value": 1}, "if_not_exists": "create"},
+    )
+    assert waited.json()["value"] == 4
+    assert _latest_reads(database_reads, "fresh-wait") == 0
+    events = {"assistant_id": "steps", "input": {"value": 1}, "if_not_exists": "create", "stream_mode": ["events"]}
+    streamed = client.post("/threads/fresh-events/runs/stream", json=events)  # astream_events: the graph in a task
+    assert streamed.status_code == 200 and "on_chain_end" in streamed.text
+    assert _latest_reads(database_reads, "fresh-events") == 0
+    database_reads.clear()
+    assert client.post("/runs/wait", json={"assistant_id": "steps", "input": {"value": 2}}).json()["value"] == 6
+    assert _latest_reads(database_reads) == 0
+
+
+def test_a_subgraph_on_a_new_thread_still_reads_its_own_namespace(
+    failing_client: TestClient, database_reads: list[Read]
+) -> None:
+    body = failing_client.post(
+        "/graphs/nested/invoke", json={"input": {"count": 1}, "thread_id": "fresh-nested"}
+    ).json()
+    assert body["state"] == {"count": 2}
+    assert _latest_reads(database_reads, "fresh-nested") == 0
+    assert any(thread == "fresh-nested" and ns for thread, ns, _ in database_reads)
+
+
+def test_a_run_on_an_existing_thread_reads_its_state(client: TestClient, database_reads: list[Read]) -> None:
+    client.post("/graphs/steps/invoke", json={"input": {"value": 1}, "thread_id": "kept"})
+    created = client.post("/threads", json={"thread_id": "made-first"}).json()["thread_id"]
+    database_reads.clear()
+    again = client.post("/graphs/steps/invoke", json={"input": {"value": 1}, "thread_id": "kept"}).json()
+    assert again["state"]["trail"] == ["add_one", "double", "describe"] * 2  # continued from the first run's state
+    assert _latest_reads(database_reads, "kept") == 1
+    client.post(f"/threads/{created}/runs/wait", json={"assistant_id": "steps", "input": {"value": 1}})
+    assert _latest_reads(database_reads, created) == 1  # the thread existed before the run's submit
+
+
+def test_a_resumed_attempt_reads_what_its_first_attempt_wrote(client: TestClient, database_reads: list[Read]) -> None:
+    """A run whose submit created its thread, taken again after a lease expiry (attempt 2), reads the thread."""
+    engine = client.app.state.engine
+    steps = engine.runtime.registry.get("steps")
+
+    async def resumed() -> Outcome:
+        run = await engine.submit(RunSpec(graph=steps, thread_id="resumed", input={"value": 1}), start=True)
+        # the first attempt wrote add_one's checkpoint, then its process was lost
+        config = {"configurable": {"thread_id": "resumed"}, "metadata": {"run_id": run["run_id"]}}
+        await steps.graph.aupdate_state(config, {"value": 10, "trail": ["add_one"]}, as_node="add_one")
+        database_reads.clear()
+        run["attempts"] = 2
+        return await engine.execute(run)
+
+    outcome = client.portal.call(resumed)
+    assert outcome.status == "success", outcome.error
+    assert outcome.values["value"] == 20 and outcome.values["trail"] == ["add_one", "double", "describe"]
+    assert _latest_reads(database_reads, "resumed") >= 1
+
+
+def test_runs_on_new_threads_at_once_skip_only_their_own_read(client: TestClient, database_reads: list[Read]) -> None:
+    """Concurrent runs on new threads and one on a thread with state, then, in one task, a new thread's run
+    followed by an existing thread's: each new thread's read is skipped, no other."""
+    client.portal.call(_engine_run(client, "old", 1))
+    database_reads.clear()
+
+    async def at_once() -> list[Outcome]:
+        runs = [_engine_run(client, f"new-{n}", n)() for n in range(6)]
+        return await asyncio.gather(*runs, _engine_run(client, "old", 1)())
+
+    *new, old = client.portal.call(at_once)
+    assert [o.values["value"] for o in new] == [(n + 1) * 2 for n in range(6)]
+    assert all(o.values["trail"] == ["add_one", "double", "describe"] for o in new)
+    assert old.values["trail"] == ["add_one", "double", "describe"] * 2
+    assert [_latest_reads(database_reads, f"new-{n}") for n in range(6)] == [0] * 6
+    assert _latest_reads(database_reads, "old") == 1
+
+    async def one_after_the_other() -> Outcome:
+        await _engine_run(client, "new-then", 1)()
+        return await _engine_run(client, "old", 1)()
+
+    database_reads.clear()
+    assert client.portal.call(one_after_the_other).values["trail"] == ["add_one", "double", "describe"] * 3
+    assert _latest_reads(database_reads, "new-then") == 0 and _latest_reads(database_reads, "old") == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_migration_7_gives_checkpointed_threads_without_a_row_one(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Before migration 3 the /graphs API wrote checkpoints without a `threads` row: after migration 7 such a
+    thread is not one its next run's submit creates, so the run continues from its state."""
+    env = {Env.DATA_DIR: str(tmp_path / "data")}
+    if backend == "postgres":
+        env[Env.DATABASE_URL] = request.getfixturevalue("postgres_dsn")
+    settings = settings_for(env)
+    assert asyncio.run(migrate(settings, MIGRATIONS[:6])) == [1, 2, 3, 4, 5, 6]
+
+    async def write_checkpoints_only() -> None:
+        async with open_database(settings) as database:
+            await steps_builder.compile(checkpointer=database.saver).ainvoke(
+                {"value": 1}, {"configurable": {"thread_id": "legacy"}}
+            )
+
+    asyncio.run(write_checkpoints_only())
+    assert asyncio.run(migrate(settings)) == [7]
+    with serve(env) as client:
+        thread = client.get("/threads/legacy").json()
+        assert (thread["status"], thread["metadata"]) == ("idle", {})
+        again = client.post("/graphs/steps/invoke", json={"input": {"value": 1}, "thread_id": "legacy"}).json()
+    assert again["state"]["trail"] == ["add_one", "double", "describe"] * 2
+
+
+def test_app_submit_run_answers_what_the_previous_release_reads(postgres_env: dict[str, str]) -> None:
+    """During a rolling update, pods of the previous release call the function migration 7 installed: a run
+    started on a new thread is still `started` for them (they read no `created`); the thread's graph in
+    `bound_graph` is what tells this release that the submit created the thread."""
+    submit = (
+        "SELECT * FROM app_submit_run(%s, %s, 'steps', 'reject', true, '{}'::jsonb, '{}'::jsonb, false, true, "
+        "'worker', interval '15 seconds')"
+    )
+    with psycopg.connect(postgres_env[Env.DATABASE_URL], autocommit=True) as conn:
+        first = conn.execute(submit, ("run-1", "rolling")).fetchone()
+        conn.execute("UPDATE runs SET status = 'success' WHERE run_id = 'run-1'")
+        second = conn.execute(submit, ("run-2", "rolling")).fetchone()
+    assert first == ("started", "steps", None)
+    assert second == ("started", None, None)

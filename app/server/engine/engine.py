@@ -20,7 +20,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
@@ -35,6 +35,7 @@ from ..drain import ServerDraining
 from ..errors import database_unavailable, new_error_id
 from ..platform_api.models import NATIVE_STREAM_MODES
 from ..platform_api.serde import MessageEvents, debug_event, dumps, interrupts_by_task, to_jsonable
+from ..pool import NEW_THREAD, NewThread
 from ..registry import GraphNotFound, RegisteredGraph, default_assistant_id
 from ..runtime import Runtime
 from .store import TERMINAL_STATUSES, PostgresRunStore, RunStore, SqliteRunStore
@@ -158,10 +159,30 @@ class _Local:
     cancel_action: str | None = None  # interrupt | rollback | shutdown | lease_lost
     finishing: bool = False  # the outcome is being recorded; no cancellation any more
     started_at: float = field(default_factory=time.monotonic)
+    new_thread: bool = False  # its submit created its thread
 
 
 def _send(spec: Any) -> Any:
     return Send(spec["node"], spec.get("input")) if isinstance(spec, dict) else spec
+
+
+@contextlib.contextmanager
+def _marking_new_thread(run: dict[str, Any], new_thread: bool) -> Iterator[None]:
+    """Within: the saver answers the run's first read of its thread without the database when the run's submit
+    created the thread (`NEW_THREAD`), except for a resumed attempt (it reads what the first one wrote) and a run
+    from a given checkpoint or namespace. Any other run gets no marker, whatever its caller's context held."""
+    kwargs = run["kwargs"]
+    fresh = (
+        new_thread
+        and run.get("attempts", 1) <= 1
+        and not kwargs.get("checkpoint_id")
+        and not kwargs.get("checkpoint_ns")
+    )
+    token = NEW_THREAD.set(NewThread(run["thread_id"]) if fresh else None)
+    try:
+        yield
+    finally:
+        NEW_THREAD.reset(token)
 
 
 def graph_input(kwargs: dict[str, Any]) -> Any:
@@ -273,7 +294,7 @@ class Engine:
             raise ThreadMissing(thread_id)
         if decided.outcome == "started":
             run["status"] = "running"
-            self._local[run["run_id"]] = _Local(run)
+            self._local[run["run_id"]] = _Local(run, new_thread=decided.created_thread)
         else:
             run["status"] = "pending"
             if decided.active_run is not None and spec.multitask_strategy in ("interrupt", "rollback"):
@@ -410,23 +431,24 @@ class Engine:
                 snapshot = await graph.graph.aget_state({"configurable": {"thread_id": thread_id}})
                 if not snapshot.interrupts:
                     raise NotPaused(thread_id, graph.name)
-            async with self.runtime.run(graph.name) as record:
-                async for name, data in self._events(graph, run, self._config(run)):
-                    if name == "values" and isinstance(data, dict):
-                        if "__interrupt__" in data:
-                            data = dict(data)
-                            outcome.interrupts = list(data.pop("__interrupt__"))
-                            paused = True
-                        outcome.values = data
-                    # `_events` sends `events` and messages only when asked, `values` always (for the outcome)
-                    if name.split("|", 1)[0] in wanted or name == "events" or name.startswith("messages"):
-                        if sink is not None:
-                            await sink(name, data)
-                        if events is not None:
-                            await events.add(name, data)
-                if paused or run["kwargs"].get("interrupt_before") or run["kwargs"].get("interrupt_after"):
-                    record.outcome = "interrupted"
-                    paused = True
+            with _marking_new_thread(run, local.new_thread):
+                async with self.runtime.run(graph.name) as record:
+                    async for name, data in self._events(graph, run, self._config(run)):
+                        if name == "values" and isinstance(data, dict):
+                            if "__interrupt__" in data:
+                                data = dict(data)
+                                outcome.interrupts = list(data.pop("__interrupt__"))
+                                paused = True
+                            outcome.values = data
+                        # `_events` sends `events` and messages only when asked, `values` always (for the outcome)
+                        if name.split("|", 1)[0] in wanted or name == "events" or name.startswith("messages"):
+                            if sink is not None:
+                                await sink(name, data)
+                            if events is not None:
+                                await events.add(name, data)
+                    if paused or run["kwargs"].get("interrupt_before") or run["kwargs"].get("interrupt_after"):
+                        record.outcome = "interrupted"
+                        paused = True
             outcome.status = "interrupted" if paused else "success"
         except asyncio.CancelledError:
             outcome.status = "interrupted"

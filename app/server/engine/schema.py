@@ -3,6 +3,9 @@
 At most one run per thread is `running`: a partial unique index says so, whatever process asks. Submitting
 a run locks its thread's row (PostgreSQL: `app_submit_run`, one round trip), so the multitask strategy is
 decided against every pending and running run of the thread, on any pod.
+
+Migration 7 also gives every thread with checkpoints but no row (the `/graphs` API wrote those before migration 3)
+an idle row, so no submit takes such a thread for one it creates.
 """
 
 ACTIVE_STATUSES = ("pending", "running")
@@ -42,7 +45,9 @@ CREATE TABLE IF NOT EXISTS run_events (
 );
 """
 # Submitting a run, in one round trip (migration 3; migration 6 replaced it so a thread's metadata names the run's
-# assistant by id, as on the official server, instead of the graph's name).
+# assistant by id, as on the official server, instead of the graph's name; migration 7 so a run started on a thread
+# it created says so, with `bound_graph`, and the engine skips reading that thread's checkpoint). The outcomes stay
+# what older servers expect: during a rolling update, pods of the previous release call the new function.
 SUBMIT_RUN_FUNCTION = """
 CREATE OR REPLACE FUNCTION app_submit_run(
     p_run_id text, p_thread_id text, p_graph_id text, p_strategy text, p_create_thread boolean,
@@ -64,7 +69,8 @@ BEGIN
                               started_at, worker_id, lease_expires_at, attempts)
             VALUES (p_run_id, p_thread_id, p_graph_id, 'running', p_kwargs, p_metadata, p_strategy, p_temporary,
                     now(), p_worker, now() + p_lease, 1);
-            RETURN QUERY SELECT 'started'::text, NULL::text, NULL::text;
+            -- started; `bound_graph` set only here: this submit created the thread (and bound it to the graph)
+            RETURN QUERY SELECT 'started'::text, p_graph_id, NULL::text;
             RETURN;
         END IF;
     ELSIF p_create_thread THEN
@@ -112,6 +118,21 @@ END
 $$
 """
 POSTGRES_SCHEMA = POSTGRES_TABLES + SUBMIT_RUN_FUNCTION
+
+# Migration 7: a row, idle and without metadata, for every thread that has checkpoints and none.
+POSTGRES_THREAD_ROWS = """
+INSERT INTO threads (thread_id)
+SELECT DISTINCT c.thread_id FROM checkpoints c
+WHERE NOT EXISTS (SELECT 1 FROM threads t WHERE t.thread_id = c.thread_id)
+ON CONFLICT (thread_id) DO NOTHING
+"""
+SQLITE_THREAD_ROWS = """
+INSERT INTO threads (thread_id, created_at, updated_at)
+SELECT DISTINCT c.thread_id, strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'), strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')
+FROM checkpoints c
+WHERE NOT EXISTS (SELECT 1 FROM threads t WHERE t.thread_id = c.thread_id)
+ON CONFLICT (thread_id) DO NOTHING
+"""
 
 
 SQLITE_SCHEMA = """

@@ -27,11 +27,19 @@ TERMINAL_STATUSES = ("success", "error", "interrupted", "timeout")
 
 @dataclass(frozen=True)
 class Submission:
-    """What a submit decided: `outcome` is started | queued | busy | graph_conflict | thread_not_found."""
+    """What a submit decided: `outcome` is started | queued | busy | graph_conflict | thread_not_found.
+
+    `bound_graph` is the thread's graph on `graph_conflict`, and on `started` only when this submit created the
+    thread (bound to the run's graph)."""
 
     outcome: str
     bound_graph: str | None = None
     active_run: str | None = None
+
+    @property
+    def created_thread(self) -> bool:
+        """The run started on a thread this submit created."""
+        return self.outcome == "started" and self.bound_graph is not None
 
 
 @dataclass(frozen=True)
@@ -343,12 +351,14 @@ class SqliteRunStore:
         binding = dumps({"graph_id": graph_id, "assistant_id": assistant_id})
 
         async def work() -> Submission:
+            created = False
             if create_thread:
-                await self.conn.execute(
+                async with self.conn.execute(
                     "INSERT INTO threads (thread_id, created_at, updated_at, metadata) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (thread_id) DO NOTHING",
                     (thread_id, now, now, binding),
-                )
+                ) as cursor:
+                    created = cursor.rowcount == 1
             threads = await self._fetch("SELECT * FROM threads WHERE thread_id = ?", (thread_id,))
             if not threads:
                 return Submission("thread_not_found")
@@ -392,7 +402,9 @@ class SqliteRunStore:
                 "WHERE thread_id = ?",
                 (now, binding, thread_id),
             )
-            return Submission("started" if started else "queued", active_run=active_run)
+            if not started:
+                return Submission("queued", active_run=active_run)
+            return Submission("started", bound_graph=graph_id if created else None, active_run=active_run)
 
         return await self._transaction(work)
 
