@@ -1,6 +1,6 @@
 """Profile our server under load: py-spy samples the server process while the closed loop drives it.
 
-    python -m bench.profile [--concurrency 8] [--duration 15] [--output stacks.txt]
+    python -m bench.profile [--concurrency 8] [--duration 15] [--api graphs|sdk] [--output stacks.txt]
 
 Prints the server's CPU use and the functions holding the most samples (inclusive), so the cost of HTTP,
 JSON, middleware, the pool and the checkpointer can be read off; `--output` keeps the collapsed stacks
@@ -58,7 +58,8 @@ async def profile(args: argparse.Namespace) -> None:
         try:
             process = psutil.Process(server.process.pid)
             raw = Path(tempfile.mkdtemp(prefix="lgk8s-profile-")) / "server.txt"
-            async with targets.our_http(server.base_url, args.concurrency) as run_once:
+            target = targets.langgraph_sdk_wait if args.api == "sdk" else targets.our_http
+            async with target(server.base_url, args.concurrency) as run_once:
                 await closed_loop("warm-up", run_once, concurrency=args.concurrency, duration=2, warmup=0)
                 spy = await asyncio.create_subprocess_exec(
                     py_spy, "record", "--pid", str(process.pid), "--duration", str(int(args.duration)),
@@ -87,6 +88,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--api", choices=("graphs", "sdk"), default="graphs",
+                        help="`POST /graphs/steps/invoke`, or `runs.wait` through the langgraph-sdk")  # fmt: skip
     parser.add_argument("--top", type=int, default=45, help="how many functions to list")
     parser.add_argument("--output", type=Path, help="keep the collapsed stacks (flamegraph.pl / speedscope input)")
     uvloop.run(profile(parser.parse_args()))  # the same client loop as `bench.run`
