@@ -10,6 +10,7 @@ log line; any other error stops startup.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -34,6 +35,7 @@ from .inputs import GraphInputSchema
 NAMESPACE_GRAPH = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
 
+@functools.lru_cache(maxsize=256)  # a uuid5 (SHA-1) per run otherwise; bounded: ids from requests pass here too
 def default_assistant_id(graph_id: str) -> str:
     """The id of a graph's default assistant, the same on every LangGraph server."""
     return str(uuid.uuid5(NAMESPACE_GRAPH, graph_id))
