@@ -23,7 +23,7 @@ from .assistant_store import (
     AssistantNotFound,
     assistant_response,
 )
-from .context import Platform, PlatformDep, PlatformRoute, page_of
+from .context import PLATFORM_ERRORS, Platform, PlatformDep, PlatformRoute, page_of
 from .models import (
     AssistantCount,
     AssistantCreate,
@@ -36,7 +36,7 @@ from .serde import to_jsonable
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["assistants"], route_class=PlatformRoute)
+router = APIRouter(tags=["assistants"], route_class=PlatformRoute, responses=PLATFORM_ERRORS)
 
 
 def _not_found(error: AssistantNotFound) -> HTTPException:

@@ -17,13 +17,13 @@ from pydantic import ValidationError
 
 from ..engine.engine import RunSpec
 from ..models import ThreadId
-from .context import Platform, PlatformDep, PlatformRoute, page_of
+from .context import PLATFORM_ERRORS, Platform, PlatformDep, PlatformRoute, page_of
 from .cron_store import CronNotFound, InvalidSchedule, cron_response, first_run
 from .models import CRON_FIELDS, CronCount, CronCreate, CronPatch, CronSearch, RunCreate
 from .runs import run_spec
 from .store import ThreadNotFound
 
-router = APIRouter(tags=["crons"], route_class=PlatformRoute)
+router = APIRouter(tags=["crons"], route_class=PlatformRoute, responses=PLATFORM_ERRORS)
 
 
 def _cron_id(cron_id: str) -> str:

@@ -23,12 +23,12 @@ from ..engine.schema import ACTIVE_STATUSES
 from ..errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, database_unavailable
 from ..inputs import InvalidInput
 from ..models import ThreadId
-from .context import Assistant, Platform, PlatformDep, PlatformRoute, detail_response
+from .context import PLATFORM_ERRORS, Assistant, Platform, PlatformDep, PlatformRoute, detail_response
 from .models import MAX_BATCH_RUNS, MAX_OFFSET, MAX_PAGE, RunCreate, RunsCancel
 from .serde import dumps, to_jsonable
 from .store import ThreadNotFound
 
-router = APIRouter(tags=["runs"], route_class=PlatformRoute)
+router = APIRouter(tags=["runs"], route_class=PlatformRoute, responses=PLATFORM_ERRORS)
 RunStatus = Literal["pending", "running", "success", "error", "interrupted", "timeout"]
 
 

@@ -20,10 +20,10 @@ from langgraph.store.base import BaseStore
 from pydantic import AfterValidator, Field, field_validator
 
 from ..inputs import JsonObject, json_value_problem
-from .context import Platform, PlatformDep, PlatformRoute
+from .context import PLATFORM_ERRORS, Platform, PlatformDep, PlatformRoute
 from .models import MAX_OFFSET, MAX_PAGE, _Body
 
-router = APIRouter(tags=["store"], route_class=PlatformRoute)
+router = APIRouter(tags=["store"], route_class=PlatformRoute, responses=PLATFORM_ERRORS)
 
 # TTLs in minutes the store can write as an interval (it formats seconds as a float: no exponent in this range).
 MIN_TTL_MINUTES = 0.001

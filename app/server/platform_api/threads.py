@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from ..engine.engine import Engine, EngineDep, RunRefused
 from ..inputs import InvalidInput
 from ..registry import RegisteredGraph
-from .context import Platform, PlatformDep, PlatformRoute
+from .context import PLATFORM_ERRORS, Platform, PlatformDep, PlatformRoute
 from .models import (
     CheckpointRef,
     HistoryRequest,
@@ -36,7 +36,7 @@ from .models import (
 from .serde import empty_thread_state, thread_state, to_jsonable
 from .store import SearchFilter, ThreadBusy, ThreadExists, ThreadNotFound, thread_response
 
-router = APIRouter(tags=["threads"], route_class=PlatformRoute)
+router = APIRouter(tags=["threads"], route_class=PlatformRoute, responses=PLATFORM_ERRORS)
 
 
 async def _thread(platform: Platform, thread_id: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Response
 
-from .context import PlatformRoute, detail_response
+from .context import PLATFORM_ERRORS, PlatformRoute, detail_response
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def _refuse(method: str, path: str) -> Callable[..., Awaitable[Response]]:
     return endpoint
 
 
-router = APIRouter(tags=["not supported"], route_class=PlatformRoute)
+router = APIRouter(tags=["not supported"], route_class=PlatformRoute, responses=PLATFORM_ERRORS)
 for _method, _unsupported in UNSUPPORTED.items():
     for _verb, _path in _unsupported.routes:
         router.add_api_route(

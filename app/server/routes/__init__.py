@@ -3,4 +3,4 @@
 from ..platform_api import api as platform_api
 from . import graphs, health
 
-ROUTERS = (health.router, graphs.router, platform_api.router)
+ROUTERS = (health.router, graphs.router, *platform_api.ROUTERS)
