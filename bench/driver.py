@@ -27,6 +27,7 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     first_error: str = ""
+    round_rates: list[float] = field(default_factory=list)  # runs/s of each round, when measured in rounds
 
     @property
     def runs(self) -> int:
@@ -34,7 +35,24 @@ class LoadResult:
 
     @property
     def runs_per_second(self) -> float:
+        """Completions per second: the median of the rounds' rates if measured in rounds, else runs / seconds."""
+        if self.round_rates:
+            return statistics.median(self.round_rates)
         return self.runs / self.seconds if self.seconds else 0.0
+
+    @classmethod
+    def of_rounds(cls, rounds: list[LoadResult]) -> LoadResult:
+        """One result from rounds of the same target: latencies, time and errors pooled, the rate their median."""
+        first = rounds[0]
+        return cls(
+            name=first.name,
+            concurrency=first.concurrency,
+            seconds=sum(r.seconds for r in rounds),
+            latencies=[latency for r in rounds for latency in r.latencies],
+            errors=sum(r.errors for r in rounds),
+            first_error=next((r.first_error for r in rounds if r.first_error), ""),
+            round_rates=[r.runs_per_second for r in rounds],
+        )
 
     def percentile(self, q: float) -> float:
         """Latency percentile in seconds (0 when nothing completed)."""

@@ -1,10 +1,11 @@
 """`make bench`: our server against the in-process ceiling, the naive pattern and the official local server.
 
 Starts a throwaway PostgreSQL, then for each concurrency drives every target in a closed loop for the same
-time on fresh threads, prints runs/s, p50, p99 and errors with the ratios the targets are stated in, and
-writes the run into `docs/benchmarks.md` (between markers; the rest of that file is kept).
+time on fresh threads, in interleaved rounds (every target once, then again), prints runs/s (the median of the
+rounds), p50, p99 and errors with the ratios the targets are stated in, and writes the run into
+`docs/benchmarks.md` (between markers; the rest of that file is kept).
 
-    python -m bench.run [--duration 20] [--concurrency 1,8,32] [--no-official] [--no-write]
+    python -m bench.run [--duration 20] [--rounds 3] [--concurrency 1,8,32] [--no-official] [--no-write]
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .driver import LoadResult, RunOnce, closed_loop
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+ROUND_WARMUP_SECONDS = 0.5  # before a target's later rounds: its new client's connections, the loop refilled
 
 CEILING = "in-process ceiling"
 OURS = "our server (HTTP API)"
@@ -64,6 +66,7 @@ class Report:
     """Everything one benchmark run measured."""
 
     duration: float
+    rounds: int
     concurrencies: list[int]
     results: list[LoadResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -91,17 +94,14 @@ def _has_platform_api(base_url: str) -> bool:
 
 
 async def _measure(
-    report: Report,
     name: str,
     factory: Callable[[], AbstractAsyncContextManager[RunOnce]],
     concurrency: int,
+    duration: float,
     warmup: float,
 ) -> LoadResult:
     async with factory() as run_once:
-        result = await closed_loop(name, run_once, concurrency=concurrency, duration=report.duration, warmup=warmup)
-    report.results.append(result)
-    print(_row(result, report), flush=True)
-    return result
+        return await closed_loop(name, run_once, concurrency=concurrency, duration=duration, warmup=warmup)
 
 
 def _row(result: LoadResult, report: Report) -> str:
@@ -116,7 +116,7 @@ def _row(result: LoadResult, report: Report) -> str:
 
 
 async def run(args: argparse.Namespace) -> Report:
-    report = Report(duration=args.duration, concurrencies=args.concurrency)
+    report = Report(duration=args.duration, rounds=args.rounds, concurrencies=args.concurrency)
     report.notes.append(f"Load average at start: {os.getloadavg()[0]:.2f} (other work on the machine skews results).")
     # Password (SCRAM-SHA-256) authentication over TCP, as the deployed database asks of every connection.
     with PostgresCluster(password=secrets.token_urlsafe(18)) as cluster:
@@ -141,16 +141,17 @@ async def run(args: argparse.Namespace) -> Report:
                     f"The official server is not installed ({processes.OFFICIAL_VENV}); run `make bench` to install it."
                 )
             for c in args.concurrency:
-                await _measure(report, CEILING, partial(targets.in_process_ceiling, ceiling_dsn), c, args.warmup)
-                await _measure(report, OURS, partial(targets.our_http, server.base_url, c), c, args.warmup)
+                measured = [
+                    (CEILING, partial(targets.in_process_ceiling, ceiling_dsn)),
+                    (OURS, partial(targets.our_http, server.base_url, c)),
+                ]
                 if sdk:
-                    await _measure(report, OURS_SDK, partial(targets.langgraph_sdk_wait, server.base_url, c), c,
-                                   args.warmup)  # fmt: skip
-                    await _measure(report, OURS_BACKGROUND, partial(targets.langgraph_sdk_background,
-                                   server.base_url, c), c, args.warmup)  # fmt: skip
-                await _measure(report, NAIVE, partial(targets.our_http, naive.base_url, c), c, args.warmup)
-                if official:
-                    await _measure_official(report, c, args.warmup)
+                    measured += [
+                        (OURS_SDK, partial(targets.langgraph_sdk_wait, server.base_url, c)),
+                        (OURS_BACKGROUND, partial(targets.langgraph_sdk_background, server.base_url, c)),
+                    ]
+                measured.append((NAIVE, partial(targets.our_http, naive.base_url, c)))
+                await _measure_in_rounds(report, measured, c, args, official)
             report.rss[f"{OURS}, after load"] = server.rss_bytes()
             report.notes.append(f"Load average at the end: {os.getloadavg()[0]:.2f}.")
         finally:
@@ -159,17 +160,38 @@ async def run(args: argparse.Namespace) -> Report:
     return report
 
 
-async def _measure_official(report: Report, concurrency: int, warmup: float) -> None:
-    """A fresh `langgraph dev` (fresh data dir) per measurement, with the CLI's default queue settings."""
-    server = processes.start_official_server({"steps": targets.official_graph_ref()})
+async def _measure_in_rounds(
+    report: Report,
+    measured: list[tuple[str, Callable[[], AbstractAsyncContextManager[RunOnce]]]],
+    concurrency: int,
+    args: argparse.Namespace,
+    official: bool,
+) -> None:
+    """Every target at one concurrency, in `args.rounds` interleaved rounds (ceiling, ours, ..., then again), so
+    that a burst of other work on the machine lands on one round of every target rather than on one target; each
+    target's rate is the median of its rounds. `langgraph dev` is started once (fresh data dir) for the rounds."""
+    server = processes.start_official_server({"steps": targets.official_graph_ref()}) if official else None
     try:
-        report.startup.setdefault(OFFICIAL, server.seconds_to_ready)
-        report.rss.setdefault(f"{OFFICIAL}, idle", server.rss_bytes())
-        await _measure(report, OFFICIAL, partial(targets.langgraph_sdk_wait, server.base_url, concurrency),
-                       concurrency, warmup)  # fmt: skip
-        report.rss[f"{OFFICIAL}, after load (c={concurrency})"] = server.rss_bytes()
+        if server is not None:
+            report.startup.setdefault(OFFICIAL, server.seconds_to_ready)
+            report.rss.setdefault(f"{OFFICIAL}, idle", server.rss_bytes())
+            measured = [*measured, (OFFICIAL, partial(targets.langgraph_sdk_wait, server.base_url, concurrency))]
+        rounds: dict[str, list[LoadResult]] = {name: [] for name, _ in measured}
+        for number in range(args.rounds):
+            for name, factory in measured:
+                warmup = args.warmup if number == 0 else min(args.warmup, ROUND_WARMUP_SECONDS)
+                result = await _measure(name, factory, concurrency, report.duration / args.rounds, warmup)
+                rounds[name].append(result)
+                print(f"  round {number + 1}/{args.rounds}  {_row(result, report)}", flush=True)
+        for name, _ in measured:
+            result = LoadResult.of_rounds(rounds[name])
+            report.results.append(result)
+            print(_row(result, report), flush=True)
+        if server is not None:
+            report.rss[f"{OFFICIAL}, after load (c={concurrency})"] = server.rss_bytes()
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
 
 
 def target_lines(report: Report) -> list[tuple[str, bool | None]]:
@@ -207,18 +229,20 @@ def markdown(report: Report, command: str) -> str:
         f"### Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"Machine: {machine(report.postgres_version)}.  ",
-        f"Command: `{command}` — closed loop, {report.duration:.0f} s per measurement after warm-up, "
-        "a fresh thread per run, every target on the same machine in the same run.",
+        f"Command: `{command}` — closed loop, {report.duration:.0f} s per target and concurrency in "
+        f"{report.rounds} interleaved rounds after warm-up (runs/s: their median), a fresh thread per run, every "
+        "target on the same machine in the same run.",
         "",
-        "| target | concurrency | runs/s | p50 ms | p99 ms | errors | of ceiling |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| target | concurrency | runs/s | rounds, runs/s | p50 ms | p99 ms | errors | of ceiling |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for c in report.concurrencies:
         ceiling = report.get(CEILING, c)
         for r in (x for x in report.results if x.concurrency == c):
             ratio = f"{r.runs_per_second / ceiling.runs_per_second:.0%}" if ceiling and ceiling.runs_per_second else "-"
             out.append(
-                f"| {r.name} | {c} | {r.runs_per_second:.1f} | {r.percentile(50) * 1000:.1f} | "
+                f"| {r.name} | {c} | {r.runs_per_second:.1f} | {' / '.join(f'{x:.0f}' for x in r.round_rates)} | "
+                f"{r.percentile(50) * 1000:.1f} | "
                 f"{r.percentile(99) * 1000:.1f} | {r.errors} | {ratio} |"
             )
     out += ["", "Targets:", ""]
@@ -245,12 +269,16 @@ def write_doc(section: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per target and concurrency")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each measurement")
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per target and concurrency, "
+                        "all rounds together")  # fmt: skip
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before a target's first round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per concurrency (median rate)")
     parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32])
     parser.add_argument("--no-official", dest="official", action="store_false", help="skip `langgraph dev`")
     parser.add_argument("--no-write", dest="write", action="store_false", help=f"do not update {DOC.name}")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     command = shlex.join(["python", "-m", "bench.run", *(argv if argv is not None else sys.argv[1:])])
     started = time.perf_counter()
     report = uvloop.run(run(args))  # the loop the server runs on, so the in-process ceiling gets it too
