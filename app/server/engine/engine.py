@@ -168,16 +168,11 @@ def _send(spec: Any) -> Any:
 
 @contextlib.contextmanager
 def _marking_new_thread(run: dict[str, Any], new_thread: bool) -> Iterator[None]:
-    """Within: the saver answers the run's first read of its thread without the database when the run's submit
-    created the thread (`NEW_THREAD`), except for a resumed attempt (it reads what the first one wrote) and a run
-    from a given checkpoint or namespace. Any other run gets no marker, whatever its caller's context held."""
-    kwargs = run["kwargs"]
-    fresh = (
-        new_thread
-        and run.get("attempts", 1) <= 1
-        and not kwargs.get("checkpoint_id")
-        and not kwargs.get("checkpoint_ns")
-    )
+    """Within: the saver answers the run's first root read of its thread without the database when the run's
+    submit created the thread (`NEW_THREAD`; the saver still reads a given checkpoint or namespace), except for a
+    resumed attempt (it reads what the first one wrote). Any other run gets no marker, whatever its caller's
+    context held."""
+    fresh = new_thread and run.get("attempts", 1) <= 1
     token = NEW_THREAD.set(NewThread(run["thread_id"]) if fresh else None)
     try:
         yield

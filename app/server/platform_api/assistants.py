@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import HTTPException, Response
 from langgraph.pregel import Pregel
 from pydantic import TypeAdapter, create_model
 
@@ -23,7 +23,7 @@ from .assistant_store import (
     AssistantNotFound,
     assistant_response,
 )
-from .context import PLATFORM_ERRORS, Platform, PlatformDep, PlatformRoute, page_of
+from .context import Platform, PlatformDep, page_of, platform_router
 from .models import (
     AssistantCount,
     AssistantCreate,
@@ -36,7 +36,7 @@ from .serde import to_jsonable
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["assistants"], route_class=PlatformRoute, responses=PLATFORM_ERRORS)
+router = platform_router("assistants")
 
 
 def _not_found(error: AssistantNotFound) -> HTTPException:

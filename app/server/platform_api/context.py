@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -206,3 +206,9 @@ class PlatformRoute(APIRoute):
                 return detail_response(failure.status, failure.message, failure.headers)
 
         return handle
+
+
+def platform_router(tag: str) -> APIRouter:
+    """A router of the LangGraph Server API: its routes answer errors as `{"detail": ...}` (`PlatformRoute`) and
+    document `PLATFORM_ERRORS`."""
+    return APIRouter(tags=[tag], route_class=PlatformRoute, responses=PLATFORM_ERRORS)

@@ -12,18 +12,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import HTTPException, Response
 from pydantic import ValidationError
 
 from ..engine.engine import RunSpec
 from ..models import ThreadId
-from .context import PLATFORM_ERRORS, Platform, PlatformDep, PlatformRoute, page_of
+from .context import Platform, PlatformDep, page_of, platform_router
 from .cron_store import CronNotFound, InvalidSchedule, cron_response, first_run
 from .models import CRON_FIELDS, CronCount, CronCreate, CronPatch, CronSearch, RunCreate
 from .runs import run_spec
 from .store import ThreadNotFound
 
-router = APIRouter(tags=["crons"], route_class=PlatformRoute, responses=PLATFORM_ERRORS)
+router = platform_router("crons")
 
 
 def _cron_id(cron_id: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
+from fastapi import Body, Header, HTTPException, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ..drain import ServerDraining
@@ -23,12 +23,12 @@ from ..engine.schema import ACTIVE_STATUSES
 from ..errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE, database_unavailable
 from ..inputs import InvalidInput
 from ..models import ThreadId
-from .context import PLATFORM_ERRORS, Assistant, Platform, PlatformDep, PlatformRoute, detail_response
+from .context import Assistant, Platform, PlatformDep, detail_response, platform_router
 from .models import MAX_BATCH_RUNS, MAX_OFFSET, MAX_PAGE, RunCreate, RunsCancel
 from .serde import dumps, to_jsonable
 from .store import ThreadNotFound
 
-router = APIRouter(tags=["runs"], route_class=PlatformRoute, responses=PLATFORM_ERRORS)
+router = platform_router("runs")
 RunStatus = Literal["pending", "running", "success", "error", "interrupted", "timeout"]
 
 

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import HTTPException, Query, Response
 from langgraph.store.base import BaseStore
 from pydantic import AfterValidator, Field, field_validator
 
 from ..inputs import JsonObject, json_value_problem
-from .context import PLATFORM_ERRORS, Platform, PlatformDep, PlatformRoute
+from .context import Platform, PlatformDep, platform_router
 from .models import MAX_OFFSET, MAX_PAGE, _Body
 
-router = APIRouter(tags=["store"], route_class=PlatformRoute, responses=PLATFORM_ERRORS)
+router = platform_router("store")
 
 # TTLs in minutes the store can write as an interval (it formats seconds as a float: no exponent in this range).
 MIN_TTL_MINUTES = 0.001

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import HTTPException, Response
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._config import recast_checkpoint_ns
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from ..engine.engine import Engine, EngineDep, RunRefused
 from ..inputs import InvalidInput
 from ..registry import RegisteredGraph
-from .context import PLATFORM_ERRORS, Platform, PlatformDep, PlatformRoute
+from .context import Platform, PlatformDep, platform_router
 from .models import (
     CheckpointRef,
     HistoryRequest,
@@ -36,7 +36,7 @@ from .models import (
 from .serde import empty_thread_state, thread_state, to_jsonable
 from .store import SearchFilter, ThreadBusy, ThreadExists, ThreadNotFound, thread_response
 
-router = APIRouter(tags=["threads"], route_class=PlatformRoute, responses=PLATFORM_ERRORS)
+router = platform_router("threads")
 
 
 async def _thread(platform: Platform, thread_id: str) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
-from .context import PLATFORM_ERRORS, PlatformRoute, detail_response
+from .context import detail_response, platform_router
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def _refuse(method: str, path: str) -> Callable[..., Awaitable[Response]]:
     return endpoint
 
 
-router = APIRouter(tags=["not supported"], route_class=PlatformRoute, responses=PLATFORM_ERRORS)
+router = platform_router("not supported")
 for _method, _unsupported in UNSUPPORTED.items():
     for _verb, _path in _unsupported.routes:
         router.add_api_route(
