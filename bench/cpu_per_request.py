@@ -14,30 +14,29 @@ import statistics
 import time
 import uuid
 
-import aiohttp
 import psutil
 
 from app.contract import HEALTH_PATH, Env
 from tests.pg import PostgresCluster
 
 from . import processes
+from .http_client import LeanClient, lean_client
 
 
-async def _drive(url: str, method: str, body: object, requests: int, concurrency: int) -> None:
+async def _drive(base_url: str, method: str, path: str, body: object, requests: int, concurrency: int) -> None:
     remaining = requests
 
-    async def worker(session: aiohttp.ClientSession) -> None:
+    async def worker(client: LeanClient) -> None:
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
             payload = body(uuid.uuid4().hex) if callable(body) else body
-            async with session.request(method, url, json=payload) as response:
-                await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"{method} {url}: {response.status} {await response.text()}")
+            status, answer = await client.request(method, path, payload)
+            if status != 200:
+                raise RuntimeError(f"{method} {path}: {status} {answer[:300]!r}")
 
-    async with aiohttp.ClientSession() as session:
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    async with lean_client(base_url, concurrency) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
 
 
 def _invoke_body(thread_id: str) -> dict:
@@ -57,12 +56,11 @@ def main() -> None:
         try:
             process = psutil.Process(server.process.pid)
             for name, method, path, body in cases:
-                url = server.base_url + path
-                asyncio.run(_drive(url, method, body, 300, args.concurrency))  # warm-up
+                asyncio.run(_drive(server.base_url, method, path, body, 300, args.concurrency))  # warm-up
                 per_request, rates = [], []
                 for _ in range(args.rounds):
                     cpu, wall = sum(process.cpu_times()[:2]), time.perf_counter()
-                    asyncio.run(_drive(url, method, body, args.requests, args.concurrency))
+                    asyncio.run(_drive(server.base_url, method, path, body, args.requests, args.concurrency))
                     per_request.append((sum(process.cpu_times()[:2]) - cpu) / args.requests * 1e6)
                     rates.append(args.requests / (time.perf_counter() - wall))
                 print(

@@ -19,12 +19,12 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import aiohttp
 from langgraph_sdk import get_client
 
 from tests.pg import PostgresCluster
 
 from . import processes
+from .http_client import lean_client
 from .run import _migrate
 from .targets import GRAPH_INPUT, GRAPH_NAME
 
@@ -47,11 +47,10 @@ def _short(statement: str) -> str:
 
 
 async def _graphs_invoke(base_url: str, runs: int) -> None:
-    async with aiohttp.ClientSession(base_url) as session:
+    async with lean_client(base_url, 1) as client:
         for _ in range(runs):
             body = {"input": GRAPH_INPUT, "thread_id": str(uuid.uuid4())}
-            async with session.post(f"/graphs/{GRAPH_NAME}/invoke", json=body) as response:
-                response.raise_for_status()
+            await client.post_json(f"/graphs/{GRAPH_NAME}/invoke", body)
 
 
 async def _runs_wait(base_url: str, runs: int) -> None:

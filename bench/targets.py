@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiohttp
 from langgraph_sdk import get_client
 
 from app.graphs import steps
@@ -19,6 +18,7 @@ from app.server.registry import load_registry
 from app.server.settings import DEFAULT_LANGGRAPH_CONFIG, Settings
 
 from .driver import RunOnce
+from .http_client import lean_client
 
 GRAPH_NAME = "steps"
 GRAPH_INPUT = {"value": 1}
@@ -57,18 +57,14 @@ async def in_process_ceiling(database_url: str, pool_max_size: int | None = None
 async def our_http(base_url: str, concurrency: int) -> AsyncIterator[RunOnce]:
     """Our server's own API, `POST /graphs/steps/invoke` (also served by `bench.naive_app`).
 
-    One aiohttp session for the whole measurement, at most `concurrency` keep-alive connections, reused: the load
-    generator shares the server's cores, and aiohttp costs about half the client CPU per request that httpx does.
+    One lean keep-alive client (`bench.http_client`) for the whole measurement, at most `concurrency` connections,
+    reused: the load generator shares the server's cores, so its own CPU per request is kept small.
     """
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=60.0)
-    async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout) as session:
+    async with lean_client(base_url, concurrency) as client:
         url = f"/graphs/{GRAPH_NAME}/invoke"
 
         async def run_once(thread_id: str) -> None:
-            async with session.post(url, json={"input": GRAPH_INPUT, "thread_id": thread_id}) as response:
-                response.raise_for_status()
-                check((await response.json())["state"])
+            check((await client.post_json(url, {"input": GRAPH_INPUT, "thread_id": thread_id}))["state"])
 
         yield run_once
 
