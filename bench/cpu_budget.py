@@ -3,10 +3,13 @@
     python -m bench.cpu_budget [--concurrency 8] [--duration 10]
 
 Drives the in-process ceiling, our server's HTTP API and its LangGraph Server API (langgraph-sdk `runs.wait`) in
-a closed loop, one after another, and divides the CPU time (user + system) each process used by the runs
-completed: the load generator (this process; for the ceiling it also runs the graph), our server, and every
+a closed loop, one after another, then the official `langgraph dev` through the same client when it is installed
+(`make bench` installs it), and divides the CPU time (user + system) each process used by the runs completed: the
+load generator (this process; for the ceiling it also runs the graph), the server (with its children), and every
 PostgreSQL process of the throwaway cluster. The sum is the CPU a run costs on this machine; 2 cores divided by
-it is the most runs per second the machine could give, whatever the code waits for.
+it is the most runs per second the machine could give, whatever the code waits for. A server is one Python
+process, so 1000 ms divided by its share (for the ceiling: the load generator's) is the most it could run on one
+core.
 """
 
 from __future__ import annotations
@@ -36,9 +39,9 @@ def _cpu(process: psutil.Process) -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-def _postgres_cpu(postmaster: psutil.Process) -> float:
-    """The postmaster and its backends; a backend that exited in between is lost (the pools keep theirs)."""
-    return _cpu(postmaster) + sum(_cpu(child) for child in postmaster.children(recursive=True))
+def _tree_cpu(root: psutil.Process) -> float:
+    """A process and its children (PostgreSQL's backends, `langgraph dev`'s server); one that exited is lost."""
+    return _cpu(root) + sum(_cpu(child) for child in root.children(recursive=True))
 
 
 async def _measure(
@@ -48,16 +51,17 @@ async def _measure(
     me = psutil.Process()
     async with factory() as run_once:
         await closed_loop("warm-up", run_once, concurrency=concurrency, duration=2, warmup=0)
-        before = (_cpu(me), _cpu(server) if server else 0.0, _postgres_cpu(postmaster))
+        before = (_cpu(me), _tree_cpu(server) if server else 0.0, _tree_cpu(postmaster))
         result = await closed_loop(name, run_once, concurrency=concurrency, duration=duration, warmup=0)
-        after = (_cpu(me), _cpu(server) if server else 0.0, _postgres_cpu(postmaster))
+        after = (_cpu(me), _tree_cpu(server) if server else 0.0, _tree_cpu(postmaster))
     runs = max(1, result.runs)
     client, served, database = ((a - b) / runs * 1000 for a, b in zip(after, before, strict=True))
     total = client + served + database
+    graph_process = served if server else client  # the one Python process running the graph
     print(
         f"{name:34} c={concurrency:<3} {result.runs_per_second:6.1f} runs/s  CPU ms per run: "
         f"load generator {client:5.2f}  server {served:5.2f}  postgres {database:5.2f}  total {total:5.2f}  "
-        f"(2 cores / total = {2000 / total:5.0f} runs/s)",
+        f"(2 cores / total = {2000 / total:5.0f} runs/s, one core / graph process = {1000 / max(graph_process, 1e-3):5.0f})",
         flush=True,
     )
 
@@ -80,6 +84,14 @@ async def budget(args: argparse.Namespace) -> None:
                            d, process, postmaster)  # fmt: skip
         finally:
             server.stop()
+        if processes.official_available():
+            official = processes.start_official_server({targets.GRAPH_NAME: targets.official_graph_ref()})
+            try:
+                await _measure("official `langgraph dev` (langgraph-sdk)",
+                               partial(targets.langgraph_sdk_wait, official.base_url, c), c, d,
+                               psutil.Process(official.process.pid), postmaster)  # fmt: skip
+            finally:
+                official.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
