@@ -77,10 +77,6 @@ class RunStore(Protocol):
 
     async def last_seq(self, run_id: str) -> int: ...
 
-    async def delete_thread_runs(self, thread_id: str) -> None:
-        """Delete the run records and events of a deleted thread."""
-        ...
-
     async def expire(self, max_attempts: int) -> list[Expired]: ...
 
     async def get(self, run_id: str) -> dict[str, Any] | None: ...
@@ -205,13 +201,6 @@ class PostgresRunStore:
                 {"thread": thread_id, "run": run_id},
             )
             await conn.execute("DELETE FROM run_events WHERE run_id = %s", (run_id,))
-
-    async def delete_thread_runs(self, thread_id: str) -> None:
-        async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute(
-                "DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE thread_id = %s)", (thread_id,)
-            )
-            await conn.execute("DELETE FROM runs WHERE thread_id = %s", (thread_id,))
 
     async def last_seq(self, run_id: str) -> int:
         row = await self._one("SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_id = %s", (run_id,))
@@ -501,15 +490,6 @@ class SqliteRunStore:
                 (thread_id, run_id),
             )
             await self.conn.execute("DELETE FROM run_events WHERE run_id = ?", (run_id,))
-
-        await self._transaction(work)
-
-    async def delete_thread_runs(self, thread_id: str) -> None:
-        async def work() -> None:
-            await self.conn.execute(
-                "DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE thread_id = ?)", (thread_id,)
-            )
-            await self.conn.execute("DELETE FROM runs WHERE thread_id = ?", (thread_id,))
 
         await self._transaction(work)
 

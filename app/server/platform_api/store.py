@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aiosqlite
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
@@ -28,6 +30,12 @@ from psycopg_pool import AsyncConnectionPool
 from .serde import dumps
 
 THREADS_TABLE = "threads"
+# What else a deleted thread takes with it, besides its checkpoints (the checkpointer deletes those itself).
+_DEPENDENTS = (
+    "DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE thread_id = {mark})",
+    "DELETE FROM runs WHERE thread_id = {mark}",
+    "DELETE FROM crons WHERE thread_id = {mark}",
+)
 
 
 class ThreadNotFound(Exception):
@@ -96,7 +104,9 @@ class ThreadStore(Protocol):
     async def merge_metadata(self, thread_id: str, metadata: Mapping[str, Any]) -> dict[str, Any]: ...
 
     async def delete(self, thread_id: str) -> None:
-        """Delete an idle thread's row; raises `ThreadNotFound` or `ThreadBusy`."""
+        """Delete an idle thread whole (row, checkpoints, runs and their events, crons) as one step for the runs
+        submitted meanwhile: such a run finds the old thread or none, never a half-deleted one, and nothing it
+        writes is deleted. Raises `ThreadNotFound` or `ThreadBusy` (then nothing is deleted)."""
         ...
 
     async def search(
@@ -144,13 +154,20 @@ class PostgresThreadStore:
         return row
 
     async def delete(self, thread_id: str) -> None:
-        row = await self._one(
-            "DELETE FROM threads WHERE thread_id = %(id)s AND status <> 'busy' RETURNING thread_id",
-            {"id": thread_id},
-        )
-        if row is None:
-            await self.get(thread_id)  # raises ThreadNotFound when missing
-            raise ThreadBusy(thread_id)
+        # One transaction, the row first: a run submitted meanwhile waits for the row (its insert or its lock)
+        # until the whole thread is gone, then creates the thread afresh or finds it missing.
+        async with self.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "DELETE FROM threads WHERE thread_id = %(id)s AND status <> 'busy' RETURNING thread_id",
+                {"id": thread_id},
+            )
+            if await cursor.fetchone() is not None:
+                await AsyncPostgresSaver(conn).adelete_thread(thread_id)
+                for statement in _DEPENDENTS:
+                    await conn.execute(statement.format(mark="%(id)s"), {"id": thread_id})  # type: ignore[arg-type]
+                return
+        await self.get(thread_id)  # raises ThreadNotFound when missing
+        raise ThreadBusy(thread_id)
 
     def _where(self, where: SearchFilter) -> tuple[sql.Composable, dict[str, Any]]:
         clauses: list[sql.Composable] = [sql.SQL("TRUE")]
@@ -252,13 +269,25 @@ class SqliteThreadStore:
         return rows[0]
 
     async def delete(self, thread_id: str) -> None:
-        rows = await self._write(
-            "DELETE FROM threads WHERE thread_id = ? AND status <> 'busy' RETURNING thread_id",
-            (thread_id,),
-        )
-        if not rows:
-            await self.get(thread_id)
-            raise ThreadBusy(thread_id)
+        # Under the connection's lock: no statement of a run submitted meanwhile comes between the steps. The
+        # checkpoints go first (the checkpointer commits on its own), the rows after, so a delete cut in between
+        # leaves a thread without checkpoints, which deleting again finishes, not checkpoints without a thread.
+        async with self.lock:
+            async with self.conn.execute("SELECT status FROM threads WHERE thread_id = ?", (thread_id,)) as cursor:
+                found = await cursor.fetchone()
+            if found is None:
+                raise ThreadNotFound(thread_id)
+            if found[0] == "busy":
+                raise ThreadBusy(thread_id)
+            await AsyncSqliteSaver(self.conn).adelete_thread(thread_id)  # its own lock; this one is held
+            try:
+                await self.conn.execute("DELETE FROM threads WHERE thread_id = ?", (thread_id,))
+                for statement in _DEPENDENTS:
+                    await self.conn.execute(statement.format(mark="?"), (thread_id,))
+            except BaseException:
+                await self.conn.rollback()
+                raise
+            await self.conn.commit()
 
     async def _matching(self, where: SearchFilter) -> list[dict[str, Any]]:
         rows = await self._fetch("SELECT * FROM threads")

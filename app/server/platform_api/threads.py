@@ -112,22 +112,15 @@ async def patch_thread(thread_id: StoredId, body: ThreadPatch, platform: Platfor
 
 
 @router.delete("/threads/{thread_id}", status_code=204)
-async def delete_thread(thread_id: StoredId, platform: PlatformDep, engine: EngineDep) -> Response:
+async def delete_thread(thread_id: StoredId, platform: PlatformDep) -> Response:
     """Delete the thread, its checkpoints and its runs; a thread with a run in progress is a 409."""
     try:
-        await _delete(platform, engine, thread_id)
+        await platform.threads.delete(thread_id)
     except ThreadNotFound as error:
         raise HTTPException(404, str(error)) from None
     except ThreadBusy as error:
         raise HTTPException(409, f"{error}; it cannot be deleted now") from None
     return Response(status_code=204)
-
-
-async def _delete(platform: Platform, engine: Engine, thread_id: str) -> None:
-    await platform.threads.delete(thread_id)
-    await platform.runtime.database.saver.adelete_thread(thread_id)
-    await engine.store.delete_thread_runs(thread_id)
-    await platform.crons.delete_for_thread(thread_id)
 
 
 @router.post("/threads/prune")
@@ -138,7 +131,7 @@ async def prune_threads(body: ThreadPrune, platform: PlatformDep, engine: Engine
     for thread_id in dict.fromkeys(body.thread_ids):
         try:
             if body.strategy == "delete":
-                await _delete(platform, engine, thread_id)
+                await platform.threads.delete(thread_id)
             else:
                 await _keep_latest(platform, engine, thread_id)
         except (ThreadNotFound, ThreadBusy, RunRefused):
