@@ -57,11 +57,11 @@ async def _measure(
     runs = max(1, result.runs)
     client, served, database = ((a - b) / runs * 1000 for a, b in zip(after, before, strict=True))
     total = client + served + database
-    graph_process = served if server else client  # the one Python process running the graph
+    graph_process = max(served if server else client, 1e-3)  # the one Python process running the graph
     print(
         f"{name:34} c={concurrency:<3} {result.runs_per_second:6.1f} runs/s  CPU ms per run: "
         f"load generator {client:5.2f}  server {served:5.2f}  postgres {database:5.2f}  total {total:5.2f}  "
-        f"(2 cores / total = {2000 / total:5.0f} runs/s, one core / graph process = {1000 / max(graph_process, 1e-3):5.0f})",
+        f"(2 cores / total = {2000 / total:5.0f} runs/s, one core / graph process = {1000 / graph_process:5.0f})",
         flush=True,
     )
 
