@@ -224,16 +224,18 @@ async def delete_threads(
 
 
 async def _delete_whole(conn: AsyncConnection, ids: list[str], id_type: str | None, has_runs: bool) -> bool:
-    """Delete the threads' checkpoints, rows, runs, run events and crons in a savepoint; False (nothing deleted)
+    """Delete the threads' rows, checkpoints, crons, runs and run events in a savepoint; False (nothing deleted)
     if a run was queued on one of them meanwhile."""
     try:
         async with conn.transaction():  # a savepoint: a run queued meanwhile undoes the batch, not the prune
-            await AsyncPostgresSaver(conn).aprune(ids, strategy="delete")
+            # The rows first, as the server's `DELETE /threads/{id}` takes them: a delete of the same thread waits
+            # for the other instead of each holding what the other needs next.
             if id_type is not None:
                 keys = _as_uuids(ids) if id_type == "uuid" else ids
                 await conn.execute(
                     sql.SQL("DELETE FROM {} WHERE thread_id = ANY(%s)").format(sql.Identifier(THREADS_TABLE)), (keys,)
                 )
+            await AsyncPostgresSaver(conn).aprune(ids, strategy="delete")
             if await _table_exists(conn, CRONS_TABLE):
                 await conn.execute(
                     sql.SQL("DELETE FROM {} WHERE thread_id = ANY(%s)").format(sql.Identifier(CRONS_TABLE)), (ids,)
